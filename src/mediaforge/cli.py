@@ -1,0 +1,481 @@
+"""The ``mediaforge`` command: a thin skin over the library.
+
+Each command parses its arguments, calls one core function and renders the
+result. Errors are mapped to exit codes in exactly one place
+(:class:`_App.__call__`): a ``MediaforgeError`` becomes ``Error: ...`` on
+stderr with its exit code, without a traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional  # noqa: UP035
+
+import typer
+from rich.console import Console
+
+from mediaforge import __version__
+from mediaforge.errors import ExitCode, MediaforgeError
+
+if TYPE_CHECKING:
+    from mediaforge.config import Config
+    from mediaforge.jobs import JobStore
+    from mediaforge.queue import JobQueue
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class _App(typer.Typer):
+    """Typer app whose call maps domain errors to one line and an exit code."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        debug = "--debug" in sys.argv or os.environ.get("MEDIAFORGE_DEBUG") == "1"
+        try:
+            return super().__call__(*args, **kwargs)
+        except MediaforgeError as exc:
+            if debug:
+                raise
+            _report(exc)
+            sys.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            err.print("Interrupted.")
+            sys.exit(int(ExitCode.INTERRUPTED))
+
+
+def _report(exc: MediaforgeError) -> None:
+    err.print(f"[red]Error:[/] {exc}", markup=True, soft_wrap=True)
+    for problem in getattr(exc, "problems", []):
+        err.print(f"  {problem}", markup=False, soft_wrap=True)
+
+
+app = _App(
+    name="mediaforge",
+    help="Self-hosted media transcoding: FFmpeg presets through a persistent queue.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+presets_app = typer.Typer(help="List, show and validate presets.", no_args_is_help=True)
+config_app = typer.Typer(help="Show, check and create the configuration.", no_args_is_help=True)
+app.add_typer(presets_app, name="presets")
+app.add_typer(config_app, name="config")
+
+
+class _State:
+    """What the global options resolved; config and store are opened on demand."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+        self._store: JobStore | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from mediaforge.config import load_config
+
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def store(self) -> JobStore:
+        if self._store is None:
+            from mediaforge.jobs import JobStore
+
+            self._store = JobStore.open(self.config)
+        return self._store
+
+    def queue(self) -> JobQueue:
+        from mediaforge.queue import JobQueue
+
+        return JobQueue(self.config)
+
+
+def _state(ctx: typer.Context) -> _State:
+    state = ctx.find_root().obj
+    assert isinstance(state, _State)
+    return state
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"mediaforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[
+        Optional[Path],  # noqa: UP045 - typer reads the annotation at runtime
+        typer.Option("--config", "-c", help="Config file (default: see docs/configuration.md)."),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks for errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """mediaforge: point it at files or folders, get verified outputs."""
+    ctx.obj = _State(config)
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+PresetOpt = Annotated[str, typer.Option("--preset", "-p", help="Preset name (mediaforge presets list).")]
+OutputDirOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--output-dir", "-o", help="Where outputs go (default: beside the input)."),
+]
+
+
+# -- jobs --------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    input: Annotated[Path, typer.Argument(help="The input file.")],
+    preset: PresetOpt,
+    output_dir: OutputDirOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run one job in the foreground (no queue, no worker needed)."""
+    from mediaforge.jobs import JobStatus
+    from mediaforge.pipeline import SHUTDOWN
+    from mediaforge.pipeline import run_foreground
+
+    state = _state(ctx)
+    interrupted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1))
+    try:
+        job = run_foreground(
+            state.config, state.store, input, preset, output_dir=output_dir,
+            stop=lambda: SHUTDOWN if interrupted else None,
+            console=None if json_out else err,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if json_out:
+        from mediaforge.render import print_json
+
+        print_json(job.to_dict())
+    else:
+        from mediaforge.render import job_detail
+
+        job_detail(out, job)
+    if interrupted:
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+    if job.status not in (JobStatus.SUCCEEDED, JobStatus.SKIPPED):
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+@app.command()
+def submit(
+    ctx: typer.Context,
+    inputs: Annotated[list[str], typer.Argument(help="Files, folders (recursive) or globs.")],
+    preset: PresetOpt,
+    output_dir: OutputDirOpt = None,
+    priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow progress until all end.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Queue one job per input; prints the job ids."""
+    from mediaforge.inputs import expand_inputs
+    from mediaforge.submission import submit as submit_jobs
+
+    state = _state(ctx)
+    paths = expand_inputs(inputs)
+    ids = submit_jobs(state.config, state.store, state.queue(), paths, preset,
+                      output_dir=output_dir, priority=priority)
+    if not wait:
+        if json_out:
+            from mediaforge.render import print_json
+
+            print_json([state.store.get(i).to_dict() for i in ids])
+        else:
+            for i in ids:
+                out.print(i)
+        return
+    _wait_for(state, ids, json_out)
+
+
+def _wait_for(state: _State, ids: list[int], json_out: bool) -> None:
+    from mediaforge.jobs import JobStatus
+    from mediaforge.render import follow, print_json
+
+    if json_out:
+        while not all(state.store.get(i).status.finished for i in ids):
+            time.sleep(0.5)
+        jobs = [state.store.get(i) for i in ids]
+        print_json(jobs[0].to_dict() if len(jobs) == 1 else [j.to_dict() for j in jobs])
+    else:
+        jobs = follow(err, ids, state.store.get)
+        for job in jobs:
+            if job.error:
+                err.print(f"job {job.id}: {job.error}", markup=False)
+    if any(j.status in (JobStatus.FAILED, JobStatus.CANCELLED) for j in jobs):
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    workers: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--workers", "-w", min=1, help="Jobs at a time (default: config)."),
+    ] = None,
+    burst: Annotated[bool, typer.Option("--burst", help="Exit once the queue is empty.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Run a worker: take jobs from the queue until stopped (SIGTERM/SIGINT)."""
+    from mediaforge.logs import setup_logging
+    from mediaforge.worker import run_worker
+
+    state = _state(ctx)
+    setup_logging(state.config.log, verbose=verbose)
+    run_worker(state.config, workers=workers, burst=burst)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    job_id: Annotated[int, typer.Argument(metavar="JOB", help="Job id.")],
+    follow_: Annotated[bool, typer.Option("--follow", "-f", help="Follow until it ends.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one job."""
+    from mediaforge.render import job_detail, print_json
+
+    state = _state(ctx)
+    job = state.store.get(job_id)
+    if follow_ and not job.status.finished:
+        _wait_for(state, [job_id], json_out)
+        if not json_out:
+            job_detail(out, state.store.get(job_id))
+        return
+    if json_out:
+        print_json(job.to_dict())
+    else:
+        job_detail(out, job)
+
+
+@app.command()
+def jobs(
+    ctx: typer.Context,
+    status_: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--status", "-s", help="Only jobs in this state."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many.")] = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """List jobs, newest first."""
+    from mediaforge.jobs import JobStatus
+    from mediaforge.render import jobs_table, print_json
+
+    wanted = None
+    if status_ is not None:
+        try:
+            wanted = JobStatus(status_)
+        except ValueError:
+            allowed = ", ".join(s.value for s in JobStatus)
+            raise typer.BadParameter(f"'{status_}' is not a job status; use one of {allowed}",
+                                     param_hint="--status") from None
+    listed = _state(ctx).store.list(status=wanted, limit=limit)
+    if json_out:
+        print_json([j.to_dict() for j in listed])
+    else:
+        jobs_table(out, listed)
+
+
+@app.command()
+def cancel(
+    ctx: typer.Context,
+    job_id: Annotated[int, typer.Argument(metavar="JOB", help="Job id.")],
+) -> None:
+    """Cancel a queued or running job (a running ffmpeg is stopped, temp files removed)."""
+    job = _state(ctx).store.cancel(job_id)
+    out.print(f"job {job.id} cancelled")
+
+
+@app.command()
+def retry(
+    ctx: typer.Context,
+    job_id: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Argument(metavar="[JOB]", help="Job id."),
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Retry every failed job.")] = False,
+) -> None:
+    """Queue a failed or cancelled job again."""
+    from mediaforge.jobs import JobStatus
+
+    state = _state(ctx)
+    if (job_id is None) == (not failed):
+        raise typer.BadParameter("give a JOB id or --failed (not both)")
+    ids = state.store.ids_with_status(JobStatus.FAILED) if failed else [job_id]
+    queue = state.queue()
+    for i in ids:
+        assert i is not None
+        job = state.store.retry(i)
+        queue.enqueue(job.id, priority=job.priority)
+        out.print(f"job {job.id} queued again")
+    if failed and not ids:
+        out.print("no failed jobs")
+
+
+@app.command()
+def probe(
+    ctx: typer.Context,
+    input: Annotated[Path, typer.Argument(help="A media file.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Show what ffprobe sees in a file."""
+    from mediaforge.probe import probe as probe_file
+    from mediaforge.render import media_info, print_json
+
+    config = _state(ctx).config
+    info = probe_file(input, ffprobe=config.ffprobe, timeout=config.probe_timeout)
+    if json_out:
+        print_json(info.to_dict())
+    else:
+        media_info(out, info)
+
+
+@app.command()
+def doctor(ctx: typer.Context) -> None:
+    """Check ffmpeg, encoders, the data folder, the job database and the queue."""
+    from mediaforge.doctor import run_checks
+
+    checks = run_checks(_state(ctx).config)
+    for check in checks:
+        mark = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
+        out.print(f"{mark} {check.name}: ", end="")
+        out.print(check.detail, markup=False)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+# -- presets -------------------------------------------------------------------
+
+
+@presets_app.command("list")
+def presets_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """List built-in and user presets."""
+    from mediaforge.presets import load_presets
+    from mediaforge.render import print_json
+
+    presets = load_presets(_state(ctx).config.presets_dir)
+    if json_out:
+        print_json([
+            {"name": p.name, "description": p.description, "source": p.source,
+             "outputs": [o.name for o in p.outputs]}
+            for p in presets.values()
+        ])
+        return
+    width = max(len(n) for n in presets)
+    for p in presets.values():
+        origin = "" if p.builtin else f"  ({p.source})"
+        out.print(f"{p.name:<{width}}  {p.description}{origin}", markup=False)
+
+
+@presets_app.command("show")
+def presets_show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Preset name.")],
+    input: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--input", "-i", help="Print the exact ffmpeg command for this file."),
+    ] = None,
+    output_dir: OutputDirOpt = None,
+) -> None:
+    """Show a preset, or the exact ffmpeg command it would run on --input."""
+    from mediaforge.presets import get_preset
+
+    config = _state(ctx).config
+    preset = get_preset(name, config.presets_dir)
+    if input is None:
+        out.print(preset.describe(), markup=False)
+        return
+    from mediaforge.pipeline import preview_command
+
+    out.print(preview_command(config, name, input, output_dir), markup=False, soft_wrap=True)
+
+
+@presets_app.command("validate")
+def presets_validate(
+    files: Annotated[list[Path], typer.Argument(help="Preset YAML files.")],
+) -> None:
+    """Check preset files; every problem is listed with its line."""
+    from mediaforge.errors import PresetError
+    from mediaforge.presets import load_preset_file
+
+    bad = 0
+    for path in files:
+        try:
+            preset = load_preset_file(path)
+        except PresetError as exc:
+            bad += 1
+            _report(exc)
+        else:
+            out.print(f"{path}: ok (preset '{preset.name}', {len(preset.outputs)} output(s))",
+                      markup=False)
+    if bad:
+        raise typer.Exit(int(ExitCode.PRESET))
+
+
+# -- config ----------------------------------------------------------------------
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Print the configuration in effect (secrets redacted)."""
+    import yaml
+
+    from mediaforge.config import config_to_dict
+    from mediaforge.render import print_json
+
+    config = _state(ctx).config
+    data = config_to_dict(config)
+    if json_out:
+        print_json(data)
+        return
+    where = config.source or "built-in defaults (no config file found)"
+    out.print(f"# from: {where}", markup=False)
+    out.print(yaml.safe_dump(data, sort_keys=False).rstrip(), markup=False)
+
+
+@config_app.command("check")
+def config_check(ctx: typer.Context) -> None:
+    """Validate the configuration file; every bad field is listed with its line."""
+    config = _state(ctx).config
+    where = config.source or "no config file; built-in defaults"
+    out.print(f"{where}: ok", markup=False)
+
+
+@config_app.command("init")
+def config_init(
+    path: Annotated[
+        Path, typer.Argument(help="Where to write it.")
+    ] = Path("mediaforge.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented config file with every setting at its default."""
+    from mediaforge.config import example_config_text
+    from mediaforge.errors import ConfigError
+
+    if path.exists() and not force:
+        raise ConfigError(f"{path} already exists; use --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(example_config_text(), encoding="utf-8")
+    out.print(f"wrote {path}", markup=False)

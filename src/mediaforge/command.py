@@ -1,0 +1,203 @@
+"""Turning a plan into one ffmpeg command line.
+
+This is the only module that imports ffmpeg-python (it composes the filter
+graph: split, scale, thumbnail, outputs); running the command is
+``mediaforge.process``'s job. All outputs of a preset come from ONE ffmpeg
+process that decodes the input once and splits the picture to each output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+
+from mediaforge.planning import Plan, PlannedOutput
+from mediaforge.presets import AudioSpec, OutputKind, VideoSpec
+from mediaforge.probe import MediaInfo
+from mediaforge.process import media_path
+
+POSTER_WINDOW_FRAMES = 50
+
+
+@dataclass(frozen=True)
+class Command:
+    """ffmpeg arguments (without the program) and the folder to run them in."""
+
+    args: list[str]
+    cwd: Path | None
+
+
+def parse_extra_args(extra: list[str]) -> dict[str, Any]:
+    """["-tune", "film", "-shortest"] -> {"tune": "film", "shortest": None}."""
+    kwargs: dict[str, Any] = {}
+    i = 0
+    while i < len(extra):
+        key = extra[i].lstrip("-")
+        if i + 1 < len(extra) and not extra[i + 1].startswith("-"):
+            kwargs[key] = extra[i + 1]
+            i += 2
+        else:
+            kwargs[key] = None
+            i += 1
+    return kwargs
+
+
+def _video_kwargs(spec: VideoSpec, stream_suffix: str = "") -> dict[str, Any]:
+    kw: dict[str, Any] = {f"c:v{stream_suffix}": spec.codec}
+    if spec.codec == "copy":
+        return kw
+    if spec.crf is not None:
+        kw["crf"] = spec.crf
+    if spec.bitrate is not None:
+        kw["b:v"] = spec.bitrate
+    if spec.maxrate is not None:
+        kw["maxrate"] = spec.maxrate
+    if spec.bufsize is not None:
+        kw["bufsize"] = spec.bufsize
+    if spec.pix_fmt is not None:
+        kw["pix_fmt"] = spec.pix_fmt
+    kw.update({k: str(v) for k, v in spec.options.items()})
+    return kw
+
+
+def _audio_kwargs(spec: AudioSpec) -> dict[str, Any]:
+    kw: dict[str, Any] = {"c:a": spec.codec}
+    if spec.codec == "copy":
+        return kw
+    if spec.bitrate is not None:
+        kw["b:a"] = spec.bitrate
+    if spec.channels is not None:
+        kw["ac"] = spec.channels
+    if spec.sample_rate is not None:
+        kw["ar"] = spec.sample_rate
+    kw.update({k: str(v) for k, v in spec.options.items()})
+    return kw
+
+
+def _poster_start(info: MediaInfo) -> float:
+    """10% into the clip (at most 60 s), where titles and fades are usually over."""
+    if not info.duration:
+        return 0.0
+    return round(min(info.duration * 0.1, 60.0), 3)
+
+
+def _branch_count(out: PlannedOutput) -> int:
+    if out.spec.video is None or out.spec.kind is OutputKind.AUDIO:
+        return 0
+    if out.spec.video.codec == "copy":
+        return 0
+    return len(out.renditions) if out.spec.kind is OutputKind.HLS else 1
+
+
+def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
+    """The ffmpeg arguments that make every output of ``plan`` into its temp path."""
+    video, audio = info.video, info.audio
+    image_only = all(o.spec.kind is OutputKind.IMAGE for o in plan.outputs)
+    input_kwargs: dict[str, Any] = {}
+    if image_only:
+        # Seeking before the input is fast (demuxer-level); only possible when
+        # no other output needs the start of the clip.
+        input_kwargs["ss"] = _poster_start(info)
+    source = ffmpeg.input(media_path(input_path), **input_kwargs)
+
+    branches_needed = sum(_branch_count(o) for o in plan.outputs)
+    branches: list[Any] = []
+    if branches_needed and video is not None:
+        picture = source[str(video.index)]
+        if branches_needed == 1:
+            branches = [picture]
+        else:
+            split = picture.filter_multi_output("split", branches_needed)
+            branches = [split[i] for i in range(branches_needed)]
+    audio_stream = source[str(audio.index)] if audio is not None else None
+
+    cwd: Path | None = None
+    outputs: list[Any] = []
+    for out in plan.outputs:
+        spec = out.spec
+        streams: list[Any] = []
+        kwargs: dict[str, Any] = {"f": spec.container, "max_muxing_queue_size": 1024}
+        if spec.kind is OutputKind.HLS:
+            assert spec.video is not None
+            cwd = out.temp
+            gop = round((video.fps if video and video.fps else 25.0) * spec.segment_seconds)
+            names = []
+            for i, r in enumerate(out.renditions):
+                pic = branches.pop(0).filter("scale", r.size.width, r.size.height)
+                streams.append(pic.filter("setsar", "1"))
+                for key, value in (("b", r.bitrate), ("maxrate", r.maxrate), ("bufsize", r.bufsize)):
+                    if value is not None:
+                        kwargs[f"{key}:v:{i}"] = value
+                names.append(f"v:{i},a:{i},name:{r.name}" if audio_stream else f"v:{i},name:{r.name}")
+            if audio_stream is not None and spec.audio is not None:
+                streams.extend([audio_stream] * len(out.renditions))
+                kwargs.update(_audio_kwargs(spec.audio))
+            kwargs.update(_video_kwargs(spec.video))
+            kwargs.update(
+                {
+                    # Same forced keyframes in every rendition: segments line up
+                    # and players can switch between them at any boundary.
+                    "g": gop,
+                    "keyint_min": gop,
+                    "force_key_frames": f"expr:gte(t,n_forced*{spec.segment_seconds})",
+                    "hls_time": spec.segment_seconds,
+                    "hls_playlist_type": "vod",
+                    "hls_flags": "independent_segments",
+                    "hls_segment_filename": "%v/seg_%05d.ts",
+                    "master_pl_name": "master.m3u8",
+                    "var_stream_map": " ".join(names),
+                }
+            )
+            # Relative names, run inside the temporary folder: a '%' in the
+            # user's path must not reach the hls muxer's pattern expansion.
+            target = "%v/index.m3u8"
+        else:
+            target = media_path(out.temp)
+            if spec.video is not None and spec.kind is not OutputKind.AUDIO and video is not None:
+                if spec.video.codec == "copy":
+                    streams.append(source[str(video.index)])
+                else:
+                    pic = branches.pop(0)
+                    if spec.kind is OutputKind.IMAGE:
+                        if not image_only:
+                            start = _poster_start(info)
+                            pic = pic.filter("trim", start=start).filter("setpts", "PTS-STARTPTS")
+                        pic = pic.filter("thumbnail", POSTER_WINDOW_FRAMES)
+                        kwargs.update({"frames:v": 1, "update": 1})
+                    if spec.video.max_fps and video.fps and video.fps > spec.video.max_fps:
+                        pic = pic.filter("fps", spec.video.max_fps)
+                    if out.size is not None:
+                        pic = pic.filter("scale", out.size.width, out.size.height)
+                        pic = pic.filter("setsar", "1")
+                    streams.append(pic)
+                kwargs.update(_video_kwargs(spec.video))
+            if (
+                spec.audio is not None
+                and audio_stream is not None
+                and spec.kind is not OutputKind.IMAGE
+            ):
+                streams.append(audio_stream)
+                kwargs.update(_audio_kwargs(spec.audio))
+            if spec.faststart:
+                kwargs["movflags"] = "+faststart"
+        kwargs.update(parse_extra_args(spec.extra_args))
+        outputs.append(ffmpeg.output(*streams, target, **kwargs))
+
+    merged = outputs[0] if len(outputs) == 1 else ffmpeg.merge_outputs(*outputs)
+    args: list[str] = merged.get_args()
+    return Command(args=args, cwd=cwd)
+
+
+def command_line(command: Command, ffmpeg_bin: str) -> str:
+    """The command as a shell would need it, for ``presets show``."""
+    import shlex
+
+    from mediaforge.process import GLOBAL_OPTIONS
+
+    line = shlex.join([ffmpeg_bin, *GLOBAL_OPTIONS, *command.args])
+    if command.cwd is not None:
+        return f"cd {shlex.quote(str(command.cwd))} && {line}"
+    return line

@@ -1,0 +1,102 @@
+"""``mediaforge doctor``: is this machine ready to run jobs?"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+
+from mediaforge.config import Config
+from mediaforge.errors import MediaforgeError
+from mediaforge.presets import load_presets
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _version(binary: str) -> Check:
+    path = shutil.which(binary)
+    name = os.path.basename(binary)
+    if path is None:
+        return Check(name, False, f"'{binary}' not found: apt install ffmpeg, or set it in config")
+    try:
+        out = subprocess.run(
+            [path, "-hide_banner", "-version"], capture_output=True, text=True, timeout=15,
+            stdin=subprocess.DEVNULL, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check(name, False, f"{path} does not run: {exc}")
+    first = (out.stdout.splitlines() or ["?"])[0]
+    return Check(name, out.returncode == 0, f"{path}: {first}")
+
+
+def _encoders(ffmpeg: str) -> set[str]:
+    out = subprocess.run(
+        [ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=15,
+        stdin=subprocess.DEVNULL, check=False,
+    )
+    names = set()
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and len(parts[0]) == 6 and parts[0][0] in "VAS":
+            names.add(parts[1])
+    return names
+
+
+def run_checks(config: Config) -> list[Check]:
+    """Every check, in the order a person would fix them."""
+    checks = [_version(config.ffmpeg), _version(config.ffprobe)]
+    if checks[0].ok:
+        try:
+            available = _encoders(config.ffmpeg)
+            presets = load_presets(config.presets_dir)
+            missing: dict[str, list[str]] = {}
+            for preset in presets.values():
+                for out in preset.outputs:
+                    for spec in (out.video, out.audio):
+                        if spec and spec.codec != "copy" and spec.codec not in available:
+                            missing.setdefault(spec.codec, []).append(preset.name)
+            if missing:
+                detail = "; ".join(f"{enc} (used by {', '.join(sorted(set(p)))})"
+                                   for enc, p in sorted(missing.items()))
+                checks.append(Check("encoders", False, f"missing: {detail}"))
+            else:
+                checks.append(Check("encoders", True, f"all encoders of {len(presets)} presets"))
+        except MediaforgeError as exc:
+            checks.append(Check("presets", False, str(exc)))
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            checks.append(Check("encoders", False, f"cannot list encoders: {exc}"))
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=config.data_dir, prefix=".doctor-"):
+            pass
+        checks.append(Check("data dir", True, f"{config.data_dir} is writable"))
+    except OSError as exc:
+        checks.append(Check("data dir", False, f"{config.data_dir}: {exc.strerror}"))
+    try:
+        from mediaforge.jobs import JobStore
+
+        store = JobStore.open(config)
+        counts = store.count_by_status()
+        store.close()
+        summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n) or "no jobs yet"
+        checks.append(Check("job database", True, summary))
+    except MediaforgeError as exc:
+        checks.append(Check("job database", False, str(exc)))
+    try:
+        from mediaforge.queue import JobQueue
+
+        queue = JobQueue(config)
+        pending = queue.huey.pending_count()
+        checks.append(Check("queue", True, f"{config.queue.backend}: {pending} waiting"))
+    except MediaforgeError as exc:
+        checks.append(Check("queue", False, str(exc)))
+    except Exception as exc:  # redis/postgres client errors have no common base
+        checks.append(Check("queue", False, f"{config.queue.backend} unreachable: {exc}"))
+    return checks

@@ -1,0 +1,634 @@
+"""The job database: the one source of truth about every job.
+
+The queue only carries job ids. Every status change here is one short
+transaction that compares and sets (``UPDATE ... WHERE status IN (...)``), so
+two workers, a cancel and a recovery sweep can race without a job being lost
+or done twice. SQLite runs in WAL mode with a busy timeout and IMMEDIATE
+transactions (writers queue up instead of failing on lock upgrades);
+PostgreSQL works the same way for scale-out.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import peewee
+
+from mediaforge.errors import ConfigError, EnvironmentProblem, JobNotFound, JobStateError
+
+if TYPE_CHECKING:
+    from mediaforge.config import Config
+
+
+class JobStatus(str, enum.Enum):
+    """Where a job is in its life; stored as text."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED
+
+
+FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.SKIPPED, JobStatus.CANCELLED})
+
+# The allowed transitions, written down once: target -> the states it may come from.
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.RUNNING: frozenset({JobStatus.QUEUED}),
+    JobStatus.SUCCEEDED: frozenset({JobStatus.RUNNING}),
+    JobStatus.FAILED: frozenset({JobStatus.RUNNING, JobStatus.QUEUED}),
+    JobStatus.SKIPPED: frozenset({JobStatus.RUNNING}),
+    JobStatus.CANCELLED: frozenset({JobStatus.QUEUED, JobStatus.RUNNING}),
+    # back to the queue: a retry, a hand-back at shutdown, a recovered dead worker
+    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.FAILED, JobStatus.CANCELLED}),
+}
+
+
+class JobSource(str, enum.Enum):
+    """Which door a job came in by."""
+
+    CLI = "cli"
+    WATCH = "watch"
+    API = "api"
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        legacy_table_names = False
+
+
+class JobRow(BaseModel):
+    """One job. Timestamps are Unix seconds (UTC)."""
+
+    id = peewee.AutoField()
+    input_path = peewee.TextField()
+    input_size = peewee.BigIntegerField(null=True)
+    input_mtime = peewee.DoubleField(null=True)
+    input_hash = peewee.CharField(max_length=64, null=True)
+    input_duration = peewee.DoubleField(null=True)
+    preset = peewee.CharField(max_length=200)
+    output_dir = peewee.TextField(null=True)
+    priority = peewee.IntegerField(default=0)
+    status = peewee.CharField(max_length=16, default=JobStatus.QUEUED.value)
+    progress = peewee.DoubleField(default=0.0)
+    attempts = peewee.IntegerField(default=0)
+    max_attempts = peewee.IntegerField(default=3)
+    action = peewee.CharField(max_length=16, null=True)
+    outputs = peewee.TextField(default="[]")
+    note = peewee.TextField(null=True)
+    error = peewee.TextField(null=True)
+    log_tail = peewee.TextField(null=True)
+    worker = peewee.CharField(max_length=200, null=True)
+    heartbeat_at = peewee.DoubleField(null=True)
+    retry_at = peewee.DoubleField(null=True)
+    source = peewee.CharField(max_length=16, default=JobSource.CLI.value)
+    batch = peewee.CharField(max_length=64, null=True)
+    created_at = peewee.DoubleField()
+    started_at = peewee.DoubleField(null=True)
+    finished_at = peewee.DoubleField(null=True)
+    updated_at = peewee.DoubleField()
+
+    class Meta:
+        table_name = "job"
+
+
+class MetaRow(BaseModel):
+    """Key/value facts about the database itself (the schema version)."""
+
+    key = peewee.CharField(max_length=64, primary_key=True)
+    value = peewee.TextField()
+
+    class Meta:
+        table_name = "mediaforge_meta"
+
+
+MODELS: list[type[peewee.Model]] = [JobRow, MetaRow]
+
+
+def _migration_1(db: peewee.Database) -> None:
+    db.create_tables(MODELS, safe=True)
+    # The listings: `jobs` (newest first, optionally by status), recovery (running
+    # by heartbeat) and duplicate detection (by fingerprint).
+    db.execute_sql('CREATE INDEX IF NOT EXISTS job_status_id ON "job" (status, id)')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS job_status_heartbeat ON "job" (status, heartbeat_at)')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS job_input_hash ON "job" (input_hash)')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS job_batch ON "job" (batch)')
+
+
+# Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
+# Never edit a released migration; add the next one.
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(url: str | None, data_dir: Path) -> peewee.Database:
+    """Open the job database named by ``url`` (None: SQLite in ``data_dir``)."""
+    if url is None or url.startswith("sqlite:"):
+        if url is None:
+            path = data_dir / "jobs.db"
+        else:
+            path = Path(url.removeprefix("sqlite:").removeprefix("//"))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EnvironmentProblem(
+                f"cannot create the data folder {path.parent}: {exc.strerror}; "
+                "set MEDIAFORGE_DATA_DIR or data_dir to a writable folder"
+            ) from None
+        return peewee.SqliteDatabase(
+            str(path),
+            # IMMEDIATE: take the write lock when the transaction begins, so two
+            # writers wait on busy_timeout instead of deadlocking on an upgrade.
+            lock_type="IMMEDIATE",
+            timeout=30,
+            pragmas={
+                "journal_mode": "wal",
+                "busy_timeout": 30_000,
+                "synchronous": "normal",
+                "foreign_keys": 1,
+            },
+        )
+    if url.startswith(("postgres://", "postgresql://")):
+        from playhouse.db_url import connect as connect_url
+
+        db: peewee.Database = connect_url(url)
+        return db
+    raise ConfigError(
+        f"database.url: unsupported database '{url.split(':', 1)[0]}'; "
+        "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB"
+    )
+
+
+def this_worker_prefix() -> str:
+    """``host:pid`` of this process; worker names start with it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def worker_is_dead_here(worker: str | None) -> bool:
+    """True when ``worker`` ran on this host in a process that no longer exists.
+
+    Lets a restarted worker recover its predecessor's jobs at once instead of
+    waiting for their heartbeats to go stale.
+    """
+    if not worker:
+        return False
+    host, _, rest = worker.partition(":")
+    pid_text = rest.split("/", 1)[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    return pid != os.getpid() and not _pid_alive(pid)
+
+
+@dataclass(frozen=True)
+class Output:
+    """One published output of a job, as ffprobe saw it."""
+
+    path: str
+    kind: str
+    size: int
+    container: str | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A read-only snapshot of one job row."""
+
+    id: int
+    status: JobStatus
+    input_path: str
+    preset: str
+    output_dir: str | None
+    priority: int
+    progress: float
+    attempts: int
+    max_attempts: int
+    action: str | None
+    outputs: tuple[Output, ...]
+    note: str | None
+    error: str | None
+    log_tail: str | None
+    worker: str | None
+    heartbeat_at: float | None
+    retry_at: float | None
+    source: str
+    batch: str | None
+    input_size: int | None
+    input_mtime: float | None
+    input_hash: str | None
+    input_duration: float | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    updated_at: float
+
+    @classmethod
+    def from_row(cls, row: JobRow) -> Job:
+        outputs = tuple(Output(**o) for o in json.loads(row.outputs or "[]"))
+        return cls(
+            id=row.id,
+            status=JobStatus(row.status),
+            input_path=row.input_path,
+            preset=row.preset,
+            output_dir=row.output_dir,
+            priority=row.priority,
+            progress=row.progress,
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+            action=row.action,
+            outputs=outputs,
+            note=row.note,
+            error=row.error,
+            log_tail=row.log_tail,
+            worker=row.worker,
+            heartbeat_at=row.heartbeat_at,
+            retry_at=row.retry_at,
+            source=row.source,
+            batch=row.batch,
+            input_size=row.input_size,
+            input_mtime=row.input_mtime,
+            input_hash=row.input_hash,
+            input_duration=row.input_duration,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            updated_at=row.updated_at,
+        )
+
+    @property
+    def elapsed(self) -> float | None:
+        """Seconds the last attempt ran (so far, when running)."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at if self.finished_at is not None else time.time()
+        return max(0.0, end - self.started_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of a job (``--json``); stable for scripts."""
+
+        def iso(ts: float | None) -> str | None:
+            return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+
+        return {
+            "id": self.id,
+            "status": self.status.value,
+            "input": self.input_path,
+            "preset": self.preset,
+            "output_dir": self.output_dir,
+            "priority": self.priority,
+            "progress": round(self.progress, 4),
+            "attempts": self.attempts,
+            "max_attempts": self.max_attempts,
+            "action": self.action,
+            "outputs": [o.to_dict() for o in self.outputs],
+            "note": self.note,
+            "error": self.error,
+            "log_tail": self.log_tail,
+            "worker": self.worker,
+            "source": self.source,
+            "batch": self.batch,
+            "input_size": self.input_size,
+            "input_duration": self.input_duration,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "retry_at": iso(self.retry_at),
+            "elapsed": None if self.elapsed is None else round(self.elapsed, 3),
+        }
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What a caller knows about a job it wants to create."""
+
+    input_path: str
+    preset: str
+    input_size: int | None = None
+    input_mtime: float | None = None
+    input_hash: str | None = None
+    output_dir: str | None = None
+    priority: int = 0
+    source: JobSource = JobSource.CLI
+    batch: str | None = None
+
+
+class JobStore:
+    """All reads and writes of jobs. One per process; thread-safe (peewee
+    keeps one connection per thread)."""
+
+    def __init__(self, db: peewee.Database, max_attempts: int = 3) -> None:
+        self.db = db
+        self.max_attempts = max_attempts
+        db.bind(MODELS, bind_refs=False, bind_backrefs=False)
+        self._migrate()
+
+    @classmethod
+    def open(cls, config: Config) -> JobStore:
+        """The job database named by ``config`` (created and migrated as needed)."""
+        return cls(connect(config.database.url, config.data_dir), config.worker.max_attempts)
+
+    def _migrate(self) -> None:
+        try:
+            with self.db.atomic():
+                self.db.create_tables([MetaRow], safe=True)
+                row = MetaRow.get_or_none(MetaRow.key == "schema_version")
+                version = int(row.value) if row else 0
+                if version > SCHEMA_VERSION:
+                    raise EnvironmentProblem(
+                        f"the job database has schema version {version}, newer than this "
+                        f"mediaforge understands ({SCHEMA_VERSION}); upgrade mediaforge"
+                    )
+                for step in MIGRATIONS[version:]:
+                    step(self.db)
+                if version != SCHEMA_VERSION:
+                    MetaRow.replace(key="schema_version", value=str(SCHEMA_VERSION)).execute()
+        except peewee.OperationalError as exc:
+            raise EnvironmentProblem(f"cannot open the job database: {exc}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- creating and reading ------------------------------------------------
+
+    def create(self, new_jobs: Sequence[NewJob]) -> list[int]:
+        """Insert jobs as ``queued`` in one transaction; returns their ids in order."""
+        now = time.time()
+        ids: list[int] = []
+        with self.db.atomic():
+            for nj in new_jobs:
+                ids.append(
+                    JobRow.insert(
+                        input_path=nj.input_path,
+                        input_size=nj.input_size,
+                        input_mtime=nj.input_mtime,
+                        input_hash=nj.input_hash,
+                        preset=nj.preset,
+                        output_dir=nj.output_dir,
+                        priority=nj.priority,
+                        source=nj.source.value,
+                        batch=nj.batch,
+                        max_attempts=self.max_attempts,
+                        created_at=now,
+                        updated_at=now,
+                    ).execute()
+                )
+        return ids
+
+    def get(self, job_id: int) -> Job:
+        row = JobRow.get_or_none(JobRow.id == job_id)
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id}; see 'mediaforge jobs' for the ids")
+        return Job.from_row(row)
+
+    def list(
+        self, status: JobStatus | None = None, limit: int = 20, offset: int = 0
+    ) -> list[Job]:
+        """Newest first."""
+        query = JobRow.select().order_by(JobRow.id.desc()).limit(limit).offset(offset)
+        if status is not None:
+            query = query.where(JobRow.status == status.value)
+        return [Job.from_row(r) for r in query]
+
+    def count_by_status(self) -> dict[JobStatus, int]:
+        rows = JobRow.select(JobRow.status, peewee.fn.COUNT(JobRow.id)).group_by(JobRow.status)
+        counts = dict.fromkeys(JobStatus, 0)
+        for status, n in rows.tuples():
+            counts[JobStatus(status)] = n
+        return counts
+
+    def ids_with_status(self, status: JobStatus) -> list[int]:
+        return [r for (r,) in JobRow.select(JobRow.id).where(JobRow.status == status.value).tuples()]
+
+    def find_by_fingerprint(self, input_hash: str, preset: str) -> Iterator[Job]:
+        """Jobs for the same content and preset (used to avoid duplicate work)."""
+        query = JobRow.select().where(
+            (JobRow.input_hash == input_hash) & (JobRow.preset == preset)
+        )
+        return (Job.from_row(r) for r in query)
+
+    # -- transitions -----------------------------------------------------------
+
+    def _move(
+        self,
+        job_id: int,
+        to: JobStatus,
+        *,
+        owner: str | None = None,
+        sources: Iterable[JobStatus] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Compare-and-set one job's status in one short transaction.
+
+        Only moves a job from a state ``TRANSITIONS`` allows (narrowed by
+        ``sources``) and, with ``owner``, only while that worker holds it.
+        Returns False when the job was not in such a state (someone else won).
+        """
+        allowed = TRANSITIONS[to] if sources is None else TRANSITIONS[to] & set(sources)
+        now = time.time()
+        query = JobRow.update(status=to.value, updated_at=now, **fields).where(
+            (JobRow.id == job_id) & (JobRow.status.in_([s.value for s in allowed]))
+        )
+        if owner is not None:
+            query = query.where(JobRow.worker == owner)
+        with self.db.atomic():
+            return bool(query.execute())
+
+    def claim(self, job_id: int, worker: str) -> Job | None:
+        """Take a queued job for ``worker``; None if it is not queued any more.
+
+        This is what makes a duplicate delivery from the queue harmless: only
+        one claim of a queued job can win.
+        """
+        now = time.time()
+        won = self._move(
+            job_id,
+            JobStatus.RUNNING,
+            worker=worker,
+            heartbeat_at=now,
+            started_at=now,
+            finished_at=None,
+            retry_at=None,
+            progress=0.0,
+            attempts=JobRow.attempts + 1,
+        )
+        return self.get(job_id) if won else None
+
+    def heartbeat(self, job_id: int, worker: str, progress: float) -> bool:
+        """Record progress; False when ``worker`` no longer holds a running job
+        (it was cancelled, or recovered by another worker): stop work then."""
+        query = JobRow.update(
+            progress=progress, heartbeat_at=time.time(), updated_at=time.time()
+        ).where(
+            (JobRow.id == job_id)
+            & (JobRow.worker == worker)
+            & (JobRow.status == JobStatus.RUNNING.value)
+        )
+        with self.db.atomic():
+            return bool(query.execute())
+
+    def set_input_facts(self, job_id: int, worker: str, **facts: Any) -> None:
+        """Record what the worker learned about the input (duration, action, note)."""
+        query = JobRow.update(updated_at=time.time(), **facts).where(
+            (JobRow.id == job_id) & (JobRow.worker == worker)
+        )
+        with self.db.atomic():
+            query.execute()
+
+    def finish(
+        self,
+        job_id: int,
+        worker: str,
+        status: JobStatus,
+        *,
+        outputs: Sequence[Output] = (),
+        error: str | None = None,
+        log_tail: str | None = None,
+        note: str | None = None,
+    ) -> bool:
+        """End a running job held by ``worker``; False if it lost the job meanwhile."""
+        fields: dict[str, Any] = {
+            "finished_at": time.time(),
+            "outputs": json.dumps([o.to_dict() for o in outputs]),
+            "error": error,
+            "log_tail": log_tail,
+        }
+        if status is JobStatus.SUCCEEDED:
+            fields["progress"] = 1.0
+        if note is not None:
+            fields["note"] = note
+        return self._move(job_id, status, owner=worker, sources=[JobStatus.RUNNING], **fields)
+
+    def release(
+        self,
+        job_id: int,
+        worker: str,
+        *,
+        retry_at: float | None = None,
+        error: str | None = None,
+        log_tail: str | None = None,
+        count_attempt: bool = True,
+    ) -> bool:
+        """Give a running job back to the queue (a retry later, or a hand-back).
+
+        A hand-back at shutdown is not the job's fault, so it does not use up
+        an attempt (``count_attempt=False``).
+        """
+        fields: dict[str, Any] = {
+            "worker": None,
+            "heartbeat_at": None,
+            "retry_at": retry_at,
+            "error": error,
+            "log_tail": log_tail,
+            "progress": 0.0,
+        }
+        if not count_attempt:
+            fields["attempts"] = JobRow.attempts - 1
+        return self._move(
+            job_id, JobStatus.QUEUED, owner=worker, sources=[JobStatus.RUNNING], **fields
+        )
+
+    def cancel(self, job_id: int) -> Job:
+        """Cancel a queued or running job. A running job's worker notices at its
+        next heartbeat, kills ffmpeg and removes its temporary files."""
+        job = self.get(job_id)
+        if job.status.finished:
+            raise JobStateError(
+                f"job {job_id} is already {job.status.value}; only queued or running jobs "
+                "can be cancelled"
+            )
+        if not self._move(job_id, JobStatus.CANCELLED, finished_at=time.time()):
+            return self.cancel(job_id)  # it changed state under us; look again
+        return self.get(job_id)
+
+    def retry(self, job_id: int) -> Job:
+        """Queue a failed or cancelled job again, with a fresh set of attempts."""
+        job = self.get(job_id)
+        if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            raise JobStateError(
+                f"job {job_id} is {job.status.value}; only failed or cancelled jobs can be "
+                "retried"
+            )
+        moved = self._move(
+            job_id,
+            JobStatus.QUEUED,
+            sources=[JobStatus.FAILED, JobStatus.CANCELLED],
+            attempts=0,
+            error=None,
+            log_tail=None,
+            progress=0.0,
+            worker=None,
+            retry_at=None,
+            finished_at=None,
+        )
+        if not moved:
+            raise JobStateError(f"job {job_id} changed state meanwhile; look at it again")
+        return self.get(job_id)
+
+    def fail_queued(self, job_id: int, error: str) -> bool:
+        """Fail a job that never started (e.g. its input vanished before a worker got it)."""
+        return self._move(
+            job_id, JobStatus.FAILED, sources=[JobStatus.QUEUED], error=error,
+            finished_at=time.time(),
+        )
+
+    def recover(self, stale_after: float) -> tuple[list[int], list[int]]:
+        """Give back running jobs whose worker is gone.
+
+        A worker is gone when its heartbeat is older than ``stale_after`` or it
+        ran on this host in a process that no longer exists. Jobs with attempts
+        left go back to ``queued``; the others fail. Returns (requeued, failed).
+        """
+        cutoff = time.time() - stale_after
+        requeued: list[int] = []
+        failed: list[int] = []
+        rows = JobRow.select(
+            JobRow.id, JobRow.worker, JobRow.heartbeat_at, JobRow.attempts, JobRow.max_attempts
+        ).where(JobRow.status == JobStatus.RUNNING.value)
+        for row in list(rows):
+            stale = row.heartbeat_at is None or row.heartbeat_at < cutoff
+            if not (stale or worker_is_dead_here(row.worker)):
+                continue
+            if row.attempts < row.max_attempts:
+                if self.release(row.id, row.worker, error="worker stopped while running it"):
+                    requeued.append(row.id)
+            elif self.finish(
+                row.id,
+                row.worker,
+                JobStatus.FAILED,
+                error=f"the worker running it died {row.attempts} time(s); "
+                "look at the worker's log, then 'mediaforge retry'",
+            ):
+                failed.append(row.id)
+        return requeued, failed

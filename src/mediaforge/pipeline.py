@@ -1,0 +1,341 @@
+"""One attempt at one job: claim, probe, plan, run ffmpeg, verify, publish.
+
+The worker and ``mediaforge run`` both call :func:`run_job`; the difference
+between them is only who schedules the retry. The invariants of DESIGN.md
+live here: inputs are never touched, outputs appear under their final name
+only after verification, and a job is finished only by the worker that holds
+it (compare-and-set in the job database).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mediaforge.command import build_command
+from mediaforge.config import Config
+from mediaforge.errors import (
+    FFmpegError,
+    InputError,
+    Interrupted,
+    PresetError,
+    StorageError,
+)
+from mediaforge.jobs import Job, JobStatus, JobStore, Output
+from mediaforge.planning import Action, Plan, plan_job
+from mediaforge.presets import get_preset
+from mediaforge.probe import MediaInfo, probe
+from mediaforge.process import Progress, run_ffmpeg
+from mediaforge.storage import ensure_folder, publish, remove_quietly, remove_stale_temps
+from mediaforge.verify import verify_output
+
+log = logging.getLogger(__name__)
+
+StopCheck = Callable[[], str | None]
+ProgressCallback = Callable[[Job, float], None]
+
+# Reasons an attempt stops on purpose (Interrupted.reason).
+CANCELLED = "cancelled"
+LOST = "lost"  # another worker recovered the job (this one looked dead)
+SHUTDOWN = "shutdown"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of an attempt. ``retry_in`` is set when the job went back to
+    the queue and should run again after that many seconds."""
+
+    job: Job | None
+    retry_in: float | None = None
+    handed_back: bool = False
+
+
+def backoff(config: Config, attempt: int) -> float:
+    """Seconds before the next attempt: retry_backoff, doubled each time."""
+    return float(config.worker.retry_backoff * (2 ** max(0, attempt - 1)))
+
+
+def _output_dir(job: Job, config: Config, input_path: Path) -> Path:
+    if job.output_dir:
+        return Path(job.output_dir)
+    if config.output.dir is not None:
+        return config.output.dir
+    return input_path.parent
+
+
+class _Watchdog:
+    """Throttled heartbeat + progress writes, and the stop decision for ffmpeg."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        job: Job,
+        worker: str,
+        interval: float,
+        stop: StopCheck,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.store, self.job, self.worker = store, job, worker
+        self.interval, self.stop, self.on_progress = interval, stop, on_progress
+        self.duration = job.input_duration or 0.0
+        self.progress = 0.0
+        self.last_beat = time.monotonic()
+
+    def progress_seen(self, p: Progress) -> None:
+        if self.duration > 0:
+            self.progress = min(0.999, max(0.0, p.out_time / self.duration))
+        if self.on_progress is not None:
+            self.on_progress(self.job, self.progress)
+
+    def should_stop(self) -> str | None:
+        reason = self.stop()
+        if reason is not None:
+            return reason
+        now = time.monotonic()
+        if now - self.last_beat < self.interval:
+            return None
+        self.last_beat = now
+        if self.store.heartbeat(self.job.id, self.worker, self.progress):
+            return None
+        current = self.store.get(self.job.id)
+        return CANCELLED if current.status is JobStatus.CANCELLED else LOST
+
+
+def _prober(config: Config) -> Callable[[Path], MediaInfo]:
+    def probe_file(path: Path) -> MediaInfo:
+        return probe(path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
+
+    return probe_file
+
+
+def run_job(
+    store: JobStore,
+    config: Config,
+    job_id: int,
+    worker: str,
+    *,
+    stop: StopCheck = lambda: None,
+    on_progress: ProgressCallback | None = None,
+) -> Outcome:
+    """Run one attempt of ``job_id`` as ``worker``.
+
+    ``stop`` is polled while ffmpeg runs; returning a reason (e.g. SHUTDOWN)
+    kills ffmpeg, removes temporary files and hands the job back.
+    """
+    job = store.claim(job_id, worker)
+    if job is None:
+        log.info("job %s is not queued any more; nothing to do", job_id)
+        return Outcome(None)
+    input_path = Path(job.input_path)
+    log.info("job %s: %s with preset %s (attempt %s/%s)", job.id, input_path,
+             job.preset, job.attempts, job.max_attempts)
+    plan: Plan | None = None
+    command_log = ""
+    try:
+        preset = get_preset(job.preset, config.presets_dir)
+        info = _prober(config)(input_path)
+        out_dir = _output_dir(job, config, input_path)
+        ensure_folder(out_dir)
+        remove_stale_temps(out_dir, job.id)
+        plan = plan_job(
+            preset,
+            info,
+            input_path=input_path,
+            output_dir=out_dir,
+            job_id=job.id,
+            attempt=job.attempts,
+            collision=config.output.collision,
+        )
+        store.set_input_facts(
+            job.id, worker, input_duration=info.duration, action=plan.action.value,
+            note=plan.note,
+        )
+        job = store.get(job.id)
+        if plan.action is Action.SKIP:
+            store.finish(job.id, worker, JobStatus.SKIPPED, note=plan.note)
+            log.info("job %s skipped: %s", job.id, plan.note)
+            return Outcome(store.get(job.id))
+
+        command = build_command(plan, info, input_path)
+        for out in plan.outputs:
+            if out.spec.kind.value == "hls":
+                out.temp.mkdir(parents=True, exist_ok=True)
+        watchdog = _Watchdog(
+            store, job, worker, config.worker.heartbeat_interval, stop, on_progress
+        )
+        result = run_ffmpeg(
+            command.args,
+            ffmpeg=config.ffmpeg,
+            cwd=command.cwd,
+            on_progress=watchdog.progress_seen,
+            should_stop=watchdog.should_stop,
+            stall_timeout=config.worker.stall_timeout,
+        )
+        command_log = result.stderr_tail
+        prober = _prober(config)
+        verified: list[tuple[Path, Output]] = []
+        for out in plan.outputs:
+            record = verify_output(
+                out,
+                info,
+                prober,
+                tolerance=config.verify.duration_tolerance,
+                tolerance_ratio=config.verify.duration_tolerance_ratio,
+            )
+            verified.append((out.temp, record))
+
+        # Last ownership check before anything becomes visible: a cancelled or
+        # recovered job must not publish.
+        if not store.heartbeat(job.id, worker, 0.999):
+            raise Interrupted("job was taken away before publishing", LOST)
+        outputs = []
+        for temp, record in verified:
+            final = publish(temp, Path(record.path), config.output.collision)
+            outputs.append(Output(**{**record.to_dict(), "path": str(final)}))
+        if not store.finish(job.id, worker, JobStatus.SUCCEEDED, outputs=outputs,
+                            log_tail=command_log or None):
+            log.warning("job %s finished but was taken away meanwhile", job.id)
+        log.info("job %s succeeded: %s", job.id, ", ".join(o.path for o in outputs))
+        return Outcome(store.get(job.id))
+    except Interrupted as exc:
+        _cleanup(plan)
+        if exc.reason == CANCELLED:
+            log.info("job %s cancelled; ffmpeg stopped, temporary files removed", job.id)
+        elif exc.reason == LOST:
+            log.warning("job %s was recovered by another worker; dropped this attempt", job.id)
+        else:
+            store.release(job.id, worker, count_attempt=False)
+            log.info("job %s handed back to the queue (%s)", job.id, exc.reason)
+            return Outcome(store.get(job.id), retry_in=0.0, handed_back=True)
+        return Outcome(store.get(job.id))
+    except (InputError, PresetError) as exc:
+        # Input that can never work: fail now, no retries, original untouched.
+        _cleanup(plan)
+        tail = getattr(exc, "log_tail", "") or command_log or None
+        store.finish(job.id, worker, JobStatus.FAILED, error=str(exc), log_tail=tail)
+        log.error("job %s failed: %s", job.id, exc)
+        return Outcome(store.get(job.id))
+    except (FFmpegError, StorageError) as exc:
+        _cleanup(plan)
+        tail = getattr(exc, "log_tail", "") or None
+        if job.attempts < job.max_attempts:
+            delay = backoff(config, job.attempts)
+            store.release(job.id, worker, retry_at=time.time() + delay, error=str(exc),
+                          log_tail=tail)
+            log.warning("job %s attempt %s failed (%s); retrying in %.0fs",
+                        job.id, job.attempts, exc, delay)
+            return Outcome(store.get(job.id), retry_in=delay)
+        store.finish(job.id, worker, JobStatus.FAILED, error=str(exc), log_tail=tail)
+        log.error("job %s failed after %s attempts: %s", job.id, job.attempts, exc)
+        return Outcome(store.get(job.id))
+    except BaseException:
+        # A bug or a hard stop: leave no temp files, and let recovery requeue
+        # the job (it stays 'running' with this worker until its heartbeat
+        # goes stale or this process is gone).
+        _cleanup(plan)
+        raise
+
+
+def _cleanup(plan: Plan | None) -> None:
+    if plan is not None:
+        for out in plan.outputs:
+            remove_quietly(out.temp)
+
+
+def run_foreground(
+    config: Config,
+    store: JobStore,
+    input_path: Path,
+    preset: str,
+    *,
+    output_dir: Path | None = None,
+    stop: StopCheck = lambda: None,
+    console: object | None = None,
+) -> Job:
+    """``mediaforge run``: one job through the same pipeline, in this process.
+
+    Transient failures are retried here after their backoff; an interrupt
+    (``stop`` returning a reason) cancels the job. Returns the finished job.
+    """
+    from mediaforge.jobs import this_worker_prefix
+    from mediaforge.submission import prepare_jobs
+
+    [new_job] = prepare_jobs(config, [input_path.absolute()], preset, output_dir=output_dir)
+    [job_id] = store.create([new_job])
+    worker = f"{this_worker_prefix()}/run"
+    bar = _ForegroundBar(console, job_id)
+    try:
+        while True:
+            outcome = run_job(store, config, job_id, worker, stop=stop,
+                              on_progress=bar.update)
+            if outcome.handed_back:
+                store.cancel(job_id)
+                break
+            if outcome.retry_in is None:
+                break
+            deadline = time.monotonic() + outcome.retry_in
+            while time.monotonic() < deadline and stop() is None:
+                time.sleep(0.2)
+            if stop() is not None:
+                store.cancel(job_id)
+                break
+    finally:
+        bar.close()
+    return store.get(job_id)
+
+
+class _ForegroundBar:
+    """A rich progress bar for ``mediaforge run`` (nothing when console is None)."""
+
+    def __init__(self, console: object | None, job_id: int) -> None:
+        self.progress = None
+        if console is not None:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            assert isinstance(console, Console)
+            self.progress = Progress(
+                TextColumn(f"job {job_id}"), BarColumn(), TaskProgressColumn(),
+                TimeRemainingColumn(), console=console, transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("", total=1.0)
+
+    def update(self, job: Job, fraction: float) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=fraction)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def preview_command(
+    config: Config, preset_name: str, input_path: Path, output_dir: Path | None
+) -> str:
+    """The exact ffmpeg command a job would run on ``input_path`` (nothing is written)."""
+    from mediaforge.command import command_line
+
+    preset = get_preset(preset_name, config.presets_dir)
+    info = _prober(config)(input_path)
+    out_dir = output_dir or config.output.dir or input_path.absolute().parent
+    plan = plan_job(
+        preset, info, input_path=input_path.absolute(), output_dir=out_dir, job_id=0,
+        attempt=1, collision=config.output.collision,
+    )
+    if plan.action is Action.SKIP:
+        return f"# nothing to run: {plan.note}"
+    lines = [f"# {plan.action.value}: " + ", ".join(str(o.final) for o in plan.outputs)]
+    if plan.note:
+        lines.append(f"# {plan.note}")
+    lines.append(command_line(build_command(plan, info, input_path.absolute()), config.ffmpeg))
+    return "\n".join(lines)

@@ -1,0 +1,294 @@
+"""ffprobe as typed data: what a media file holds, and whether it is one at all."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import stat
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mediaforge.errors import EnvironmentProblem, FFmpegError, InputError, ProbeError
+from mediaforge.process import REASON_MAX_CHARS, clean_line, media_path
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """One stream of a media file, as ffprobe sees it."""
+
+    index: int
+    kind: str  # 'video' | 'audio' | 'subtitle' | 'data' | 'attachment'
+    codec: str
+    width: int | None
+    height: int | None
+    # Degrees (0, 90, 180, 270) a player turns the stored picture *clockwise*
+    # to show it: a phone video shot upright is stored landscape with 90 here.
+    rotation: int
+    fps: float | None
+    pix_fmt: str | None
+    sample_rate: int | None
+    channels: int | None
+    duration: float | None
+    bit_rate: int | None
+    sar: tuple[int, int] | None  # sample (pixel) aspect ratio; None if unknown
+    attached_pic: bool  # cover art in an audio file: a picture, not a video
+
+    @property
+    def display_width(self) -> int | None:
+        """Width a viewer sees, after the pixel aspect ratio and rotation."""
+        dims = self._display_dims()
+        return dims[0] if dims else None
+
+    @property
+    def display_height(self) -> int | None:
+        """Height a viewer sees, after the pixel aspect ratio and rotation."""
+        dims = self._display_dims()
+        return dims[1] if dims else None
+
+    def _display_dims(self) -> tuple[int, int] | None:
+        if self.width is None or self.height is None:
+            return None
+        width, height = self.width, self.height
+        if self.sar is not None:
+            # Non-square pixels stretch the picture horizontally, as players do.
+            width = round(width * self.sar[0] / self.sar[1])
+        if self.rotation in (90, 270):
+            width, height = height, width
+        return width, height
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """A probed media file: its container and streams."""
+
+    path: Path
+    format_name: str  # as ffprobe names it, e.g. 'mov,mp4,m4a,3gp,3g2,mj2'
+    duration: float | None  # seconds
+    size: int  # bytes
+    bit_rate: int | None
+    streams: tuple[StreamInfo, ...]
+
+    @property
+    def video(self) -> StreamInfo | None:
+        """The first real video stream (cover art does not count)."""
+        return next((s for s in self.streams if s.kind == "video" and not s.attached_pic), None)
+
+    @property
+    def audio(self) -> StreamInfo | None:
+        """The first audio stream."""
+        return next((s for s in self.streams if s.kind == "audio"), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly summary, as stored with jobs and printed by the CLI."""
+        return {
+            "path": str(self.path),
+            "format_name": self.format_name,
+            "duration": self.duration,
+            "size": self.size,
+            "bit_rate": self.bit_rate,
+            "streams": [
+                {
+                    **asdict(stream),
+                    "sar": list(stream.sar) if stream.sar else None,
+                    "display_width": stream.display_width,
+                    "display_height": stream.display_height,
+                }
+                for stream in self.streams
+            ],
+        }
+
+
+def check_readable(path: Path) -> None:
+    """Raise :class:`InputError` unless ``path`` is a non-empty regular file we can read."""
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputError(
+            f"input not found: {path}. Check the path and, for a network share, that it is mounted"
+        ) from None
+    except PermissionError:
+        raise _not_readable(path) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"input is a folder, not a file: {path}. Give the media files inside it")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"input is not a regular file: {path}. Give a media file, not a device")
+    if info.st_size == 0:
+        raise InputError(
+            f"input is empty (0 bytes): {path}. If it is still being copied, try again when done"
+        )
+    try:
+        with path.open("rb"):
+            pass
+    except PermissionError:
+        raise _not_readable(path) from None
+
+
+def _not_readable(path: Path) -> InputError:
+    return InputError(
+        f"input is not readable: {path}. Give the user running mediaforge read permission"
+    )
+
+
+def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 30.0) -> MediaInfo:
+    """Read ``path`` with ffprobe.
+
+    Raises :class:`InputError` (see :func:`check_readable`), :class:`ProbeError`
+    if ffprobe cannot read it as media, :class:`FFmpegError` if ffprobe takes
+    longer than ``timeout`` seconds (a slow or hung share: worth a retry), and
+    :class:`EnvironmentProblem` if ffprobe cannot be started.
+    """
+    check_readable(path)
+    command = [ffprobe, "-v", "error", "-show_format", "-show_streams", "-of", "json"]
+    try:
+        completed = subprocess.run(
+            [*command, media_path(path)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            start_new_session=True,
+            check=False,
+        )
+    except (FileNotFoundError, PermissionError):
+        raise EnvironmentProblem(
+            f"ffprobe not found: '{ffprobe}'. Install it (Debian/Ubuntu: apt install ffmpeg)"
+            " or set 'ffprobe:' in the config file"
+        ) from None
+    except subprocess.TimeoutExpired:
+        # subprocess.run has already killed and reaped ffprobe.
+        raise FFmpegError(
+            f"ffprobe took longer than {timeout:g} s to read {path}; the disk or network share"
+            " may be slow or hung"
+        ) from None
+
+    stderr = completed.stderr.decode("utf-8", errors="replace")
+    if completed.returncode != 0:
+        raise ProbeError(
+            _unreadable(path, stderr, f"ffprobe exited with code {completed.returncode}")
+        )
+    try:
+        data = json.loads(completed.stdout)
+    except ValueError:
+        raise ProbeError(_unreadable(path, stderr, "ffprobe wrote no valid JSON")) from None
+    streams = tuple(_stream_info(raw) for raw in data.get("streams", []))
+    if not streams:
+        raise ProbeError(_unreadable(path, stderr, "no streams found"))
+
+    fmt: dict[str, Any] = data.get("format", {})
+    if fmt.get("format_name") == "tty":
+        # ffmpeg's tty demuxer takes text files (.txt, .nfo, .asc, ...) as
+        # "ANSI art" video, so a text file would otherwise probe as a video.
+        raise ProbeError(_unreadable(path, "", "a text file, not media"))
+    durations = [s.duration for s in streams if s.duration is not None]
+    return MediaInfo(
+        path=path,
+        format_name=str(fmt.get("format_name", "unknown")),
+        duration=_float(fmt.get("duration")) or max(durations, default=None),
+        size=_int(fmt.get("size")) or path.stat().st_size,
+        bit_rate=_int(fmt.get("bit_rate")),
+        streams=streams,
+    )
+
+
+def _unreadable(path: Path, stderr: str, fallback: str) -> str:
+    """The ProbeError message: the path and ffprobe's first stderr line."""
+    lines = [clean_line(line) for line in stderr.splitlines()]
+    detail = next((line for line in lines if line), fallback)
+    # ffprobe starts its own message with the URL we gave it; we name the path already.
+    detail = detail.removeprefix(os.path.abspath(path) + ": ")
+    if len(detail) > REASON_MAX_CHARS:
+        detail = detail[: REASON_MAX_CHARS - 1] + "…"
+    return f"not a media file ffprobe can read: {path} ({detail})"
+
+
+def _stream_info(raw: dict[str, Any]) -> StreamInfo:
+    kind = str(raw.get("codec_type") or "data")
+    attached_pic = bool(raw.get("disposition", {}).get("attached_pic"))
+    return StreamInfo(
+        index=int(raw.get("index", 0)),
+        kind=kind,
+        codec=str(raw.get("codec_name") or "unknown"),
+        width=_int(raw.get("width")),
+        height=_int(raw.get("height")),
+        rotation=_rotation(raw),
+        fps=None if kind != "video" or attached_pic else _fps(raw),
+        pix_fmt=raw.get("pix_fmt"),
+        sample_rate=_int(raw.get("sample_rate")),
+        channels=_int(raw.get("channels")),
+        duration=_stream_duration(raw),
+        bit_rate=_int(raw.get("bit_rate")),
+        sar=_sar(raw.get("sample_aspect_ratio")),
+        attached_pic=attached_pic,
+    )
+
+
+def _rotation(raw: dict[str, Any]) -> int:
+    """Clockwise display rotation, snapped to a quarter turn."""
+    for side_data in raw.get("side_data_list", []):
+        if side_data.get("side_data_type") == "Display Matrix" and "rotation" in side_data:
+            # ffprobe reports the matrix angle counterclockwise: an upright
+            # phone video shows -90, which players turn 90 degrees clockwise.
+            return _quarter_turns(-float(side_data["rotation"]))
+    # ffprobe before 5.0 showed the mov/mp4 'rotate' tag, already clockwise.
+    tag = _float(raw.get("tags", {}).get("rotate"))
+    return _quarter_turns(tag) if tag is not None else 0
+
+
+def _quarter_turns(degrees: float) -> int:
+    return round(degrees / 90) % 4 * 90
+
+
+def _fps(raw: dict[str, Any]) -> float | None:
+    # avg_frame_rate is what was measured; r_frame_rate is ffprobe's guess at
+    # the base rate and is e.g. 90000/1 for odd streams.
+    return _ratio(raw.get("avg_frame_rate")) or _ratio(raw.get("r_frame_rate"))
+
+
+def _ratio(value: Any) -> float | None:
+    """'30000/1001' -> 29.97; '0/0' or missing -> None."""
+    num, _, den = str(value).partition("/")
+    try:
+        result = float(num) / float(den or 1)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return result if result > 0 and math.isfinite(result) else None
+
+
+def _sar(value: Any) -> tuple[int, int] | None:
+    match = re.fullmatch(r"(\d+):(\d+)", str(value))
+    if match is None:
+        return None
+    num, den = int(match[1]), int(match[2])
+    return (num, den) if num > 0 and den > 0 else None  # '0:1' means unknown
+
+
+_HMS_RE = re.compile(r"(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
+
+
+def _stream_duration(raw: dict[str, Any]) -> float | None:
+    duration = _float(raw.get("duration"))
+    if duration is not None:
+        return duration
+    # Matroska keeps stream durations in a DURATION tag, as HH:MM:SS.nnnnnnnnn.
+    match = _HMS_RE.fullmatch(str(raw.get("tags", {}).get("DURATION", "")))
+    if match is None:
+        return None
+    return int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3])
+
+
+def _float(value: Any) -> float | None:
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return result if math.isfinite(result) else None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

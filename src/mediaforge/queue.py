@@ -1,0 +1,80 @@
+"""The queue: Huey carrying job ids, nothing else.
+
+SQLite (its own file, beside the job database) is the embedded default;
+Redis and PostgreSQL are Huey's own backends for scale-out. The job database
+stays the source of truth, so a lost or duplicated queue message is
+harmless: workers claim jobs with a compare-and-set, and recovery re-enqueues
+queued jobs the queue has forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mediaforge.config import Config
+from mediaforge.errors import ConfigError, EnvironmentProblem
+
+RUN_JOB = "mediaforge.run_job"
+QUEUE_NAME = "mediaforge"
+
+
+def make_huey(config: Config) -> Any:
+    """A Huey instance for the configured backend (imported lazily)."""
+    qc = config.queue
+    if qc.backend == "sqlite":
+        from huey import SqliteHuey
+
+        path = qc.url.removeprefix("sqlite://") if qc.url else str(config.data_dir / "queue.db")
+        try:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+            return SqliteHuey(QUEUE_NAME, filename=path, results=False, timeout=30)
+        except Exception as exc:  # sqlite3 errors surface as several types
+            raise EnvironmentProblem(f"cannot open the queue database {path}: {exc}") from None
+    if qc.backend == "redis":
+        from huey import RedisHuey
+
+        if not qc.url:
+            raise ConfigError("queue.url: the redis backend needs a URL like redis://HOST:6379/0")
+        return RedisHuey(QUEUE_NAME, url=qc.url, results=False)
+    if qc.backend == "postgres":
+        from huey import PostgresHuey  # type: ignore[attr-defined]
+
+        if not qc.url:
+            raise ConfigError(
+                "queue.url: the postgres backend needs a URL like postgresql://USER@HOST/DB"
+            )
+        return PostgresHuey(QUEUE_NAME, url=qc.url, results=False)
+    raise ConfigError(f"queue.backend: unknown backend '{qc.backend}'")
+
+
+class JobQueue:
+    """Enqueue job ids; the worker sets ``handler`` to run them."""
+
+    def __init__(self, config: Config) -> None:
+        self.huey = make_huey(config)
+        self.handler: Callable[[int], None] | None = None
+        self._task = self.huey.task(name=RUN_JOB)(self._dispatch)
+
+    def _dispatch(self, job_id: int) -> None:
+        if self.handler is None:
+            raise RuntimeError("this JobQueue has no handler; only a worker runs jobs")
+        self.handler(job_id)
+
+    def enqueue(self, job_id: int, *, priority: int = 0, delay: float | None = None) -> None:
+        """Put ``job_id`` on the queue, optionally to run after ``delay`` seconds."""
+        if delay:
+            self._task.schedule(args=(job_id,), delay=delay, priority=priority)
+        else:
+            self.huey.enqueue(self._task.s(job_id, priority=priority))
+
+    def pending_job_ids(self) -> set[int]:
+        """Job ids waiting in the queue or its schedule (for recovery)."""
+        ids: set[int] = set()
+        for task in [*self.huey.pending(), *self.huey.scheduled()]:
+            if task.name == RUN_JOB and task.args:
+                ids.add(int(task.args[0]))
+        return ids
+
+    def is_empty(self) -> bool:
+        return bool(self.huey.pending_count() == 0 and self.huey.scheduled_count() == 0)

@@ -1,0 +1,159 @@
+"""How jobs, probes and presets look in a terminal (rich), and live progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mediaforge.jobs import Job, JobStatus
+from mediaforge.probe import MediaInfo
+
+STATUS_STYLE = {
+    JobStatus.QUEUED: "cyan",
+    JobStatus.RUNNING: "yellow",
+    JobStatus.SUCCEEDED: "green",
+    JobStatus.FAILED: "red",
+    JobStatus.SKIPPED: "blue",
+    JobStatus.CANCELLED: "magenta",
+}
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def human_size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _when(ts: float | None) -> str:
+    return "-" if ts is None else datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _status_text(job: Job) -> str:
+    text = f"[{STATUS_STYLE[job.status]}]{job.status.value}[/]"
+    if job.status is JobStatus.RUNNING:
+        text += f" {job.progress * 100:.0f}%"
+    if job.status is JobStatus.QUEUED and job.retry_at and job.retry_at > time.time():
+        text += f" (retry in {job.retry_at - time.time():.0f}s)"
+    return text
+
+
+def jobs_table(console: Console, jobs: Sequence[Job]) -> None:
+    table = Table(box=None, pad_edge=False)
+    for col in ("ID", "STATUS", "PRESET", "INPUT", "CREATED"):
+        table.add_column(col, no_wrap=col != "INPUT", overflow="fold")
+    for job in jobs:
+        table.add_row(str(job.id), _status_text(job), job.preset, job.input_path,
+                      _when(job.created_at))
+    console.print(table)
+
+
+def job_detail(console: Console, job: Job) -> None:
+    rows: list[tuple[str, str]] = [
+        ("job", str(job.id)),
+        ("status", _status_text(job)),
+        ("input", job.input_path),
+        ("preset", job.preset),
+        ("attempts", f"{job.attempts}/{job.max_attempts}"),
+        ("source", job.source),
+        ("created", _when(job.created_at)),
+    ]
+    if job.action:
+        rows.append(("action", job.action))
+    if job.started_at:
+        rows.append(("started", _when(job.started_at)))
+    if job.finished_at:
+        rows.append(("finished", _when(job.finished_at)))
+    if job.elapsed is not None and job.status.finished:
+        speed = ""
+        if job.input_duration and job.elapsed > 0:
+            speed = f" ({job.input_duration / job.elapsed:.1f}x realtime)"
+        rows.append(("took", f"{job.elapsed:.1f}s{speed}"))
+    if job.worker and job.status is JobStatus.RUNNING:
+        rows.append(("worker", job.worker))
+    if job.note:
+        rows.append(("note", job.note))
+    if job.error:
+        rows.append(("error", f"[red]{job.error}[/]"))
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        table.add_row(key, value)
+    for out in job.outputs:
+        dims = f" {out.width}x{out.height}" if out.width else ""
+        codecs = "/".join(c for c in (out.video_codec, out.audio_codec) if c)
+        table.add_row("output", f"{out.path}  [dim]{codecs}{dims} {human_size(out.size)}[/]")
+    console.print(table)
+
+
+def media_info(console: Console, info: MediaInfo) -> None:
+    console.print(f"[bold]{info.path}[/]  {info.format_name}  "
+                  f"{info.duration or 0:.2f}s  {human_size(info.size)}")
+    for s in info.streams:
+        parts = [f"#{s.index}", s.kind, s.codec]
+        if s.width:
+            parts.append(f"{s.width}x{s.height}")
+            if s.rotation:
+                parts.append(f"rotated {s.rotation}")
+        if s.fps:
+            parts.append(f"{s.fps:.3g} fps")
+        if s.sample_rate:
+            parts.append(f"{s.sample_rate} Hz")
+        if s.channels:
+            parts.append(f"{s.channels} ch")
+        if s.attached_pic:
+            parts.append("(cover art)")
+        console.print("  " + "  ".join(parts))
+
+
+def follow(
+    console: Console,
+    ids: Sequence[int],
+    load: Callable[[int], Job],
+    *,
+    interval: float = 0.5,
+) -> list[Job]:
+    """Show live progress bars until every job has finished; returns the jobs."""
+    with Progress(
+        TextColumn("[bold]{task.fields[label]}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[state]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bars:
+        tasks: dict[int, TaskID] = {}
+        while True:
+            jobs = [load(i) for i in ids]
+            for job in jobs:
+                if job.id not in tasks:
+                    tasks[job.id] = bars.add_task("", total=1.0, label=f"job {job.id}", state="")
+                done = job.status.finished
+                bars.update(
+                    tasks[job.id],
+                    completed=1.0 if job.status is JobStatus.SUCCEEDED else job.progress,
+                    state=_status_text(job),
+                )
+                if done:
+                    bars.stop_task(tasks[job.id])
+            if all(j.status.finished for j in jobs):
+                return jobs
+            time.sleep(interval)

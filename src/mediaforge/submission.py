@@ -1,0 +1,73 @@
+"""Submitting inputs: the one door the CLI, the watch daemon and tests share."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from mediaforge.config import Config
+from mediaforge.inputs import fingerprint
+from mediaforge.jobs import JobSource, JobStore, NewJob
+from mediaforge.presets import get_preset
+from mediaforge.probe import check_readable
+from mediaforge.queue import JobQueue
+
+
+def submit(
+    config: Config,
+    store: JobStore,
+    queue: JobQueue,
+    inputs: Sequence[Path],
+    preset: str,
+    *,
+    output_dir: Path | None = None,
+    priority: int = 0,
+    source: JobSource = JobSource.CLI,
+) -> list[int]:
+    """Create one queued job per input and enqueue them; returns the job ids.
+
+    Everything is checked before anything is created (unknown preset,
+    unreadable input), so a bad argument creates no job at all. The jobs of
+    one call share a batch id (used for digests).
+    """
+    new_jobs = prepare_jobs(config, inputs, preset, output_dir=output_dir, priority=priority,
+                            source=source)
+    ids = store.create(new_jobs)
+    # The jobs are committed before they are enqueued: if this process dies in
+    # between, the worker's recovery sweep enqueues them.
+    for job_id in ids:
+        queue.enqueue(job_id, priority=priority)
+    return ids
+
+
+def prepare_jobs(
+    config: Config,
+    inputs: Sequence[Path],
+    preset: str,
+    *,
+    output_dir: Path | None = None,
+    priority: int = 0,
+    source: JobSource = JobSource.CLI,
+) -> list[NewJob]:
+    """Check the preset and every input, and describe the jobs to create."""
+    get_preset(preset, config.presets_dir)
+    new_jobs = []
+    batch = uuid.uuid4().hex[:12] if len(inputs) > 1 else None
+    for path in inputs:
+        check_readable(path)
+        fp = fingerprint(path)
+        new_jobs.append(
+            NewJob(
+                input_path=str(path),
+                preset=preset,
+                input_size=fp.size,
+                input_mtime=fp.mtime,
+                input_hash=fp.partial_hash,
+                output_dir=str(output_dir.absolute()) if output_dir else None,
+                priority=priority,
+                source=source,
+                batch=batch,
+            )
+        )
+    return new_jobs

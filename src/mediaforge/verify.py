@@ -1,0 +1,159 @@
+"""Checking outputs: exit code 0 from ffmpeg is not success.
+
+An output counts as good when ffprobe agrees with what the plan promised:
+the streams are there, with the right codecs and dimensions, and the
+duration matches the input's within tolerance.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from mediaforge.errors import MediaforgeError, VerificationError
+from mediaforge.jobs import Output
+from mediaforge.planning import PlannedOutput, Size
+from mediaforge.presets import OutputKind
+from mediaforge.probe import MediaInfo
+
+Prober = Callable[[Path], MediaInfo]
+
+
+def _duration_ok(actual: float | None, expected: float | None, tol: float, ratio: float) -> bool:
+    if expected is None or expected <= 0:
+        return True
+    if actual is None:
+        return False
+    return abs(actual - expected) <= max(tol, ratio * expected)
+
+
+def _check_media(
+    label: str,
+    found: MediaInfo,
+    *,
+    size: Size | None,
+    video_codec: str | None,
+    audio_codec: str | None,
+    duration: float | None,
+    tol: float,
+    ratio: float,
+) -> list[str]:
+    problems = []
+    if video_codec is not None:
+        v = found.video
+        if v is None:
+            problems.append(f"{label} has no video stream")
+        else:
+            if v.codec != video_codec:
+                problems.append(f"{label} video is {v.codec}, expected {video_codec}")
+            if size is not None and (v.display_width, v.display_height) != (size.width, size.height):
+                problems.append(
+                    f"{label} is {v.display_width}x{v.display_height}, "
+                    f"expected {size.width}x{size.height}"
+                )
+    if audio_codec is not None:
+        a = found.audio
+        if a is None:
+            problems.append(f"{label} has no audio stream")
+        elif a.codec != audio_codec:
+            problems.append(f"{label} audio is {a.codec}, expected {audio_codec}")
+    if not _duration_ok(found.duration, duration, tol, ratio):
+        problems.append(
+            f"{label} lasts {found.duration or 0:.2f}s, the input {duration:.2f}s"
+        )
+    return problems
+
+
+def verify_output(
+    out: PlannedOutput,
+    source: MediaInfo,
+    prober: Prober,
+    *,
+    tolerance: float,
+    tolerance_ratio: float,
+) -> Output:
+    """Probe the temporary output of ``out`` and check it against the plan.
+
+    Returns the Output record (with the *final* path) or raises
+    VerificationError naming what disagreed.
+    """
+    kind = out.spec.kind
+    expected_duration = None if kind is OutputKind.IMAGE else source.duration
+    try:
+        if kind is OutputKind.HLS:
+            return _verify_hls(out, source, prober, tolerance, tolerance_ratio)
+        if not out.temp.is_file() or out.temp.stat().st_size == 0:
+            raise VerificationError(f"ffmpeg wrote no data for {out.final.name}")
+        found = prober(out.temp)
+    except VerificationError:
+        raise
+    except MediaforgeError as exc:
+        raise VerificationError(f"output {out.final.name} is not readable media: {exc}") from None
+    problems = _check_media(
+        out.final.name,
+        found,
+        size=out.size,
+        video_codec=out.video_codec,
+        audio_codec=out.audio_codec,
+        duration=expected_duration,
+        tol=tolerance,
+        ratio=tolerance_ratio,
+    )
+    if problems:
+        raise VerificationError("output check failed: " + "; ".join(problems))
+    return _record(out.final, kind, out.temp.stat().st_size, found)
+
+
+def _record(final: Path, kind: OutputKind, size: int, found: MediaInfo) -> Output:
+    v, a = found.video, found.audio
+    return Output(
+        path=str(final),
+        kind=kind.value,
+        size=size,
+        container=found.format_name,
+        video_codec=v.codec if v else None,
+        audio_codec=a.codec if a else None,
+        width=v.display_width if v else None,
+        height=v.display_height if v else None,
+        duration=round(found.duration, 3) if found.duration else None,
+    )
+
+
+_VARIANT = re.compile(r"^#EXT-X-STREAM-INF:.*\n(?P<uri>[^#\n].*)$", re.MULTILINE)
+
+
+def _verify_hls(
+    out: PlannedOutput, source: MediaInfo, prober: Prober, tol: float, ratio: float
+) -> Output:
+    master = out.temp / "master.m3u8"
+    if not master.is_file():
+        raise VerificationError(f"{out.final.name}: ffmpeg wrote no master playlist")
+    uris = [m.group("uri").strip() for m in _VARIANT.finditer(master.read_text(errors="replace"))]
+    expected = [f"{r.name}/index.m3u8" for r in out.renditions]
+    if sorted(uris) != sorted(expected):
+        raise VerificationError(
+            f"{out.final.name}: master playlist lists {uris}, expected {expected}"
+        )
+    problems: list[str] = []
+    first: MediaInfo | None = None
+    for r in out.renditions:
+        found = prober(out.temp / r.name / "index.m3u8")
+        first = first or found
+        problems += _check_media(
+            f"{out.final.name}/{r.name}",
+            found,
+            size=r.size,
+            video_codec=out.video_codec,
+            audio_codec=out.audio_codec,
+            duration=source.duration,
+            tol=tol,
+            ratio=ratio,
+        )
+    if problems:
+        raise VerificationError("output check failed: " + "; ".join(problems))
+    assert first is not None
+    size = sum(p.stat().st_size for p in out.temp.rglob("*") if p.is_file())
+    record = _record(out.final, OutputKind.HLS, size, first)
+    top = out.renditions[0].size
+    return Output(**{**record.to_dict(), "width": top.width, "height": top.height})

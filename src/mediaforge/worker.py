@@ -1,0 +1,176 @@
+"""The worker: a Huey consumer, started from code, with mediaforge's rules.
+
+Huey has no acknowledgements, so the job database makes up for it: jobs are
+claimed with a compare-and-set, running jobs send heartbeats, and a recovery
+sweep (at start-up and every ``recovery_interval``) gives back jobs whose
+worker died and re-enqueues queued jobs the queue has lost.
+
+Signals: the handlers only set flags; the main loop acts. The first
+SIGTERM/SIGINT stops taking work and gives running jobs ``shutdown_grace``
+seconds to finish, then hands them back (ffmpeg killed, temp files removed,
+job queued again). A second signal hands them back at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+from huey.consumer import Consumer, ConsumerStopped
+
+from mediaforge.config import Config
+from mediaforge.jobs import JobStatus, JobStore, this_worker_prefix
+from mediaforge.pipeline import SHUTDOWN, run_job
+from mediaforge.queue import JobQueue
+
+log = logging.getLogger(__name__)
+
+
+class MediaforgeConsumer(Consumer):  # type: ignore[misc]
+    """Huey's consumer with job-database recovery, --burst and two-step shutdown."""
+
+    def __init__(self, config: Config, store: JobStore, queue: JobQueue, *, workers: int,
+                 burst: bool) -> None:
+        self.config, self.store, self.queue, self.burst = config, store, queue, burst
+        self.hand_back = threading.Event()  # set: running jobs stop now and go back
+        self._signals = 0
+        self._running = 0  # jobs inside run_job right now
+        self._running_lock = threading.Lock()
+        self._last_recovery = 0.0
+        self.name = this_worker_prefix()
+        queue.handler = self._run_one
+        super().__init__(
+            queue.huey,
+            workers=workers,
+            worker_type="thread",
+            periodic=False,
+            initial_delay=0.05,
+            max_delay=1.0,
+            backoff=1.5,
+            check_worker_health=True,
+            health_check_interval=5,
+        )
+
+    # -- running jobs ----------------------------------------------------------
+
+    def _run_one(self, job_id: int) -> None:
+        worker = f"{self.name}/{threading.current_thread().name}"
+        with self._running_lock:
+            self._running += 1
+        try:
+            outcome = run_job(
+                self.store, self.config, job_id, worker,
+                stop=lambda: SHUTDOWN if self.hand_back.is_set() else None,
+            )
+        finally:
+            with self._running_lock:
+                self._running -= 1
+        if outcome.job is not None and outcome.retry_in is not None:
+            self.queue.enqueue(
+                job_id, priority=outcome.job.priority, delay=outcome.retry_in or None
+            )
+
+    def recover(self) -> None:
+        """Give back jobs of dead workers; re-enqueue queued jobs the queue lost."""
+        self._last_recovery = time.monotonic()
+        requeued, failed = self.store.recover(self.config.worker.stale_after)
+        for job_id in failed:
+            log.error("job %s failed: its worker died on every attempt", job_id)
+        pending = self.queue.pending_job_ids()
+        lost = [i for i in self.store.ids_with_status(JobStatus.QUEUED) if i not in pending]
+        for job_id in lost:
+            job = self.store.get(job_id)
+            delay = max(0.0, job.retry_at - time.time()) if job.retry_at else None
+            self.queue.enqueue(job_id, priority=job.priority, delay=delay or None)
+        if requeued or lost:
+            log.info("recovery: %d job(s) of dead workers requeued, %d queued job(s) "
+                     "re-enqueued", len(requeued), len(lost))
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        self.recover()
+        super().start()
+        log.info("worker %s started: %d job(s) at a time%s", self.name, self.workers,
+                 ", until the queue is empty" if self.burst else "")
+
+    def _set_signal_handlers(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signals += 1
+        self._signum = signum
+        if self._signals > 1:
+            self.hand_back.set()
+
+    def _idle(self) -> bool:
+        # A task dequeued but not yet in run_job is not counted; stop() waits
+        # for the threads to finish it, so nothing is dropped.
+        return self._running == 0 and self.queue.is_empty()
+
+    def loop(self, health_check_ts: float | None = None) -> float | None:
+        if self._signum is None and not self.stop_flag.is_set():
+            now = time.monotonic()
+            if now - self._last_recovery >= self.config.worker.recovery_interval:
+                try:
+                    self.recover()
+                except Exception:  # a locked or unreachable DB must not kill the worker
+                    log.exception("recovery sweep failed; will try again")
+            if self.burst and self._idle():
+                log.info("queue is empty; burst worker stopping")
+                self.stop(graceful=True, grace=None)
+                raise _Stopped
+        return super().loop(health_check_ts)  # type: ignore[no-any-return]
+
+    def stop(self, graceful: bool = False, grace: float | None = -1.0) -> None:
+        """Stop taking work; let running jobs finish for ``grace`` seconds (None:
+        as long as they need), then hand them back."""
+        if grace == -1.0:
+            grace = self.config.worker.shutdown_grace if graceful else 0.0
+        self.stop_flag.set()
+        deadline = None if grace is None else time.monotonic() + grace
+        if self._running:
+            log.info("stopping: waiting up to %ss for running jobs, then handing them back",
+                     "unlimited " if grace is None else grace)
+        while self._threads_alive():
+            if self.hand_back.is_set() or (deadline is not None and time.monotonic() > deadline):
+                self.hand_back.set()
+                break
+            time.sleep(0.1)
+        for _, thread in self.worker_threads:
+            thread.join(timeout=30)
+        self.scheduler.join(timeout=5)
+        log.info("worker %s stopped", self.name)
+
+    def _threads_alive(self) -> bool:
+        return any(t.is_alive() for _, t in self.worker_threads)
+
+    def run(self) -> None:
+        self.start()
+        health_check_ts = time.monotonic()
+        while True:
+            try:
+                health_check_ts = self.loop(health_check_ts)  # type: ignore[assignment]
+            except (_Stopped, ConsumerStopped):
+                break
+
+
+class _Stopped(Exception):
+    """The burst worker found the queue empty."""
+
+
+def run_worker(config: Config, *, workers: int | None = None, burst: bool = False) -> None:
+    """Run a worker in this process until it is stopped (or, with ``burst``,
+    until the queue is empty)."""
+    store = JobStore.open(config)
+    queue = JobQueue(config)
+    consumer = MediaforgeConsumer(
+        config, store, queue, workers=workers or config.worker.workers, burst=burst
+    )
+    consumer.run()

@@ -1,0 +1,103 @@
+"""Shared fixtures: real media synthesized with ffmpeg's lavfi sources."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from mediaforge.process import media_path
+
+# Muxer for each file extension make_media knows.
+MUXERS = {
+    ".mp4": "mp4",
+    ".mov": "mov",
+    ".m4a": "ipod",
+    ".mkv": "matroska",
+    ".webm": "webm",
+    ".ts": "mpegts",
+    ".m3u8": "hls",
+    ".mp3": "mp3",
+    ".wav": "wav",
+    ".flac": "flac",
+    ".ogg": "ogg",
+    ".jpg": "image2",
+    ".png": "image2",
+}
+IMAGE_MUXERS = {"image2"}
+
+
+def _ffmpeg(*args: str) -> None:
+    """Run ffmpeg for a fixture; fail the test with ffmpeg's own words if it fails."""
+    command = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        pytest.fail(f"making test media failed: {' '.join(command)}\n{done.stderr}")
+
+
+@pytest.fixture
+def make_media(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: synthesize a small real media file in ``tmp_path`` and return its path.
+
+    ``name`` picks the container by extension (see MUXERS) and may hold any
+    character. Video is lavfi ``testsrc2``, audio ``sine``. ``rotate`` sets
+    the display rotation, clockwise, as ``StreamInfo.rotation`` reports it
+    (mp4/mov only). ``cover_art`` makes the video stream a single-frame JPEG
+    marked as an attached picture, as music files carry it. ``extra`` goes
+    into the output options, before ``-f``.
+    """
+
+    def make(
+        name: str = "clip.mp4",
+        duration: float = 1.0,
+        size: str = "320x240",
+        fps: int = 25,
+        video: bool = True,
+        audio: bool = True,
+        vcodec: str = "libx264",
+        acodec: str = "aac",
+        rotate: int | None = None,
+        cover_art: bool = False,
+        extra: Sequence[str] = (),
+    ) -> Path:
+        path = tmp_path / name
+        muxer = MUXERS[path.suffix.lower()]
+        image = muxer in IMAGE_MUXERS
+        inputs: list[str] = []
+        output: list[str] = []
+        if video or cover_art:
+            # A picture is one frame: a one-frame source, since "-frames:v 1"
+            # would end the audio too (ffmpeg 5.1 closes all streams of a file).
+            frames = 1 if image or cover_art else duration * fps
+            inputs += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}:d={frames / fps}"]
+            codec = "mjpeg" if cover_art else vcodec
+            output += ["-map", "0:v", "-c:v", codec]
+            if cover_art:
+                output += ["-disposition:v:0", "attached_pic"]
+            if image:
+                output += ["-update", "1"]
+        if audio and not image:
+            inputs += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:d={duration}"]
+            audio_input = 1 if video or cover_art else 0
+            output += ["-map", f"{audio_input}:a", "-c:a", acodec]
+        if muxer == "hls":
+            output += ["-hls_time", "1", "-hls_playlist_type", "vod"]
+
+        if rotate is None:
+            _ffmpeg(*inputs, *output, *extra, "-f", muxer, media_path(path))
+            return path
+        # ffmpeg 5.1 writes a 'rotate' tag only when stream-copying, and its
+        # mov muxer reads the tag counterclockwise (tag 270 is what phones
+        # call 90): remux with the negated angle.
+        plain = path.with_name(f"unrotated-{path.name}")
+        _ffmpeg(*inputs, *output, *extra, "-f", muxer, media_path(plain))
+        _ffmpeg(
+            "-i", media_path(plain), "-map", "0", "-c", "copy",
+            "-metadata:s:v:0", f"rotate={-rotate % 360}", "-f", muxer, media_path(path),
+        )  # fmt: skip
+        plain.unlink()
+        return path
+
+    return make
