@@ -15,8 +15,6 @@ import pytest
 from mediaforge.errors import EnvironmentProblem, FFmpegError, Interrupted
 from mediaforge.process import Progress, last_error_line, media_path, run_ffmpeg
 
-MakeMedia = Callable[..., Path]
-
 
 def lavfi_video(seconds: float, size: str = "320x240") -> list[str]:
     return ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:d={seconds}"]
@@ -207,8 +205,7 @@ def test_a_failing_ffmpeg_gives_one_line_and_a_tail(
         run_ffmpeg(args)
 
     assert str(caught.value) == f"ffmpeg exited with code 1: {reason}"
-    assert caught.value.log_tail.count("\n") >= 0 and caught.value.log_tail
-    assert reason.split(": ")[-1] in caught.value.log_tail
+    assert reason.split(": ")[-1] in caught.value.log_tail  # the full story stays in the tail
 
 
 def test_a_kill_by_someone_else_is_reported_as_such(tmp_path: Path) -> None:

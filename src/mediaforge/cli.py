@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional  # noqa: UP035
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -118,9 +118,7 @@ def main(
         Optional[Path],  # noqa: UP045 - typer reads the annotation at runtime
         typer.Option("--config", "-c", help="Config file (default: see docs/configuration.md)."),
     ] = None,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks for errors.")
-    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
@@ -131,7 +129,9 @@ def main(
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-PresetOpt = Annotated[str, typer.Option("--preset", "-p", help="Preset name (mediaforge presets list).")]
+PresetOpt = Annotated[
+    str, typer.Option("--preset", "-p", help="Preset name (mediaforge presets list).")
+]
 OutputDirOpt = Annotated[
     Optional[Path],  # noqa: UP045
     typer.Option("--output-dir", "-o", help="Where outputs go (default: beside the input)."),
@@ -151,15 +151,18 @@ def run(
 ) -> None:
     """Run one job in the foreground (no queue, no worker needed)."""
     from mediaforge.jobs import JobStatus
-    from mediaforge.pipeline import SHUTDOWN
-    from mediaforge.pipeline import run_foreground
+    from mediaforge.pipeline import SHUTDOWN, run_foreground
 
     state = _state(ctx)
     interrupted: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1))
     try:
         job = run_foreground(
-            state.config, state.store, input, preset, output_dir=output_dir,
+            state.config,
+            state.store,
+            input,
+            preset,
+            output_dir=output_dir,
             stop=lambda: SHUTDOWN if interrupted else None,
             console=None if json_out else err,
         )
@@ -195,8 +198,15 @@ def submit(
 
     state = _state(ctx)
     paths = expand_inputs(inputs)
-    ids = submit_jobs(state.config, state.store, state.queue(), paths, preset,
-                      output_dir=output_dir, priority=priority)
+    ids = submit_jobs(
+        state.config,
+        state.store,
+        state.queue(),
+        paths,
+        preset,
+        output_dir=output_dir,
+        priority=priority,
+    )
     if not wait:
         if json_out:
             from mediaforge.render import print_json
@@ -289,9 +299,10 @@ def jobs(
             wanted = JobStatus(status_)
         except ValueError:
             allowed = ", ".join(s.value for s in JobStatus)
-            raise typer.BadParameter(f"'{status_}' is not a job status; use one of {allowed}",
-                                     param_hint="--status") from None
-    listed = _state(ctx).store.list(status=wanted, limit=limit)
+            raise typer.BadParameter(
+                f"'{status_}' is not a job status; use one of {allowed}", param_hint="--status"
+            ) from None
+    listed = _state(ctx).store.list_jobs(status=wanted, limit=limit)
     if json_out:
         print_json([j.to_dict() for j in listed])
     else:
@@ -377,11 +388,17 @@ def presets_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 
     presets = load_presets(_state(ctx).config.presets_dir)
     if json_out:
-        print_json([
-            {"name": p.name, "description": p.description, "source": p.source,
-             "outputs": [o.name for o in p.outputs]}
-            for p in presets.values()
-        ])
+        print_json(
+            [
+                {
+                    "name": p.name,
+                    "description": p.description,
+                    "source": p.source,
+                    "outputs": [o.name for o in p.outputs],
+                }
+                for p in presets.values()
+            ]
+        )
         return
     width = max(len(n) for n in presets)
     for p in presets.values():
@@ -428,8 +445,10 @@ def presets_validate(
             bad += 1
             _report(exc)
         else:
-            out.print(f"{path}: ok (preset '{preset.name}', {len(preset.outputs)} output(s))",
-                      markup=False)
+            out.print(
+                f"{path}: ok (preset '{preset.name}', {len(preset.outputs)} output(s))",
+                markup=False,
+            )
     if bad:
         raise typer.Exit(int(ExitCode.PRESET))
 
@@ -465,9 +484,7 @@ def config_check(ctx: typer.Context) -> None:
 
 @config_app.command("init")
 def config_init(
-    path: Annotated[
-        Path, typer.Argument(help="Where to write it.")
-    ] = Path("mediaforge.yaml"),
+    path: Annotated[Path, typer.Argument(help="Where to write it.")] = Path("mediaforge.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented config file with every setting at its default."""

@@ -128,10 +128,16 @@ def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
             for i, r in enumerate(out.renditions):
                 pic = branches.pop(0).filter("scale", r.size.width, r.size.height)
                 streams.append(pic.filter("setsar", "1"))
-                for key, value in (("b", r.bitrate), ("maxrate", r.maxrate), ("bufsize", r.bufsize)):
+                for key, value in (
+                    ("b", r.bitrate),
+                    ("maxrate", r.maxrate),
+                    ("bufsize", r.bufsize),
+                ):
                     if value is not None:
                         kwargs[f"{key}:v:{i}"] = value
-                names.append(f"v:{i},a:{i},name:{r.name}" if audio_stream else f"v:{i},name:{r.name}")
+                names.append(
+                    f"v:{i},a:{i},name:{r.name}" if audio_stream else f"v:{i},name:{r.name}"
+                )
             if audio_stream is not None and spec.audio is not None:
                 streams.extend([audio_stream] * len(out.renditions))
                 kwargs.update(_audio_kwargs(spec.audio))

@@ -27,8 +27,12 @@ def _version(binary: str) -> Check:
         return Check(name, False, f"'{binary}' not found: apt install ffmpeg, or set it in config")
     try:
         out = subprocess.run(
-            [path, "-hide_banner", "-version"], capture_output=True, text=True, timeout=15,
-            stdin=subprocess.DEVNULL, check=False,
+            [path, "-hide_banner", "-version"],
+            capture_output=True,
+            text=True,
+            timeout=15,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Check(name, False, f"{path} does not run: {exc}")
@@ -38,8 +42,12 @@ def _version(binary: str) -> Check:
 
 def _encoders(ffmpeg: str) -> set[str]:
     out = subprocess.run(
-        [ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=15,
-        stdin=subprocess.DEVNULL, check=False,
+        [ffmpeg, "-hide_banner", "-encoders"],
+        capture_output=True,
+        text=True,
+        timeout=15,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
     names = set()
     for line in out.stdout.splitlines():
@@ -63,8 +71,10 @@ def run_checks(config: Config) -> list[Check]:
                         if spec and spec.codec != "copy" and spec.codec not in available:
                             missing.setdefault(spec.codec, []).append(preset.name)
             if missing:
-                detail = "; ".join(f"{enc} (used by {', '.join(sorted(set(p)))})"
-                                   for enc, p in sorted(missing.items()))
+                detail = "; ".join(
+                    f"{enc} (used by {', '.join(sorted(set(p)))})"
+                    for enc, p in sorted(missing.items())
+                )
                 checks.append(Check("encoders", False, f"missing: {detail}"))
             else:
                 checks.append(Check("encoders", True, f"all encoders of {len(presets)} presets"))

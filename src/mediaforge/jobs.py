@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import peewee
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from mediaforge.config import Config
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     """Where a job is in its life; stored as text."""
 
     QUEUED = "queued"
@@ -44,7 +44,9 @@ class JobStatus(str, enum.Enum):
         return self in FINISHED
 
 
-FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.SKIPPED, JobStatus.CANCELLED})
+FINISHED = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.SKIPPED, JobStatus.CANCELLED}
+)
 
 # The allowed transitions, written down once: target -> the states it may come from.
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
@@ -58,7 +60,7 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
-class JobSource(str, enum.Enum):
+class JobSource(enum.StrEnum):
     """Which door a job came in by."""
 
     CLI = "cli"
@@ -124,7 +126,9 @@ def _migration_1(db: peewee.Database) -> None:
     # The listings: `jobs` (newest first, optionally by status), recovery (running
     # by heartbeat) and duplicate detection (by fingerprint).
     db.execute_sql('CREATE INDEX IF NOT EXISTS job_status_id ON "job" (status, id)')
-    db.execute_sql('CREATE INDEX IF NOT EXISTS job_status_heartbeat ON "job" (status, heartbeat_at)')
+    db.execute_sql(
+        'CREATE INDEX IF NOT EXISTS job_status_heartbeat ON "job" (status, heartbeat_at)'
+    )
     db.execute_sql('CREATE INDEX IF NOT EXISTS job_input_hash ON "job" (input_hash)')
     db.execute_sql('CREATE INDEX IF NOT EXISTS job_batch ON "job" (batch)')
 
@@ -412,7 +416,7 @@ class JobStore:
             raise JobNotFound(f"no job with id {job_id}; see 'mediaforge jobs' for the ids")
         return Job.from_row(row)
 
-    def list(
+    def list_jobs(
         self, status: JobStatus | None = None, limit: int = 20, offset: int = 0
     ) -> list[Job]:
         """Newest first."""
@@ -424,18 +428,21 @@ class JobStore:
     def count_by_status(self) -> dict[JobStatus, int]:
         rows = JobRow.select(JobRow.status, peewee.fn.COUNT(JobRow.id)).group_by(JobRow.status)
         counts = dict.fromkeys(JobStatus, 0)
-        for status, n in rows.tuples():
+        for status, n in cast(Any, rows.tuples()):
             counts[JobStatus(status)] = n
         return counts
 
     def ids_with_status(self, status: JobStatus) -> list[int]:
-        return [r for (r,) in JobRow.select(JobRow.id).where(JobRow.status == status.value).tuples()]
+        return [
+            r
+            for (r,) in cast(
+                Any, JobRow.select(JobRow.id).where(JobRow.status == status.value).tuples()
+            )
+        ]
 
     def find_by_fingerprint(self, input_hash: str, preset: str) -> Iterator[Job]:
         """Jobs for the same content and preset (used to avoid duplicate work)."""
-        query = JobRow.select().where(
-            (JobRow.input_hash == input_hash) & (JobRow.preset == preset)
-        )
+        query = JobRow.select().where((JobRow.input_hash == input_hash) & (JobRow.preset == preset))
         return (Job.from_row(r) for r in query)
 
     # -- transitions -----------------------------------------------------------
@@ -577,8 +584,7 @@ class JobStore:
         job = self.get(job_id)
         if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise JobStateError(
-                f"job {job_id} is {job.status.value}; only failed or cancelled jobs can be "
-                "retried"
+                f"job {job_id} is {job.status.value}; only failed or cancelled jobs can be retried"
             )
         moved = self._move(
             job_id,
@@ -599,7 +605,10 @@ class JobStore:
     def fail_queued(self, job_id: int, error: str) -> bool:
         """Fail a job that never started (e.g. its input vanished before a worker got it)."""
         return self._move(
-            job_id, JobStatus.FAILED, sources=[JobStatus.QUEUED], error=error,
+            job_id,
+            JobStatus.FAILED,
+            sources=[JobStatus.QUEUED],
+            error=error,
             finished_at=time.time(),
         )
 
@@ -617,15 +626,16 @@ class JobStore:
             JobRow.id, JobRow.worker, JobRow.heartbeat_at, JobRow.attempts, JobRow.max_attempts
         ).where(JobRow.status == JobStatus.RUNNING.value)
         for row in list(rows):
+            owner = row.worker or ""
             stale = row.heartbeat_at is None or row.heartbeat_at < cutoff
             if not (stale or worker_is_dead_here(row.worker)):
                 continue
             if row.attempts < row.max_attempts:
-                if self.release(row.id, row.worker, error="worker stopped while running it"):
+                if self.release(row.id, owner, error="worker stopped while running it"):
                     requeued.append(row.id)
             elif self.finish(
                 row.id,
-                row.worker,
+                owner,
                 JobStatus.FAILED,
                 error=f"the worker running it died {row.attempts} time(s); "
                 "look at the worker's log, then 'mediaforge retry'",

@@ -130,8 +130,14 @@ def run_job(
         log.info("job %s is not queued any more; nothing to do", job_id)
         return Outcome(None)
     input_path = Path(job.input_path)
-    log.info("job %s: %s with preset %s (attempt %s/%s)", job.id, input_path,
-             job.preset, job.attempts, job.max_attempts)
+    log.info(
+        "job %s: %s with preset %s (attempt %s/%s)",
+        job.id,
+        input_path,
+        job.preset,
+        job.attempts,
+        job.max_attempts,
+    )
     plan: Plan | None = None
     command_log = ""
     try:
@@ -150,7 +156,10 @@ def run_job(
             collision=config.output.collision,
         )
         store.set_input_facts(
-            job.id, worker, input_duration=info.duration, action=plan.action.value,
+            job.id,
+            worker,
+            input_duration=info.duration,
+            action=plan.action.value,
             note=plan.note,
         )
         job = store.get(job.id)
@@ -195,8 +204,9 @@ def run_job(
         for temp, record in verified:
             final = publish(temp, Path(record.path), config.output.collision)
             outputs.append(Output(**{**record.to_dict(), "path": str(final)}))
-        if not store.finish(job.id, worker, JobStatus.SUCCEEDED, outputs=outputs,
-                            log_tail=command_log or None):
+        if not store.finish(
+            job.id, worker, JobStatus.SUCCEEDED, outputs=outputs, log_tail=command_log or None
+        ):
             log.warning("job %s finished but was taken away meanwhile", job.id)
         log.info("job %s succeeded: %s", job.id, ", ".join(o.path for o in outputs))
         return Outcome(store.get(job.id))
@@ -223,10 +233,12 @@ def run_job(
         tail = getattr(exc, "log_tail", "") or None
         if job.attempts < job.max_attempts:
             delay = backoff(config, job.attempts)
-            store.release(job.id, worker, retry_at=time.time() + delay, error=str(exc),
-                          log_tail=tail)
-            log.warning("job %s attempt %s failed (%s); retrying in %.0fs",
-                        job.id, job.attempts, exc, delay)
+            store.release(
+                job.id, worker, retry_at=time.time() + delay, error=str(exc), log_tail=tail
+            )
+            log.warning(
+                "job %s attempt %s failed (%s); retrying in %.0fs", job.id, job.attempts, exc, delay
+            )
             return Outcome(store.get(job.id), retry_in=delay)
         store.finish(job.id, worker, JobStatus.FAILED, error=str(exc), log_tail=tail)
         log.error("job %s failed after %s attempts: %s", job.id, job.attempts, exc)
@@ -269,8 +281,7 @@ def run_foreground(
     bar = _ForegroundBar(console, job_id)
     try:
         while True:
-            outcome = run_job(store, config, job_id, worker, stop=stop,
-                              on_progress=bar.update)
+            outcome = run_job(store, config, job_id, worker, stop=stop, on_progress=bar.update)
             if outcome.handed_back:
                 store.cancel(job_id)
                 break
@@ -304,8 +315,12 @@ class _ForegroundBar:
 
             assert isinstance(console, Console)
             self.progress = Progress(
-                TextColumn(f"job {job_id}"), BarColumn(), TaskProgressColumn(),
-                TimeRemainingColumn(), console=console, transient=True,
+                TextColumn(f"job {job_id}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
             )
             self.progress.start()
             self.task = self.progress.add_task("", total=1.0)
@@ -329,8 +344,13 @@ def preview_command(
     info = _prober(config)(input_path)
     out_dir = output_dir or config.output.dir or input_path.absolute().parent
     plan = plan_job(
-        preset, info, input_path=input_path.absolute(), output_dir=out_dir, job_id=0,
-        attempt=1, collision=config.output.collision,
+        preset,
+        info,
+        input_path=input_path.absolute(),
+        output_dir=out_dir,
+        job_id=0,
+        attempt=1,
+        collision=config.output.collision,
     )
     if plan.action is Action.SKIP:
         return f"# nothing to run: {plan.note}"

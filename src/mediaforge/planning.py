@@ -25,7 +25,7 @@ from mediaforge.probe import MediaInfo
 from mediaforge.storage import CollisionPolicy, decide_final, temp_path_for
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     """What a job does with its input."""
 
     TRANSCODE = "transcode"
@@ -136,7 +136,9 @@ def _renditions(spec: OutputSpec, width: int, height: int) -> tuple[PlannedRendi
     """
     planned = []
     for r in spec.renditions:
-        box_w, box_h = (r.max_height, r.max_width) if height > width else (r.max_width, r.max_height)
+        box_w, box_h = (
+            (r.max_height, r.max_width) if height > width else (r.max_width, r.max_height)
+        )
         if (box_w is not None and box_w <= width) or (box_h is not None and box_h <= height):
             size = fit(width, height, r.max_width, r.max_height)
             planned.append(PlannedRendition(r.name, size, r.bitrate, r.maxrate, r.bufsize))

@@ -38,7 +38,7 @@ def make_huey(config: Config) -> Any:
             raise ConfigError("queue.url: the redis backend needs a URL like redis://HOST:6379/0")
         return RedisHuey(QUEUE_NAME, url=qc.url, results=False)
     if qc.backend == "postgres":
-        from huey import PostgresHuey  # type: ignore[attr-defined]
+        from huey import PostgresHuey
 
         if not qc.url:
             raise ConfigError(

@@ -59,8 +59,9 @@ def jobs_table(console: Console, jobs: Sequence[Job]) -> None:
     for col in ("ID", "STATUS", "PRESET", "INPUT", "CREATED"):
         table.add_column(col, no_wrap=col != "INPUT", overflow="fold")
     for job in jobs:
-        table.add_row(str(job.id), _status_text(job), job.preset, job.input_path,
-                      _when(job.created_at))
+        table.add_row(
+            str(job.id), _status_text(job), job.preset, job.input_path, _when(job.created_at)
+        )
     console.print(table)
 
 
@@ -104,8 +105,10 @@ def job_detail(console: Console, job: Job) -> None:
 
 
 def media_info(console: Console, info: MediaInfo) -> None:
-    console.print(f"[bold]{info.path}[/]  {info.format_name}  "
-                  f"{info.duration or 0:.2f}s  {human_size(info.size)}")
+    console.print(
+        f"[bold]{info.path}[/]  {info.format_name}  "
+        f"{info.duration or 0:.2f}s  {human_size(info.size)}"
+    )
     for s in info.streams:
         parts = [f"#{s.index}", s.kind, s.codec]
         if s.width:

@@ -31,8 +31,9 @@ def submit(
     unreadable input), so a bad argument creates no job at all. The jobs of
     one call share a batch id (used for digests).
     """
-    new_jobs = prepare_jobs(config, inputs, preset, output_dir=output_dir, priority=priority,
-                            source=source)
+    new_jobs = prepare_jobs(
+        config, inputs, preset, output_dir=output_dir, priority=priority, source=source
+    )
     ids = store.create(new_jobs)
     # The jobs are committed before they are enqueued: if this process dies in
     # between, the worker's recovery sweep enqueues them.

@@ -47,7 +47,10 @@ def _check_media(
         else:
             if v.codec != video_codec:
                 problems.append(f"{label} video is {v.codec}, expected {video_codec}")
-            if size is not None and (v.display_width, v.display_height) != (size.width, size.height):
+            if size is not None and (v.display_width, v.display_height) != (
+                size.width,
+                size.height,
+            ):
                 problems.append(
                     f"{label} is {v.display_width}x{v.display_height}, "
                     f"expected {size.width}x{size.height}"
@@ -59,9 +62,7 @@ def _check_media(
         elif a.codec != audio_codec:
             problems.append(f"{label} audio is {a.codec}, expected {audio_codec}")
     if not _duration_ok(found.duration, duration, tol, ratio):
-        problems.append(
-            f"{label} lasts {found.duration or 0:.2f}s, the input {duration:.2f}s"
-        )
+        problems.append(f"{label} lasts {found.duration or 0:.2f}s, the input {duration:.2f}s")
     return problems
 
 

@@ -18,7 +18,6 @@ import signal
 import threading
 import time
 from types import FrameType
-from typing import Any
 
 from huey.consumer import Consumer, ConsumerStopped
 
@@ -33,8 +32,9 @@ log = logging.getLogger(__name__)
 class MediaforgeConsumer(Consumer):  # type: ignore[misc]
     """Huey's consumer with job-database recovery, --burst and two-step shutdown."""
 
-    def __init__(self, config: Config, store: JobStore, queue: JobQueue, *, workers: int,
-                 burst: bool) -> None:
+    def __init__(
+        self, config: Config, store: JobStore, queue: JobQueue, *, workers: int, burst: bool
+    ) -> None:
         self.config, self.store, self.queue, self.burst = config, store, queue, burst
         self.hand_back = threading.Event()  # set: running jobs stop now and go back
         self._signals = 0
@@ -63,7 +63,10 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
             self._running += 1
         try:
             outcome = run_job(
-                self.store, self.config, job_id, worker,
+                self.store,
+                self.config,
+                job_id,
+                worker,
                 stop=lambda: SHUTDOWN if self.hand_back.is_set() else None,
             )
         finally:
@@ -87,16 +90,23 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
             delay = max(0.0, job.retry_at - time.time()) if job.retry_at else None
             self.queue.enqueue(job_id, priority=job.priority, delay=delay or None)
         if requeued or lost:
-            log.info("recovery: %d job(s) of dead workers requeued, %d queued job(s) "
-                     "re-enqueued", len(requeued), len(lost))
+            log.info(
+                "recovery: %d job(s) of dead workers requeued, %d queued job(s) re-enqueued",
+                len(requeued),
+                len(lost),
+            )
 
     # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> None:
         self.recover()
         super().start()
-        log.info("worker %s started: %d job(s) at a time%s", self.name, self.workers,
-                 ", until the queue is empty" if self.burst else "")
+        log.info(
+            "worker %s started: %d job(s) at a time%s",
+            self.name,
+            self.workers,
+            ", until the queue is empty" if self.burst else "",
+        )
 
     def _set_signal_handlers(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -136,8 +146,10 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
         self.stop_flag.set()
         deadline = None if grace is None else time.monotonic() + grace
         if self._running:
-            log.info("stopping: waiting up to %ss for running jobs, then handing them back",
-                     "unlimited " if grace is None else grace)
+            log.info(
+                "stopping: waiting up to %ss for running jobs, then handing them back",
+                "unlimited " if grace is None else grace,
+            )
         while self._threads_alive():
             if self.hand_back.is_set() or (deadline is not None and time.monotonic() > deadline):
                 self.hand_back.set()

@@ -16,7 +16,7 @@ from typing import Literal
 from mediaforge.errors import ConfigError, PresetError
 
 
-class OutputKind(str, enum.Enum):
+class OutputKind(enum.StrEnum):
     """What an output is; decides how it is built and verified."""
 
     VIDEO = "video"
