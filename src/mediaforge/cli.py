@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from mediaforge.jobs import JobStore
     from mediaforge.queue import JobQueue
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# emoji=False: rich would turn ":v:" in "-b:v:0" (or in a file name) into an emoji.
+out = Console(highlight=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 
 class _App(typer.Typer):
