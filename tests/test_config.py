@@ -39,10 +39,8 @@ from mediaforge.errors import ConfigError, ExitCode
 from mediaforge.redact import redact_text, redact_url, url_secrets
 
 REPO = Path(__file__).resolve().parents[1]
-TOP_LEVEL_KEYS = (
-    "data_dir, ffmpeg, ffprobe, probe_timeout, presets_dir, output, worker, verify, queue, "
-    "database, log"
-)
+# Every section added to Config appears here; "source" is not settable in the file.
+TOP_LEVEL_KEYS = ", ".join(f.name for f in dataclasses.fields(Config) if f.name != "source")
 
 needs_no_system_config = pytest.mark.skipif(
     SYSTEM_CONFIG.exists(), reason=f"this machine has {SYSTEM_CONFIG}, which would be found"

@@ -8,6 +8,7 @@ stderr with its exit code, without a traceback unless ``--debug``.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -155,6 +156,9 @@ def run(
     from mediaforge.pipeline import SHUTDOWN, run_foreground
 
     state = _state(ctx)
+    # The outcome is reported below as one line; without this, Python's
+    # last-resort handler would print the pipeline's log records as well.
+    logging.getLogger("mediaforge").addHandler(logging.NullHandler())
     interrupted: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1))
     try:
@@ -165,7 +169,8 @@ def run(
             preset,
             output_dir=output_dir,
             stop=lambda: SHUTDOWN if interrupted else None,
-            console=None if json_out else err,
+            # A progress bar only for a person watching; redirected output stays clean.
+            console=err if not json_out and err.is_terminal else None,
         )
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -180,6 +185,8 @@ def run(
     if interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
     if job.status not in (JobStatus.SUCCEEDED, JobStatus.SKIPPED):
+        reason = f": {job.error}" if job.error else ""
+        err.print(f"Error: job {job.id} {job.status.value}{reason}", markup=False, soft_wrap=True)
         raise typer.Exit(int(ExitCode.FAILURE))
 
 

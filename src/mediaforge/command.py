@@ -8,6 +8,7 @@ process that decodes the input once and splits the picture to each output.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,10 @@ def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
         if spec.kind is OutputKind.HLS:
             assert spec.video is not None
             cwd = out.temp
-            gop = round((video.fps if video and video.fps else 25.0) * spec.segment_seconds)
+            # Rounded up: a GOP one frame shorter than a segment would add a
+            # stray keyframe just before every forced one.
+            fps = video.fps if video and video.fps else 25.0
+            gop = math.ceil(round(fps * spec.segment_seconds, 6))
             names = []
             for i, r in enumerate(out.renditions):
                 pic = branches.pop(0).filter("scale", r.size.width, r.size.height)
@@ -205,5 +209,7 @@ def command_line(command: Command, ffmpeg_bin: str) -> str:
 
     line = shlex.join([ffmpeg_bin, *GLOBAL_OPTIONS, *command.args])
     if command.cwd is not None:
-        return f"cd {shlex.quote(str(command.cwd))} && {line}"
+        # The pipeline creates the folder before running ffmpeg; so must a shell.
+        folder = shlex.quote(str(command.cwd))
+        return f"mkdir -p {folder} && cd {folder} && {line}"
     return line

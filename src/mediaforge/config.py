@@ -156,6 +156,41 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class WatchRule:
+    """One watched folder (``mediaforge watch``): what to pick up, which presets
+    to run, and what becomes of the original afterwards (see docs/watch.md)."""
+
+    path: Path | None = None  # required; checked in _cross_check
+    presets: tuple[str, ...] = ()
+    recursive: bool = True
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    output_dir: Path | None = None
+    mode: Literal["auto", "events", "poll"] = "auto"
+    settle_seconds: float = field(default=10.0, metadata=limits(ge=0))
+    poll_interval: float = field(default=10.0, metadata=limits(gt=0))
+    rescan_interval: float = field(default=600.0, metadata=limits(gt=0))
+    on_success: Literal["keep", "move", "delete"] = "keep"
+    done_dir: Path | None = None
+    on_failure: Literal["keep", "move"] = "keep"
+    failed_dir: Path | None = None
+
+    def _cross_check(self) -> Iterator[tuple[str, str]]:
+        if self.path is None:
+            yield "path", "is required: the folder to watch"
+        if not self.presets:
+            yield "presets", "is required: at least one preset name, e.g. [h264-720p]"
+        for name in ("output_dir", "done_dir", "failed_dir"):
+            if self.path is not None and getattr(self, name) == self.path:
+                # Files put there would be picked up again as new work.
+                yield (
+                    name,
+                    "is the watched folder itself; use a subfolder of it (subfolders "
+                    "mediaforge writes to are never watched) or another folder",
+                )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration: built by ``load_config``, then passed to whoever needs it."""
 
@@ -171,6 +206,7 @@ class Config:
     queue: QueueConfig = field(default_factory=QueueConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    watch: tuple[WatchRule, ...] = ()
 
 
 # -- finding the file ---------------------------------------------------------

@@ -336,6 +336,8 @@ _GENERIC_LINES: Final = re.compile(
     r"|Could not write header for output file .*"
     r"|Error closing progress log.*"
     r"|Exiting normally, received signal .*"
+    # An encoder closed early because another one failed to open (aac after x264).
+    r"|\d+ frames left in the queue on closing"
 )
 # "[mp4 @ 0x55d3c7340ac0] msg": which ffmpeg component spoke, for its developers.
 _CONTEXT: Final = re.compile(r"(?:\[[^\]]* @ 0x[0-9a-fA-F]+\] )+")

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mediaforge.config import Config
+from mediaforge.errors import InputError
 from mediaforge.inputs import fingerprint
 from mediaforge.jobs import JobSource, JobStore, NewJob
 from mediaforge.presets import get_preset
-from mediaforge.probe import check_readable
+from mediaforge.probe import probe
 from mediaforge.queue import JobQueue
 
 
@@ -51,13 +52,24 @@ def prepare_jobs(
     priority: int = 0,
     source: JobSource = JobSource.CLI,
 ) -> list[NewJob]:
-    """Check the preset and every input, and describe the jobs to create."""
+    """Check the preset and every input (each must probe as media), and describe
+    the jobs to create. A bad input in a batch rejects the whole batch, naming
+    every bad one (InputsRejected)."""
     get_preset(preset, config.presets_dir)
     new_jobs = []
     batch = uuid.uuid4().hex[:12] if len(inputs) > 1 else None
+    rejected: list[str] = []
     for path in inputs:
-        check_readable(path)
-        fp = fingerprint(path)
+        try:
+            # A probe, not just a stat: a file that is not media (a text file, a
+            # truncated download) is refused now, before any job exists.
+            probe(path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
+            fp = fingerprint(path)
+        except InputError as exc:
+            if len(inputs) == 1:
+                raise
+            rejected.append(str(exc))
+            continue
         new_jobs.append(
             NewJob(
                 input_path=str(path),
@@ -71,4 +83,16 @@ def prepare_jobs(
                 batch=batch,
             )
         )
+    if rejected:
+        raise InputsRejected(rejected, len(inputs))
     return new_jobs
+
+
+class InputsRejected(InputError):
+    """Some inputs of a batch cannot be processed; ``problems`` names each one."""
+
+    def __init__(self, problems: list[str], total: int) -> None:
+        super().__init__(
+            f"{len(problems)} of {total} inputs cannot be processed; nothing was submitted"
+        )
+        self.problems = problems

@@ -41,6 +41,7 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
         self._running = 0  # jobs inside run_job right now
         self._running_lock = threading.Lock()
         self._last_recovery = 0.0
+        self._idle_before = False  # what _idle saw on the previous loop
         self.name = this_worker_prefix()
         queue.handler = self._run_one
         super().__init__(
@@ -69,13 +70,15 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
                 worker,
                 stop=lambda: SHUTDOWN if self.hand_back.is_set() else None,
             )
+            # Still counted as running while the retry is enqueued, so a burst
+            # worker never sees an empty queue and no running job in between.
+            if outcome.job is not None and outcome.retry_in is not None:
+                self.queue.enqueue(
+                    job_id, priority=outcome.job.priority, delay=outcome.retry_in or None
+                )
         finally:
             with self._running_lock:
                 self._running -= 1
-        if outcome.job is not None and outcome.retry_in is not None:
-            self.queue.enqueue(
-                job_id, priority=outcome.job.priority, delay=outcome.retry_in or None
-            )
 
     def recover(self) -> None:
         """Give back jobs of dead workers; re-enqueue queued jobs the queue lost."""
@@ -120,9 +123,15 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
             self.hand_back.set()
 
     def _idle(self) -> bool:
-        # A task dequeued but not yet in run_job is not counted; stop() waits
-        # for the threads to finish it, so nothing is dropped.
-        return self._running == 0 and self.queue.is_empty()
+        # For a moment a message is in a thread's hands, neither in the queue
+        # nor running: dequeued but not yet in run_job (or not yet moved to
+        # the schedule), or taken from the schedule by Huey's scheduler and
+        # not yet enqueued. Those moments last milliseconds and the main loop
+        # looks every 0.1 s, so only idleness seen twice in a row counts.
+        idle = self._running == 0 and self.queue.is_empty()
+        confirmed = idle and self._idle_before
+        self._idle_before = idle
+        return confirmed
 
     def loop(self, health_check_ts: float | None = None) -> float | None:
         if self._signum is None and not self.stop_flag.is_set():

@@ -8,6 +8,7 @@ built-in's name replaces it). See docs/presets.md for the schema.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -159,63 +160,103 @@ class Preset:
         return "\n".join(lines)
 
 
-def _check(pf: PresetFile, where: str) -> list[str]:
-    """Cross-field rules the type checker in config cannot express."""
-    problems: list[str] = []
+def _check(pf: PresetFile) -> list[tuple[str, str]]:
+    """Cross-field rules the type checker in config cannot express, as
+    (dotted key, problem) pairs."""
+    problems: list[tuple[str, str]] = []
     if not pf.name:
-        problems.append(f"{where}: name: is missing; give the preset a name")
+        problems.append(("name", "is missing; give the preset a name"))
     elif not all(c.isalnum() or c in "-_." for c in pf.name):
-        problems.append(
-            f"{where}: name: '{pf.name}' may only hold letters, digits, '-', '_' and '.'"
-        )
+        problems.append(("name", f"'{pf.name}' may only hold letters, digits, '-', '_' and '.'"))
     if not pf.outputs:
-        problems.append(f"{where}: outputs: a preset needs at least one output")
+        problems.append(("outputs", "a preset needs at least one output"))
     names = [o.name for o in pf.outputs]
     for i, out in enumerate(pf.outputs):
-        at = f"{where}: outputs[{i}]"
+        at = f"outputs[{i}]"
         if "{stem}" not in out.name:
-            problems.append(f"{at}.name: '{out.name}' must contain {{stem}} (the input's name)")
+            problems.append(
+                (f"{at}.name", f"'{out.name}' must contain {{stem}} (the input's name)")
+            )
         if "/" in out.name.replace("{stem}", ""):
-            problems.append(f"{at}.name: '{out.name}' must be a file name, not a path")
+            problems.append((f"{at}.name", f"'{out.name}' must be a file name, not a path"))
         if names.count(out.name) > 1:
-            problems.append(f"{at}.name: '{out.name}' is used by two outputs")
+            problems.append((f"{at}.name", f"'{out.name}' is used by two outputs"))
         if out.kind is OutputKind.AUDIO and out.audio is None:
-            problems.append(f"{at}.audio: an audio output needs an audio: section")
+            problems.append((f"{at}.audio", "an audio output needs an audio: section"))
         if out.kind in (OutputKind.VIDEO, OutputKind.IMAGE, OutputKind.HLS) and out.video is None:
-            problems.append(f"{at}.video: a {out.kind.value} output needs a video: section")
+            problems.append((f"{at}.video", f"a {out.kind.value} output needs a video: section"))
         if out.kind is OutputKind.HLS:
             if not out.renditions:
-                problems.append(f"{at}.renditions: an hls output needs at least one rendition")
+                problems.append((f"{at}.renditions", "an hls output needs at least one rendition"))
             if out.segment_seconds <= 0:
-                problems.append(f"{at}.segment_seconds: must be greater than 0")
+                problems.append((f"{at}.segment_seconds", "must be greater than 0"))
             rnames = [r.name for r in out.renditions]
             for j, r in enumerate(out.renditions):
                 if not r.name or rnames.count(r.name) > 1:
-                    problems.append(f"{at}.renditions[{j}].name: needs a unique name")
+                    problems.append((f"{at}.renditions[{j}].name", "needs a unique name"))
                 if r.max_height is None and r.max_width is None:
                     problems.append(
-                        f"{at}.renditions[{j}]: set max_width and/or max_height for this rung"
+                        (f"{at}.renditions[{j}]", "set max_width and/or max_height for this rung")
                     )
         elif out.renditions:
-            problems.append(f"{at}.renditions: only hls outputs have renditions")
+            problems.append((f"{at}.renditions", "only hls outputs have renditions"))
         if out.kind is OutputKind.IMAGE and out.video is not None and out.video.codec == "copy":
-            problems.append(f"{at}.video.codec: an image output cannot copy the video stream")
+            problems.append((f"{at}.video.codec", "an image output cannot copy the video stream"))
         for spec_name, spec in (("video", out.video), ("audio", out.audio)):
             if spec is not None and spec.codec != "copy" and not spec.codec:
-                problems.append(f"{at}.{spec_name}.codec: is empty; name an ffmpeg encoder")
+                problems.append((f"{at}.{spec_name}.codec", "is empty; name an ffmpeg encoder"))
     return problems
 
 
+def _key_lines(text: str) -> dict[str, int]:
+    """Line of every dotted key in YAML ``text`` ("outputs[0].name" -> 5)."""
+    import yaml
+
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, key: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value in node.value:
+                child = f"{key}.{key_node.value}" if key else str(key_node.value)
+                lines[child] = key_node.start_mark.line + 1
+                walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                child = f"{key}[{i}]"
+                lines[child] = item.start_mark.line + 1
+                walk(item, child)
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)  # parse_dataclass read it already
+    if root is not None:
+        walk(root, "")
+    return lines
+
+
+def _line_of(key: str, lines: dict[str, int]) -> int:
+    """The line of ``key``, or of its nearest parent that the file spells out."""
+    while key:
+        if key in lines:
+            return lines[key]
+        key = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", key)
+    return 1
+
+
 def parse_preset(text: str, where: str) -> Preset:
-    """Parse and validate one preset's YAML text; ``where`` names it in errors."""
+    """Parse and validate one preset's YAML text; ``where`` names it in errors.
+
+    Every problem reads ``{where}:{line}: {dotted.key}: {problem}``.
+    """
     from mediaforge.config import parse_dataclass
 
     try:
         pf = parse_dataclass(PresetFile, text, Path(where))
     except ConfigError as exc:
-        raise PresetError(f"{where}: invalid preset", problems=exc.problems) from None
-    problems = _check(pf, where)
-    if problems:
+        # Invalid YAML has no per-field problems: the message holds file:line:column.
+        raise PresetError(f"{where}: invalid preset", problems=exc.problems or [str(exc)]) from None
+    found = _check(pf)
+    if found:
+        lines = _key_lines(text)
+        problems = [f"{where}:{_line_of(key, lines)}: {key}: {msg}" for key, msg in found]
         raise PresetError(f"{where}: invalid preset", problems=problems)
     return Preset(
         name=pf.name,
