@@ -181,7 +181,7 @@ def run(
     else:
         from mediaforge.render import job_detail
 
-        job_detail(out, job)
+        job_detail(out, job, state.store.notifications_for(job))
     if interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
     if job.status not in (JobStatus.SUCCEEDED, JobStatus.SKIPPED):
@@ -222,7 +222,7 @@ def submit(
             print_json([state.store.get(i).to_dict() for i in ids])
         else:
             for i in ids:
-                out.print(i)
+                out.print(str(i))  # an int would make rich import its pretty-printer (~10 ms)
         return
     _wait_for(state, ids, json_out)
 
@@ -240,7 +240,7 @@ def _wait_for(state: _State, ids: list[int], json_out: bool) -> None:
         jobs = follow(err, ids, state.store.get)
         for job in jobs:
             if job.error:
-                err.print(f"job {job.id}: {job.error}", markup=False)
+                err.print(f"job {job.id}: {job.error}", markup=False, soft_wrap=True)
     if any(j.status in (JobStatus.FAILED, JobStatus.CANCELLED) for j in jobs):
         raise typer.Exit(int(ExitCode.FAILURE))
 
@@ -281,10 +281,11 @@ def status(
         if not json_out:
             job_detail(out, state.store.get(job_id))
         return
+    notifications = state.store.notifications_for(job)
     if json_out:
-        print_json(job.to_dict())
+        print_json({**job.to_dict(), "notifications": [n.to_dict() for n in notifications]})
     else:
-        job_detail(out, job)
+        job_detail(out, job, notifications)
 
 
 @app.command()
@@ -323,7 +324,11 @@ def cancel(
     job_id: Annotated[int, typer.Argument(metavar="JOB", help="Job id.")],
 ) -> None:
     """Cancel a queued or running job (a running ffmpeg is stopped, temp files removed)."""
-    job = _state(ctx).store.cancel(job_id)
+    from mediaforge.notify import notify_job_ended
+
+    state = _state(ctx)
+    job = state.store.cancel(job_id)
+    notify_job_ended(state.config, state.store, job)
     out.print(f"job {job.id} cancelled")
 
 
@@ -380,7 +385,7 @@ def doctor(ctx: typer.Context) -> None:
     for check in checks:
         mark = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
         out.print(f"{mark} {check.name}: ", end="")
-        out.print(check.detail, markup=False)
+        out.print(check.detail, markup=False, soft_wrap=True)
     if not all(c.ok for c in checks):
         raise typer.Exit(int(ExitCode.FAILURE))
 
@@ -411,7 +416,7 @@ def presets_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     width = max(len(n) for n in presets)
     for p in presets.values():
         origin = "" if p.builtin else f"  ({p.source})"
-        out.print(f"{p.name:<{width}}  {p.description}{origin}", markup=False)
+        out.print(f"{p.name:<{width}}  {p.description}{origin}", markup=False, soft_wrap=True)
 
 
 @presets_app.command("show")
@@ -430,7 +435,7 @@ def presets_show(
     config = _state(ctx).config
     preset = get_preset(name, config.presets_dir)
     if input is None:
-        out.print(preset.describe(), markup=False)
+        out.print(preset.describe(), markup=False, soft_wrap=True)
         return
     from mediaforge.pipeline import preview_command
 
@@ -456,6 +461,7 @@ def presets_validate(
             out.print(
                 f"{path}: ok (preset '{preset.name}', {len(preset.outputs)} output(s))",
                 markup=False,
+                soft_wrap=True,
             )
     if bad:
         raise typer.Exit(int(ExitCode.PRESET))
@@ -478,8 +484,9 @@ def config_show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         print_json(data)
         return
     where = config.source or "built-in defaults (no config file found)"
-    out.print(f"# from: {where}", markup=False)
-    out.print(yaml.safe_dump(data, sort_keys=False).rstrip(), markup=False)
+    # soft_wrap: long lines must not be broken, or the YAML would not read back.
+    out.print(f"# from: {where}", markup=False, soft_wrap=True)
+    out.print(yaml.safe_dump(data, sort_keys=False).rstrip(), markup=False, soft_wrap=True)
 
 
 @config_app.command("check")
@@ -487,7 +494,7 @@ def config_check(ctx: typer.Context) -> None:
     """Validate the configuration file; every bad field is listed with its line."""
     config = _state(ctx).config
     where = config.source or "no config file; built-in defaults"
-    out.print(f"{where}: ok", markup=False)
+    out.print(f"{where}: ok", markup=False, soft_wrap=True)
 
 
 @config_app.command("init")
@@ -503,4 +510,116 @@ def config_init(
         raise ConfigError(f"{path} already exists; use --force to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(example_config_text(), encoding="utf-8")
-    out.print(f"wrote {path}", markup=False)
+    out.print(f"wrote {path}", markup=False, soft_wrap=True)
+
+
+# -- notify ----------------------------------------------------------------------
+
+notify_app = typer.Typer(help="Check the notification targets.", no_args_is_help=True)
+app.add_typer(notify_app, name="notify")
+
+
+@notify_app.command("test")
+def notify_test(
+    ctx: typer.Context,
+    tag: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--tag", "-t", help="Only the targets with this tag."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Send a test message to each notification target and report which worked."""
+    from mediaforge.notify import send_test
+    from mediaforge.render import print_json
+
+    results = send_test(_state(ctx).config, tag)
+    if json_out:
+        print_json([{"target": r.target, "ok": r.ok, "reason": r.reason} for r in results])
+    else:
+        for r in results:
+            out.print("[green]ok[/]   " if r.ok else "[red]FAIL[/] ", end="")
+            out.print(r.target if r.ok else f"{r.target}: {r.reason}", markup=False, soft_wrap=True)
+    if not all(r.ok for r in results):
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+# -- watch folders and systemd --------------------------------------------------------
+
+
+@app.command()
+def watch(
+    ctx: typer.Context,
+    path: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(help="A folder to watch (default: the 'watch:' rules of the config)."),
+    ] = None,
+    presets: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--preset", "-p", help="Preset for files in PATH (repeat for several)."),
+    ] = None,
+    output_dir: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--output-dir", "-o", help="Where outputs go (default: PATH/output)."),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Scan, submit what is ready, and exit.")
+    ] = False,
+    poll: Annotated[bool, typer.Option("--poll", help="Poll instead of using events.")] = False,
+    settle: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option("--settle", min=0, help="Seconds a file must stay unchanged."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Watch folders: submit each new file once it is complete (see docs/watch.md)."""
+    from mediaforge.logs import setup_logging
+    from mediaforge.watch import run_watch, watch_rules
+
+    config = _state(ctx).config
+    setup_logging(config.log, verbose=verbose)
+    rules = watch_rules(config, path, presets or (), output_dir=output_dir, poll=poll,
+                        settle=settle)
+    report = run_watch(config, rules, once=once)
+    if once:
+        out.print(f"submitted {len(report.submitted)} job(s)", markup=False, soft_wrap=True)
+        if report.waiting:
+            out.print(f"{report.waiting} file(s) still changing; left for the next run",
+                      soft_wrap=True)
+        for folder in report.missing:
+            out.print(f"{folder} is missing; skipped", markup=False, soft_wrap=True)
+
+
+systemd_app = typer.Typer(help="Run the worker and the watcher as systemd services.",
+                          no_args_is_help=True)
+app.add_typer(systemd_app, name="systemd")
+
+
+@systemd_app.command("install")
+def systemd_install(
+    ctx: typer.Context,
+    user: Annotated[
+        bool, typer.Option("--user", help="User units (~/.config/systemd/user), not system.")
+    ] = False,
+    dest: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--dest", help="Write the units here instead."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the units; write nothing.")
+    ] = False,
+) -> None:
+    """Write worker and watch units that run this mediaforge (see docs/systemd.md)."""
+    from mediaforge.systemd import install_units
+
+    result = install_units(_state(ctx).config, user=user, dest=dest, dry_run=dry_run)
+    for path, unit in result.units.items():
+        if dry_run:
+            out.print(f"# {path}\n{unit.text}", markup=False, soft_wrap=True)
+        else:
+            out.print(f"wrote {path}", markup=False, soft_wrap=True)
+    for warning in result.warnings:
+        err.print(f"Warning: {warning}", markup=False, soft_wrap=True)
+    out.print("\nThen:" if not dry_run else "To install them, run without --dry-run, then:",
+              soft_wrap=True)
+    for step in result.next_steps:
+        out.print(f"  {step}", markup=False, soft_wrap=True)

@@ -22,6 +22,7 @@ import difflib
 import enum
 import math
 import os
+import string
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mediaforge.errors import ConfigError
+from mediaforge.events import DEFAULT_EVENTS, Event
 from mediaforge.redact import MASK, redact_url
 
 T = TypeVar("T")
@@ -190,6 +192,103 @@ class WatchRule:
                 )
 
 
+JOB_FIELDS = (
+    "id", "name", "input", "preset", "status", "event", "icon", "took", "speed",
+    "input_size", "output_size", "ratio", "outputs", "error", "note", "attempts",
+    "batch", "host",
+)  # fmt: skip
+"""Fields of ``notify.title``, ``notify.body`` and ``notify.digest_item`` (see the docs)."""
+
+DIGEST_FIELDS = (
+    "count", "summary", "succeeded", "failed", "skipped", "cancelled", "input_size",
+    "output_size", "ratio", "took", "batch", "items", "more", "host",
+)  # fmt: skip
+"""Fields of ``notify.digest_title`` and ``notify.digest_body``."""
+
+
+def template_problem(template: str, fields: tuple[str, ...]) -> str | None:
+    """Why ``template`` (``str.format`` style) cannot be filled from ``fields``, or None."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as e:
+        return f"is not a valid template ({e}); write {{{{ and }}}} for literal braces"
+    for _, name, _, _ in parsed:
+        if name is None:
+            continue
+        base = name.split(".", 1)[0].split("[", 1)[0]
+        if base not in fields:
+            shown = f"{{{name}}}" if name else "{}"
+            return f"uses {shown}, which is not a field; the fields are: {', '.join(fields)}"
+    return None
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    """One place notifications go: an Apprise URL, its tags and the events it wants."""
+
+    url: str | None = field(default=None, metadata=SECRET)  # required; checked in _cross_check
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+    events: tuple[Event, ...] | None = None  # None: notify.events
+
+    def _cross_check(self) -> Iterator[tuple[str, str]]:
+        if self.url is None:
+            yield "url", "is required: an Apprise URL, e.g. mailtos://user:password@example.com"
+        elif "://" not in self.url:
+            yield (
+                "url",
+                "is not a URL; Apprise URLs look like scheme://..., see docs/notifications.md",
+            )
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Where notifications go, which events they report, and how messages look."""
+
+    targets: tuple[NotifyTarget, ...] = ()
+    apprise_config: Path | None = None
+    events: tuple[Event, ...] = DEFAULT_EVENTS
+    window: float = field(default=10.0, metadata=limits(ge=0))
+    digest_max_items: int = field(default=20, metadata=limits(ge=1))
+    timeout: float = field(default=10.0, metadata=limits(gt=0))
+    retries: int = field(default=3, metadata=limits(ge=0))
+    retry_backoff: float = field(default=30.0, metadata=limits(ge=0))
+    format: Literal["markdown", "text", "html"] = "markdown"
+    title: str = "mediaforge: {name} {status}"
+    body: str = (
+        "**{name}** {status} (preset {preset})\n"
+        "Error: {error}\n"
+        "Took: {took}\n"
+        "Speed: {speed}\n"
+        "Size: {input_size} → {output_size} ({ratio} of the input)\n"
+        "Output: {outputs}\n"
+        "Note: {note}"
+    )
+    digest_title: str = "mediaforge: {count} jobs finished ({summary})"
+    digest_body: str = (
+        "{summary}\n"
+        "Total: {input_size} → {output_size} ({ratio} of the input) in {took}\n"
+        "\n"
+        "{items}\n"
+        "\n"
+        "{more}"
+    )
+    digest_item: str = "- {icon} **{name}**: {status}. {error}"
+
+    def _cross_check(self) -> Iterator[tuple[str, str]]:
+        templates = {
+            "title": JOB_FIELDS,
+            "body": JOB_FIELDS,
+            "digest_item": JOB_FIELDS,
+            "digest_title": DIGEST_FIELDS,
+            "digest_body": DIGEST_FIELDS,
+        }
+        for name, fields in templates.items():
+            problem = template_problem(getattr(self, name), fields)
+            if problem:
+                yield name, problem
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration: built by ``load_config``, then passed to whoever needs it."""
@@ -207,6 +306,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     log: LogConfig = field(default_factory=LogConfig)
     watch: tuple[WatchRule, ...] = ()
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
 
 # -- finding the file ---------------------------------------------------------

@@ -133,9 +133,53 @@ def _migration_1(db: peewee.Database) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS job_batch ON "job" (batch)')
 
 
+class NotificationRow(BaseModel):
+    """One message owed to one notification target about one event (see notify.py).
+
+    ``key`` names what the event is about (``job:12:<finished_at>``,
+    ``batch:<id>``, ``worker:<name>:<time>``); with ``event`` and ``target`` it
+    is unique, so reporting the same event twice records it once. ``target``
+    is the target's label, never its URL: labels hold no secrets.
+    """
+
+    id = peewee.AutoField()
+    key = peewee.CharField(max_length=200)
+    event = peewee.CharField(max_length=32)
+    target = peewee.CharField(max_length=200)
+    job_id = peewee.IntegerField(null=True)
+    batch = peewee.CharField(max_length=64, null=True)
+    payload = peewee.TextField(default="{}")
+    status = peewee.CharField(max_length=16, default="pending")
+    attempts = peewee.IntegerField(default=0)
+    error = peewee.TextField(null=True)
+    claimed_by = peewee.CharField(max_length=200, null=True)
+    claimed_at = peewee.DoubleField(null=True)
+    due_at = peewee.DoubleField()
+    created_at = peewee.DoubleField()
+    sent_at = peewee.DoubleField(null=True)
+    updated_at = peewee.DoubleField()
+
+    class Meta:
+        table_name = "notification"
+
+
+def _migration_2(db: peewee.Database) -> None:
+    db.create_tables([NotificationRow], safe=True)
+    db.execute_sql(
+        'CREATE UNIQUE INDEX IF NOT EXISTS notification_key ON "notification" (key, event, target)'
+    )
+    # Delivery: the pending rows of each target, by due time; `status`: by job, by batch.
+    db.execute_sql(
+        'CREATE INDEX IF NOT EXISTS notification_status_target ON "notification" '
+        "(status, target, due_at)"
+    )
+    db.execute_sql('CREATE INDEX IF NOT EXISTS notification_job ON "notification" (job_id)')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS notification_batch ON "notification" (batch)')
+
+
 # Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
 # Never edit a released migration; add the next one.
-MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -348,6 +392,82 @@ class NewJob:
     batch: str | None = None
 
 
+class NotificationStatus(enum.StrEnum):
+    """Where a notification is in its delivery; stored as text."""
+
+    PENDING = "pending"  # waiting for its digest window or its next retry
+    SENDING = "sending"  # claimed by one worker, which is sending it now
+    SENT = "sent"
+    FAILED = "failed"  # every attempt failed; not retried any more
+
+
+@dataclass(frozen=True)
+class NewNotification:
+    """A message owed to ``target`` about ``event``, to send from ``due_at`` on."""
+
+    key: str
+    event: str
+    target: str
+    due_at: float
+    job_id: int | None = None
+    batch: str | None = None
+    payload: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A read-only snapshot of one notification row."""
+
+    id: int
+    key: str
+    event: str
+    target: str
+    job_id: int | None
+    batch: str | None
+    payload: dict[str, Any]
+    status: NotificationStatus
+    attempts: int
+    error: str | None
+    due_at: float
+    created_at: float
+    sent_at: float | None
+
+    @classmethod
+    def from_row(cls, row: NotificationRow) -> Notification:
+        return cls(
+            id=row.id,
+            key=row.key,
+            event=row.event,
+            target=row.target,
+            job_id=row.job_id,
+            batch=row.batch,
+            payload=json.loads(row.payload or "{}"),
+            status=NotificationStatus(row.status),
+            attempts=row.attempts,
+            error=row.error,
+            due_at=row.due_at,
+            created_at=row.created_at,
+            sent_at=row.sent_at,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of a delivery outcome (in ``status --json``)."""
+
+        def iso(ts: float | None) -> str | None:
+            return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+
+        pending = self.status is NotificationStatus.PENDING
+        return {
+            "event": self.event,
+            "target": self.target,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "error": self.error,
+            "sent_at": iso(self.sent_at),
+            "next_attempt_at": iso(self.due_at) if pending else None,
+        }
+
+
 class JobStore:
     """All reads and writes of jobs. One per process; thread-safe (peewee
     keeps one connection per thread)."""
@@ -355,7 +475,7 @@ class JobStore:
     def __init__(self, db: peewee.Database, max_attempts: int = 3) -> None:
         self.db = db
         self.max_attempts = max_attempts
-        db.bind(MODELS, bind_refs=False, bind_backrefs=False)
+        db.bind([*MODELS, NotificationRow], bind_refs=False, bind_backrefs=False)
         self._migrate()
 
     @classmethod
@@ -642,3 +762,153 @@ class JobStore:
             ):
                 failed.append(row.id)
         return requeued, failed
+
+    # -- notifications ---------------------------------------------------------
+
+    def add_notifications(self, items: Sequence[NewNotification]) -> int:
+        """Record messages to send; one already recorded (same key, event and
+        target) is left alone. Returns how many rows were new."""
+        now = time.time()
+        added = 0
+        with self.db.atomic():
+            for item in items:
+                query = NotificationRow.insert(
+                    key=item.key,
+                    event=item.event,
+                    target=item.target,
+                    job_id=item.job_id,
+                    batch=item.batch,
+                    payload=json.dumps(item.payload or {}),
+                    due_at=item.due_at,
+                    created_at=now,
+                    updated_at=now,
+                ).on_conflict_ignore()
+                # rowcount, not the returned id: SQLite reports the last rowid
+                # even when the row was ignored.
+                added += max(0, self.db.execute(query).rowcount)
+        return added
+
+    def batch_jobs(self, batch: str) -> list[Job]:
+        """Every job of one batch (a multi-file submit or a watch drop), oldest first."""
+        query = JobRow.select().where(JobRow.batch == batch).order_by(JobRow.id)
+        return [Job.from_row(r) for r in query]
+
+    def batch_finished(self, batch: str) -> bool:
+        """Whether every job of ``batch`` has ended."""
+        unfinished = JobRow.select().where(
+            (JobRow.batch == batch) & JobRow.status.not_in([s.value for s in FINISHED])
+        )
+        return not unfinished.exists()
+
+    def notification_status(self, key: str, event: str, target: str) -> NotificationStatus | None:
+        """The status of one recorded message, None when it was never recorded."""
+        row = NotificationRow.get_or_none(
+            (NotificationRow.key == key)
+            & (NotificationRow.event == event)
+            & (NotificationRow.target == target)
+        )
+        return None if row is None else NotificationStatus(row.status)
+
+    def due_notification_targets(self, now: float) -> list[str]:
+        """Targets with at least one pending message due by ``now``."""
+        query = (
+            NotificationRow.select(NotificationRow.target)
+            .where(
+                (NotificationRow.status == NotificationStatus.PENDING.value)
+                & (NotificationRow.due_at <= now)
+            )
+            .distinct()
+        )
+        return sorted(target for (target,) in cast(Any, query.tuples()))
+
+    def next_notification_due(self) -> float | None:
+        """The earliest due time of a pending message, if any."""
+        due = (
+            NotificationRow.select(peewee.fn.MIN(NotificationRow.due_at))
+            .where(NotificationRow.status == NotificationStatus.PENDING.value)
+            .scalar()
+        )
+        return None if due is None else float(due)
+
+    def claim_notifications(self, target: str, claimer: str) -> list[Notification]:
+        """Take every pending message of ``target`` for ``claimer`` to send as one.
+
+        A compare-and-set, like claiming a job: of two workers claiming the
+        same rows, one gets them and the other gets none. ``claimer`` must be
+        unique to this claim.
+        """
+        now = time.time()
+        with self.db.atomic():
+            NotificationRow.update(
+                status=NotificationStatus.SENDING.value,
+                claimed_by=claimer,
+                claimed_at=now,
+                updated_at=now,
+            ).where(
+                (NotificationRow.target == target)
+                & (NotificationRow.status == NotificationStatus.PENDING.value)
+            ).execute()
+        query = NotificationRow.select().where(
+            (NotificationRow.claimed_by == claimer)
+            & (NotificationRow.status == NotificationStatus.SENDING.value)
+        )
+        return [Notification.from_row(r) for r in query.order_by(NotificationRow.id)]
+
+    def settle_notifications(
+        self,
+        ids: Sequence[int],
+        claimer: str,
+        *,
+        sent: bool,
+        error: str | None = None,
+        retry_at: float | None = None,
+    ) -> None:
+        """Record one delivery attempt of claimed messages: sent, to retry at
+        ``retry_at``, or failed for good. ``error`` must already be redacted."""
+        now = time.time()
+        fields: dict[str, Any] = {
+            "attempts": NotificationRow.attempts + 1,
+            "claimed_by": None,
+            "claimed_at": None,
+            "updated_at": now,
+        }
+        if sent:
+            fields.update(status=NotificationStatus.SENT.value, sent_at=now, error=None)
+        elif retry_at is not None:
+            fields.update(status=NotificationStatus.PENDING.value, due_at=retry_at, error=error)
+        else:
+            fields.update(status=NotificationStatus.FAILED.value, error=error)
+        with self.db.atomic():
+            NotificationRow.update(**fields).where(
+                NotificationRow.id.in_(list(ids))
+                & (NotificationRow.claimed_by == claimer)
+                & (NotificationRow.status == NotificationStatus.SENDING.value)
+            ).execute()
+
+    def release_stale_notifications(self, claimed_before: float) -> int:
+        """Give back messages claimed before ``claimed_before`` by a worker that
+        died while sending them; they are sent again (at least once, not exactly once)."""
+        with self.db.atomic():
+            return int(
+                NotificationRow.update(
+                    status=NotificationStatus.PENDING.value,
+                    claimed_by=None,
+                    claimed_at=None,
+                    updated_at=time.time(),
+                )
+                .where(
+                    (NotificationRow.status == NotificationStatus.SENDING.value)
+                    & (NotificationRow.claimed_at < claimed_before)
+                )
+                .execute()
+            )
+
+    def notifications_for(self, job: Job) -> list[Notification]:
+        """The messages about ``job``: its own and its batch's digest."""
+        where = NotificationRow.job_id == job.id
+        if job.batch:
+            where = where | (
+                (NotificationRow.batch == job.batch) & NotificationRow.job_id.is_null()
+            )
+        query = NotificationRow.select().where(where).order_by(NotificationRow.id)
+        return [Notification.from_row(r) for r in query]

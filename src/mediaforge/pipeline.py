@@ -25,6 +25,7 @@ from mediaforge.errors import (
     StorageError,
 )
 from mediaforge.jobs import Job, JobStatus, JobStore, Output
+from mediaforge.notify import notify_job_now
 from mediaforge.planning import Action, Plan, plan_job
 from mediaforge.presets import get_preset
 from mediaforge.probe import MediaInfo, probe
@@ -270,7 +271,8 @@ def run_foreground(
     """``mediaforge run``: one job through the same pipeline, in this process.
 
     Transient failures are retried here after their backoff; an interrupt
-    (``stop`` returning a reason) cancels the job. Returns the finished job.
+    (``stop`` returning a reason) cancels the job. Notifications about the
+    job are sent before returning. Returns the finished job.
     """
     from mediaforge.jobs import this_worker_prefix
     from mediaforge.submission import prepare_jobs
@@ -295,7 +297,10 @@ def run_foreground(
                 break
     finally:
         bar.close()
-    return store.get(job_id)
+    job = store.get(job_id)
+    # Sent here and now (bounded by notify.timeout): no worker may be running.
+    notify_job_now(config, store, job, worker)
+    return job
 
 
 class _ForegroundBar:

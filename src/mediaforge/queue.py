@@ -16,6 +16,9 @@ from mediaforge.config import Config
 from mediaforge.errors import ConfigError, EnvironmentProblem
 
 RUN_JOB = "mediaforge.run_job"
+NOTIFY = "mediaforge.notify"
+# Sending a notification is short (bounded by notify.timeout): let it pass queued jobs.
+NOTIFY_PRIORITY = 1_000_000
 QUEUE_NAME = "mediaforge"
 
 
@@ -49,12 +52,16 @@ def make_huey(config: Config) -> Any:
 
 
 class JobQueue:
-    """Enqueue job ids; the worker sets ``handler`` to run them."""
+    """Enqueue job ids; the worker sets ``handler`` to run them, and
+    ``notify_handler`` to deliver due notifications (a task without arguments:
+    the job database says what is due)."""
 
     def __init__(self, config: Config) -> None:
         self.huey = make_huey(config)
         self.handler: Callable[[int], None] | None = None
+        self.notify_handler: Callable[[], None] | None = None
         self._task = self.huey.task(name=RUN_JOB)(self._dispatch)
+        self._notify_task = self.huey.task(name=NOTIFY)(self._dispatch_notify)
 
     def _dispatch(self, job_id: int) -> None:
         if self.handler is None:
@@ -67,6 +74,22 @@ class JobQueue:
             self._task.schedule(args=(job_id,), delay=delay, priority=priority)
         else:
             self.huey.enqueue(self._task.s(job_id, priority=priority))
+
+    def _dispatch_notify(self) -> None:
+        if self.notify_handler is None:
+            raise RuntimeError("this JobQueue has no notify handler; only a worker sends")
+        self.notify_handler()
+
+    def enqueue_notify(self, delay: float | None = None) -> None:
+        """Wake a worker to deliver due notifications, after ``delay`` seconds."""
+        if delay:
+            self._notify_task.schedule(delay=delay, priority=NOTIFY_PRIORITY)
+        else:
+            self.huey.enqueue(self._notify_task.s(priority=NOTIFY_PRIORITY))
+
+    def notify_pending(self) -> bool:
+        """Whether a notification task waits in the queue or its schedule."""
+        return any(t.name == NOTIFY for t in [*self.huey.pending(), *self.huey.scheduled()])
 
     def pending_job_ids(self) -> set[int]:
         """Job ids waiting in the queue or its schedule (for recovery)."""

@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediaforge.jobs import Job, JobStatus
+from mediaforge.jobs import Job, JobStatus, Notification, NotificationStatus
 from mediaforge.probe import MediaInfo
 
 STATUS_STYLE = {
@@ -65,7 +66,7 @@ def jobs_table(console: Console, jobs: Sequence[Job]) -> None:
     console.print(table)
 
 
-def job_detail(console: Console, job: Job) -> None:
+def job_detail(console: Console, job: Job, notifications: Sequence[Notification] = ()) -> None:
     rows: list[tuple[str, str]] = [
         ("job", str(job.id)),
         ("status", _status_text(job)),
@@ -101,7 +102,27 @@ def job_detail(console: Console, job: Job) -> None:
         dims = f" {out.width}x{out.height}" if out.width else ""
         codecs = "/".join(c for c in (out.video_codec, out.audio_codec) if c)
         table.add_row("output", f"{out.path}  [dim]{codecs}{dims} {human_size(out.size)}[/]")
+    for note in notifications:
+        table.add_row("notify", _notification_text(note))
     console.print(table)
+
+
+def _notification_text(note: Notification) -> str:
+    """One delivery outcome: target labels and errors hold no secrets (notify.py)."""
+    what = f"{escape(note.target)} [dim]({note.event})[/]"
+    error = escape(note.error or "")
+    if note.status is NotificationStatus.SENT:
+        return f"[green]sent[/] {what} at {_when(note.sent_at)}"
+    if note.status is NotificationStatus.FAILED:
+        return f"[red]failed[/] {what} after {note.attempts} attempt(s): {error}"
+    if note.status is NotificationStatus.SENDING:
+        return f"[yellow]sending[/] {what}"
+    if note.attempts:
+        return (
+            f"[yellow]retrying[/] {what}: attempt {note.attempts} failed: {error}; "
+            f"next at {_when(note.due_at)}"
+        )
+    return f"[cyan]pending[/] {what} from {_when(note.due_at)}"
 
 
 def media_info(console: Console, info: MediaInfo) -> None:

@@ -80,6 +80,11 @@ def decide_final(final: Path, policy: CollisionPolicy, inputs: set[Path]) -> Pat
         return final
     if policy == "skip" and not clashes_input:
         return None
+    if policy == "fail" and clashes_input:
+        raise InputError(
+            f"output {final} would replace the job's input; give the preset's output a "
+            "different name or use another output folder"
+        )
     if policy == "fail":
         raise InputError(
             f"output {final} already exists; remove it or set output.collision to "

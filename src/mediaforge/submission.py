@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mediaforge.config import Config
 from mediaforge.errors import InputError
-from mediaforge.inputs import fingerprint
+from mediaforge.inputs import Fingerprint, fingerprint
 from mediaforge.jobs import JobSource, JobStore, NewJob
 from mediaforge.presets import get_preset
 from mediaforge.probe import probe
@@ -59,16 +60,14 @@ def prepare_jobs(
     new_jobs = []
     batch = uuid.uuid4().hex[:12] if len(inputs) > 1 else None
     rejected: list[str] = []
-    for path in inputs:
-        try:
-            # A probe, not just a stat: a file that is not media (a text file, a
-            # truncated download) is refused now, before any job exists.
-            probe(path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
-            fp = fingerprint(path)
-        except InputError as exc:
+    # One ffprobe per file is most of the time a big batch takes: run a few at once.
+    with ThreadPoolExecutor(max_workers=max(1, min(4, len(inputs)))) as pool:
+        checked = list(pool.map(lambda path: _check(config, path), inputs))
+    for path, fp in zip(inputs, checked, strict=True):
+        if isinstance(fp, InputError):
             if len(inputs) == 1:
-                raise
-            rejected.append(str(exc))
+                raise fp
+            rejected.append(str(fp))
             continue
         new_jobs.append(
             NewJob(
@@ -86,6 +85,16 @@ def prepare_jobs(
     if rejected:
         raise InputsRejected(rejected, len(inputs))
     return new_jobs
+
+
+def _check(config: Config, path: Path) -> Fingerprint | InputError:
+    try:
+        # A probe, not just a stat: a file that is not media (a text file, a
+        # truncated download) is refused now, before any job exists.
+        probe(path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
+        return fingerprint(path)
+    except InputError as exc:
+        return exc
 
 
 class InputsRejected(InputError):

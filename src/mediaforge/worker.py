@@ -17,12 +17,15 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 
 from huey.consumer import Consumer, ConsumerStopped
 
 from mediaforge.config import Config
-from mediaforge.jobs import JobStatus, JobStore, this_worker_prefix
+from mediaforge.events import Event
+from mediaforge.jobs import Job, JobStatus, JobStore, this_worker_prefix
+from mediaforge.notify import Notifier
 from mediaforge.pipeline import SHUTDOWN, run_job
 from mediaforge.queue import JobQueue
 
@@ -43,7 +46,9 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
         self._last_recovery = 0.0
         self._idle_before = False  # what _idle saw on the previous loop
         self.name = this_worker_prefix()
+        self.notifier = Notifier(config, store)
         queue.handler = self._run_one
+        queue.notify_handler = self._deliver_notifications
         super().__init__(
             queue.huey,
             workers=workers,
@@ -76,6 +81,8 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
                 self.queue.enqueue(
                     job_id, priority=outcome.job.priority, delay=outcome.retry_in or None
                 )
+            if outcome.job is not None and outcome.job.status.finished:
+                self._job_ended(outcome.job)
         finally:
             with self._running_lock:
                 self._running -= 1
@@ -86,6 +93,7 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
         requeued, failed = self.store.recover(self.config.worker.stale_after)
         for job_id in failed:
             log.error("job %s failed: its worker died on every attempt", job_id)
+        self._notify_recovery(requeued, failed)
         pending = self.queue.pending_job_ids()
         lost = [i for i in self.store.ids_with_status(JobStatus.QUEUED) if i not in pending]
         for job_id in lost:
@@ -98,6 +106,64 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
                 len(requeued),
                 len(lost),
             )
+
+    # -- notifications ---------------------------------------------------------
+    # Recorded in the job database, sent by the `mediaforge.notify` task: a
+    # notification problem is logged and never fails a job (see notify.py).
+
+    def _job_ended(self, job: Job) -> None:
+        self._record(lambda: self.notifier.job_ended(job))
+
+    def _record(self, record: Callable[[], float | None]) -> None:
+        """Record notifications, then enqueue the task that sends them when due."""
+        try:
+            delay = record()
+            if delay is not None:
+                self.queue.enqueue_notify(delay=delay)
+        except Exception:  # whatever goes wrong, the job and this thread carry on
+            log.exception("could not record a notification (the job is not affected)")
+
+    def _deliver_notifications(self) -> None:
+        # Counted as running, like a job: a burst worker must not stop while a
+        # delivery is under way and its retry not yet enqueued.
+        with self._running_lock:
+            self._running += 1
+        try:
+            retry_in = self.notifier.deliver_due(self.name)
+            if retry_in is not None:
+                self.queue.enqueue_notify(delay=retry_in)
+        finally:
+            with self._running_lock:
+                self._running -= 1
+
+    def _notify_recovery(self, requeued: list[int], failed: list[int]) -> None:
+        if not self.notifier.enabled:
+            return
+        for job_id in failed:
+            self._job_ended(self.store.get(job_id))
+        if requeued or failed:
+            ids = ", ".join(str(i) for i in [*requeued, *failed])
+            text = (
+                f"worker {self.name} found job(s) {ids} held by a worker that stopped "
+                f"heartbeating: {len(requeued)} queued again, {len(failed)} failed"
+            )
+            self._record(lambda: self.notifier.worker_event(Event.WORKER_STALLED, self.name, text))
+        # Rows overdue with no task to send them: the worker that owed them died.
+        due = self.store.next_notification_due()
+        if due is not None and due < time.time() and not self.queue.notify_pending():
+            self.queue.enqueue_notify()
+
+    def _announce_stop(self) -> None:
+        """On a signal: report worker_stopped and send what is pending, once, now."""
+        if not self.notifier.enabled:
+            return
+        why = f"on {signal.Signals(self._signum).name}" if self._signum else "on request"
+        text = f"worker {self.name} stopped {why}"
+        self._record(lambda: self.notifier.worker_event(Event.WORKER_STOPPED, self.name, text))
+        try:
+            self.notifier.deliver_due(self.name, everything=True)
+        except Exception:  # stopping must finish whatever goes wrong
+            log.exception("could not send the pending notifications while stopping")
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -178,7 +244,10 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
         while True:
             try:
                 health_check_ts = self.loop(health_check_ts)  # type: ignore[assignment]
-            except (_Stopped, ConsumerStopped):
+            except _Stopped:
+                break
+            except ConsumerStopped:
+                self._announce_stop()
                 break
 
 

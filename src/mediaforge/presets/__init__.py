@@ -8,6 +8,7 @@ built-in's name replaces it). See docs/presets.md for the schema.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -276,6 +277,7 @@ def load_preset_file(path: Path) -> Preset:
     return parse_preset(text, str(path))
 
 
+@functools.cache  # package data: parse the YAML once per process, not once per job
 def _builtin_presets() -> dict[str, Preset]:
     presets = {}
     for entry in sorted(resources.files(__name__).iterdir(), key=lambda e: e.name):
@@ -291,7 +293,11 @@ def load_presets(presets_dir: Path | None) -> dict[str, Preset]:
     A broken user preset file is an error naming the file: silently ignoring it
     would make jobs run a preset the user did not mean.
     """
-    presets = _builtin_presets()
+    return {**_builtin_presets(), **_user_presets(presets_dir)}
+
+
+def _user_presets(presets_dir: Path | None) -> dict[str, Preset]:
+    presets: dict[str, Preset] = {}
     if presets_dir is not None:
         if not presets_dir.is_dir():
             raise PresetError(
@@ -304,9 +310,26 @@ def load_presets(presets_dir: Path | None) -> dict[str, Preset]:
     return presets
 
 
+@functools.cache
+def _builtin_preset_file(name: str) -> Preset | None:
+    """The built-in in ``{name}.yaml``: a command needs one preset, and parsing
+    all of them costs a one-shot command like ``submit`` ~15 ms."""
+    entry = resources.files(__name__).joinpath(f"{name}.yaml")
+    if not entry.is_file():
+        return None
+    preset = parse_preset(entry.read_text(encoding="utf-8"), "built-in")
+    return preset if preset.name == name else None
+
+
 def get_preset(name: str, presets_dir: Path | None) -> Preset:
     """The preset called ``name``, or a PresetError listing what exists."""
-    presets = load_presets(presets_dir)
+    user = _user_presets(presets_dir)
+    if name in user:
+        return user[name]
+    builtin = _builtin_preset_file(name) if "/" not in name else None
+    if builtin is not None:
+        return builtin
+    presets = {**_builtin_presets(), **user}
     try:
         return presets[name]
     except KeyError:

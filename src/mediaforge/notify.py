@@ -1,0 +1,652 @@
+"""Notifications through Apprise: who hears about what, and one message per target.
+
+The job database is the source of truth here too. When a job ends, a
+``notification`` row is recorded for each target that wants the event
+(``Notifier.job_ended``); a queued task (``mediaforge.notify``) then sends,
+for each target with a row due, *all* of its pending rows as one message
+(``Notifier.deliver_due``). That is the whole digest mechanism:
+
+- a row is due ``notify.window`` seconds after it was recorded, so jobs that
+  end close together leave several rows that go out in one message;
+- the jobs of a batch (a multi-file submit, a watch drop) record nothing for
+  targets that want ``batch_finished`` until the last of them ends: then one
+  ``batch_finished`` row stands for the whole batch.
+
+Workers claim rows with a compare-and-set (status ``pending`` -> ``sending``
+under a claim token), so two workers never send the same rows. A failed send
+is retried ``notify.retries`` times with backoff; every outcome is recorded on
+the rows and shown by ``mediaforge status``. Delivery never touches a job.
+
+Secrets: targets are known by a label (``name`` or ``scheme://host``), never
+by their URL. Failure reasons and Apprise's own log lines go through
+``redact_text`` with every secret of every target before they are stored or
+logged. Apprise is imported only here, and only when something is sent or an
+Apprise configuration file is read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+import re
+import socket
+import string
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mediaforge.config import Config, NotifyConfig
+from mediaforge.errors import NotifyError
+from mediaforge.events import Event
+from mediaforge.jobs import Job, JobStatus, JobStore, NewNotification, Notification
+from mediaforge.redact import redact_text, redact_url, url_secrets
+
+log = logging.getLogger(__name__)
+
+ICONS = {
+    JobStatus.SUCCEEDED: "✅",
+    JobStatus.FAILED: "❌",
+    JobStatus.SKIPPED: "⏭️",
+    JobStatus.CANCELLED: "🚫",
+}
+WORKER_ICON = "⚠️"
+
+_EVENT_NAMES = frozenset(event.value for event in Event)
+_EARLY = 0.2  # seconds before its due time a message may go out
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
+
+# Loggers that may print a target's URL or its parts while sending.
+_CHATTY_LOGGERS = ("apprise", "urllib3.connectionpool")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One place messages go. ``label`` is how it is shown and stored: no secrets."""
+
+    label: str
+    tags: frozenset[str]
+    events: frozenset[Event]
+    secrets: tuple[str, ...]
+    url: str | None = None  # from notify.targets
+    service: Any = None  # an Apprise service loaded from notify.apprise_config
+
+
+@dataclass(frozen=True)
+class Message:
+    """What goes to one target at once."""
+
+    title: str
+    body: str
+    kind: str  # Apprise's notify type: info, success, warning or failure
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The outcome of sending one message to one target (``reason`` is redacted)."""
+
+    target: str
+    ok: bool
+    reason: str | None = None
+
+
+# -- targets ---------------------------------------------------------------------
+
+
+def target_label(url: str) -> str:
+    """``scheme://host[:port]`` of an Apprise URL, with any token in the host masked."""
+    redacted = redact_url(url)
+    scheme, _, rest = redacted.partition("://")
+    authority = rest
+    for stop in "/?#":
+        authority = authority.split(stop, 1)[0]
+    host = authority.rpartition("@")[2]
+    return f"{scheme.lower()}://{host}" if host else f"{scheme.lower()}://"
+
+
+def load_targets(config: NotifyConfig) -> list[Target]:
+    """Every configured target: ``notify.targets``, then the services of
+    ``notify.apprise_config`` (whose tags that are event names choose their events).
+
+    Labels are made unique by a ``#2``, ``#3`` suffix. Raises NotifyError when
+    the Apprise configuration file cannot be read.
+    """
+    default_events = frozenset(config.events)
+    found: list[tuple[str, Target]] = []
+    for item in config.targets:
+        assert item.url is not None  # the config validator requires it
+        found.append(
+            (
+                item.name or target_label(item.url),
+                Target(
+                    label="",
+                    tags=frozenset(item.tags),
+                    events=frozenset(item.events) if item.events is not None else default_events,
+                    secrets=tuple(url_secrets(item.url)),
+                    url=item.url,
+                ),
+            )
+        )
+    if config.apprise_config is not None:
+        for service in _apprise_config_services(config.apprise_config):
+            tags = frozenset(str(tag) for tag in getattr(service, "tags", ()))
+            named = frozenset(Event(tag) for tag in tags if tag in _EVENT_NAMES)
+            full_url = str(service.url(privacy=False))
+            found.append(
+                (
+                    target_label(str(service.url(privacy=True))),
+                    Target(
+                        label="",
+                        tags=tags,
+                        events=named or default_events,
+                        secrets=tuple(url_secrets(full_url)),
+                        service=service,
+                    ),
+                )
+            )
+    targets: list[Target] = []
+    seen: dict[str, int] = {}
+    for label, target in found:
+        seen[label] = seen.get(label, 0) + 1
+        unique = label if seen[label] == 1 else f"{label} #{seen[label]}"
+        targets.append(dataclasses.replace(target, label=unique))
+    _REDACTOR.add(secret for target in targets for secret in target.secrets)
+    return targets
+
+
+def _apprise_config_services(path: Path) -> list[Any]:
+    apprise = _apprise()
+    if not path.is_file():
+        raise NotifyError(
+            f"notify.apprise_config: {path} does not exist; fix the path or remove the setting"
+        )
+    config = apprise.AppriseConfig()
+    if not config.add(str(path)):
+        raise NotifyError(f"notify.apprise_config: Apprise cannot read {path}")
+    services = config.services() if hasattr(config, "services") else config.servers()
+    return list(services)
+
+
+def _apprise() -> Any:
+    """The apprise module, imported on first use (it is slow to import)."""
+    import apprise
+
+    return apprise
+
+
+# -- secrets in logs -------------------------------------------------------------
+
+
+class _Redactor(logging.Filter):
+    """Scrubs every known target secret from log records of chatty libraries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+        self._installed = False
+
+    def add(self, secrets: Iterable[str]) -> None:
+        self.secrets.update(s for s in secrets if s)
+        if not self._installed:
+            self._installed = True
+            for name in _CHATTY_LOGGERS:
+                logging.getLogger(name).addFilter(self)
+
+    def scrub(self, text: str) -> str:
+        """``text`` without known secrets, and with every URL in it redacted
+        (Apprise's own masking keeps a password's first and last characters)."""
+        text = redact_text(text, self.secrets)
+        return _URL_IN_TEXT.sub(lambda match: redact_url(match.group()), text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        if record.exc_info:
+            # Tracebacks quote URLs too; flatten them into the scrubbed message.
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+            record.exc_text = None
+        record.msg, record.args = self.scrub(message), ()
+        return True
+
+
+_REDACTOR = _Redactor()
+
+
+class _Capture(logging.Handler):
+    """Collects Apprise's warnings during one send: the reason it failed."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+# One send at a time per process, so a capture holds one target's lines only.
+_SEND_LOCK = threading.Lock()
+
+
+@contextmanager
+def _captured() -> Iterator[_Capture]:
+    capture = _Capture()
+    logger = logging.getLogger("apprise")
+    with _SEND_LOCK:
+        level = logger.level
+        if logger.getEffectiveLevel() > logging.WARNING:
+            logger.setLevel(logging.WARNING)  # with log.level: error, reasons still arrive
+        logger.addHandler(capture)
+        try:
+            yield capture
+        finally:
+            logger.removeHandler(capture)
+            logger.setLevel(level)
+
+
+# -- messages --------------------------------------------------------------------
+
+
+def human_size(n: int | None) -> str:
+    if n is None:
+        return ""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+def human_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def _ratio(output_size: int, input_size: int | None) -> str:
+    return f"{output_size / input_size * 100:.0f}%" if input_size else ""
+
+
+def job_fields(job: Job) -> dict[str, str]:
+    """The template fields of one job (``config.JOB_FIELDS``); missing facts are ''."""
+    output_size = sum(o.size for o in job.outputs)
+    elapsed = job.elapsed if job.started_at is not None else None
+    speed = ""
+    if job.status is JobStatus.SUCCEEDED and job.input_duration and elapsed:
+        speed = f"{job.input_duration / elapsed:.1f}x realtime"
+    return {
+        "id": str(job.id),
+        "name": Path(job.input_path).name,
+        "input": job.input_path,
+        "preset": job.preset,
+        "status": job.status.value,
+        "event": Event.for_job(job.status).value if job.status.finished else "",
+        "icon": ICONS.get(job.status, ""),
+        "took": human_duration(elapsed),
+        "speed": speed,
+        "input_size": human_size(job.input_size),
+        "output_size": human_size(output_size) if job.outputs else "",
+        "ratio": _ratio(output_size, job.input_size) if job.outputs else "",
+        "outputs": ", ".join(o.path for o in job.outputs),
+        "error": job.error or "",
+        "note": job.note or "",
+        "attempts": f"{job.attempts}/{job.max_attempts}",
+        "batch": job.batch or "",
+        "host": socket.gethostname(),
+    }
+
+
+def render(template: str, fields: dict[str, str], *, setting: str, drop_lines: bool) -> str:
+    """Fill a ``str.format`` template. With ``drop_lines``, a line that uses a
+    field with no value is left out."""
+    lines = []
+    for line in template.split("\n"):
+        names = [n.split(".", 1)[0].split("[", 1)[0] for _, n, _, _ in _parse(line) if n]
+        if drop_lines and any(not fields.get(name) for name in names):
+            continue
+        try:
+            lines.append(line.format_map(fields).rstrip())
+        except (KeyError, ValueError, AttributeError, IndexError) as e:
+            raise NotifyError(f"notify.{setting}: cannot fill {line!r}: {e}") from None
+    return "\n".join(lines).strip()
+
+
+def _parse(line: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    return list(string.Formatter().parse(line))
+
+
+def compose(
+    settings: NotifyConfig,
+    jobs: Sequence[Job],
+    worker_events: Sequence[dict[str, Any]] = (),
+    *,
+    digest: bool = False,
+) -> Message:
+    """The message for ``jobs`` and worker events: a single-job message when
+    there is one job and nothing else (and ``digest`` is not forced), else a digest."""
+    if len(jobs) == 1 and not worker_events and not digest:
+        [job] = jobs
+        fields = job_fields(job)
+        kind = {JobStatus.SUCCEEDED: "success", JobStatus.FAILED: "failure"}.get(job.status, "info")
+        return Message(
+            render(settings.title, fields, setting="title", drop_lines=False),
+            render(settings.body, fields, setting="body", drop_lines=True),
+            kind,
+        )
+    if not jobs:
+        texts = [str(event.get("text", "")) for event in worker_events]
+        title = texts[0] if len(texts) == 1 else f"{len(texts)} worker events"
+        body = "\n".join(f"- {WORKER_ICON} {text}" for text in texts)
+        return Message(f"mediaforge: {title}", body, "warning")
+    fields = digest_fields(settings, jobs, worker_events)
+    failed = any(j.status is JobStatus.FAILED for j in jobs)
+    return Message(
+        render(settings.digest_title, fields, setting="digest_title", drop_lines=False),
+        render(settings.digest_body, fields, setting="digest_body", drop_lines=True),
+        "failure" if failed else "warning" if worker_events else "success",
+    )
+
+
+def digest_fields(
+    settings: NotifyConfig, jobs: Sequence[Job], worker_events: Sequence[dict[str, Any]]
+) -> dict[str, str]:
+    """The template fields of a digest (``config.DIGEST_FIELDS``).
+
+    Sizes and the ratio count the jobs that produced outputs; ``took`` runs
+    from the first start to the last end.
+    """
+    counts = {status: sum(j.status is status for j in jobs) for status in ICONS}
+    summary = ", ".join(f"{n} {status.value}" for status, n in counts.items() if n)
+    with_outputs = [j for j in jobs if j.outputs]
+    input_size = sum(j.input_size or 0 for j in with_outputs)
+    output_size = sum(o.size for j in with_outputs for o in j.outputs)
+    starts = [j.started_at for j in jobs if j.started_at is not None]
+    ends = [j.finished_at for j in jobs if j.finished_at is not None]
+    items = [
+        render(settings.digest_item, job_fields(j), setting="digest_item", drop_lines=False)
+        for j in jobs[: settings.digest_max_items]
+    ]
+    items += [f"- {WORKER_ICON} {event.get('text', '')}" for event in worker_events]
+    hidden = len(jobs) - settings.digest_max_items
+    batches = {j.batch for j in jobs}
+    return {
+        "count": str(len(jobs)),
+        "summary": summary,
+        **{status.value: str(n) for status, n in counts.items()},
+        "input_size": human_size(input_size) if with_outputs else "",
+        "output_size": human_size(output_size) if with_outputs else "",
+        "ratio": _ratio(output_size, input_size) if with_outputs else "",
+        "took": human_duration(max(ends) - min(starts)) if starts and ends else "",
+        "batch": (batches.pop() or "") if len(batches) == 1 else "",
+        "items": "\n".join(items),
+        "more": f"…and {hidden} more: see 'mediaforge jobs'" if hidden > 0 else "",
+        "host": socket.gethostname(),
+    }
+
+
+# -- sending ---------------------------------------------------------------------
+
+
+def send(target: Target, message: Message, settings: NotifyConfig) -> Delivery:
+    """Send ``message`` to ``target`` within ``settings.timeout``; never raises
+    for a delivery problem (the reason is in the result, redacted)."""
+    apprise = _apprise()
+    asset = apprise.AppriseAsset(
+        app_id="mediaforge", app_desc="mediaforge media transcoding", async_mode=False
+    )
+    with _captured() as capture:
+        service = target.service
+        if service is None:
+            service = apprise.Apprise.instantiate(target.url, asset=asset)
+        if service is None:
+            reason = "Apprise does not understand this URL; see docs/notifications.md"
+            return Delivery(target.label, False, _reason(capture, reason, target))
+        # Each request's connect and read timeouts; Apprise 1.x has no call timeout.
+        service.socket_connect_timeout = settings.timeout
+        service.socket_read_timeout = settings.timeout
+        sender = apprise.Apprise(asset=asset)
+        sender.add(service)
+        kwargs: dict[str, Any] = {
+            "title": message.title,
+            "notify_type": message.kind,
+            "body_format": settings.format,
+        }
+        if _notify_takes_timeout(apprise):
+            kwargs["timeout"] = settings.timeout
+        try:
+            ok = bool(sender.notify(message.body, **kwargs))
+        except Exception as e:  # a plugin's bug must become a recorded failure, not a crash
+            return Delivery(
+                target.label, False, _reason(capture, f"{type(e).__name__}: {e}", target)
+            )
+    if ok:
+        return Delivery(target.label, True)
+    return Delivery(
+        target.label, False, _reason(capture, "the service refused the message", target)
+    )
+
+
+def _notify_takes_timeout(apprise: Any) -> bool:
+    return "timeout" in inspect.signature(apprise.Apprise.notify).parameters
+
+
+def _reason(capture: _Capture, fallback: str, target: Target) -> str:
+    text = capture.messages[-1] if capture.messages else fallback
+    text = " ".join(text.split()).rstrip(".")  # one line, ready for "...; next attempt"
+    return _REDACTOR.scrub(redact_text(text, target.secrets))
+
+
+def send_test(config: Config, tag: str | None = None) -> list[Delivery]:
+    """``mediaforge notify test``: a test message to every target (with ``tag``: its targets)."""
+    targets = load_targets(config.notify)
+    if not targets:
+        raise NotifyError(
+            "no notification targets are configured; add notify.targets (see docs/notifications.md)"
+        )
+    if tag is not None:
+        chosen = [t for t in targets if tag in t.tags]
+        if not chosen:
+            known = sorted({t for target in targets for t in target.tags})
+            hint = f"the tags in use are: {', '.join(known)}" if known else "no target has tags"
+            raise NotifyError(f"no notification target has the tag {tag!r}; {hint}")
+        targets = chosen
+    host = socket.gethostname()
+    results = []
+    for target in targets:
+        message = Message(
+            "mediaforge: test notification",
+            f"This is a test message from mediaforge on {host} to **{target.label}**. "
+            "If you can read it, this target works.",
+            "info",
+        )
+        results.append(send(target, message, config.notify))
+    return results
+
+
+# -- recording and delivering -----------------------------------------------------------
+
+
+class Notifier:
+    """Records what is owed to whom, and sends it; one per worker process."""
+
+    def __init__(self, config: Config, store: JobStore) -> None:
+        self.config, self.store = config, store
+        self.settings = config.notify
+        self._targets: dict[str, Target] | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.settings.targets) or self.settings.apprise_config is not None
+
+    @property
+    def targets(self) -> dict[str, Target]:
+        if self._targets is None:
+            self._targets = {t.label: t for t in load_targets(self.settings)}
+        return self._targets
+
+    def _wanting(self, event: Event) -> list[Target]:
+        return [t for t in self.targets.values() if event in t.events] if self.enabled else []
+
+    def job_ended(self, job: Job) -> float | None:
+        """Record the messages owed for a job that just ended; returns the
+        seconds until they are due (None when nothing was recorded)."""
+        if not self.enabled or not job.status.finished:
+            return None
+        event = Event.for_job(job.status)
+        due = time.time() + self.settings.window
+        batch_done = job.batch is not None and self.store.batch_finished(job.batch)
+        batch_key = f"batch:{job.batch}"
+        items: list[NewNotification] = []
+        for target in self.targets.values():
+            if job.batch is not None and Event.BATCH_FINISHED in target.events:
+                if not batch_done:
+                    continue  # the batch's digest will report it
+                state = self.store.notification_status(
+                    batch_key, Event.BATCH_FINISHED, target.label
+                )
+                if state is None or state == "pending":
+                    items.append(
+                        NewNotification(
+                            batch_key, Event.BATCH_FINISHED, target.label, due, batch=job.batch
+                        )
+                    )
+                    continue
+                # The digest went out before this job ended again (it was retried).
+            if event in target.events:
+                key = f"job:{job.id}:{job.finished_at!r}"
+                items.append(NewNotification(key, event, target.label, due, job.id, job.batch))
+        return self.settings.window if self.store.add_notifications(items) else None
+
+    def worker_event(self, event: Event, worker: str, text: str) -> float | None:
+        """Record a worker event for the targets that want it; like ``job_ended``."""
+        now = time.time()
+        payload = {"worker": worker, "text": text}
+        items = [
+            NewNotification(f"worker:{worker}:{now!r}", event, t.label, now, payload=payload)
+            for t in self._wanting(event)
+        ]
+        return 0.0 if self.store.add_notifications(items) else None
+
+    def deliver_due(self, claimer: str, *, everything: bool = False) -> float | None:
+        """Send, for each target with a message due (``everything``: with any
+        pending), all its pending messages as one. Returns the seconds until
+        the earliest retry this call scheduled, or None."""
+        now = time.time()
+        # A claim older than this belongs to a worker that died while sending.
+        self.store.release_stale_notifications(now - max(60.0, 4 * self.settings.timeout))
+        # A little ahead of now: a task that wakes a hair before its rows are
+        # due must still send them, or they would wait for the recovery sweep.
+        horizon = now + 10**9 if everything else now + _EARLY
+        retries: list[float] = []
+        for label in self.store.due_notification_targets(horizon):
+            claim = f"{claimer}#{uuid.uuid4().hex[:8]}"
+            rows = self.store.claim_notifications(label, claim)
+            if rows:
+                retry_in = self._deliver(label, rows, claim)
+                if retry_in is not None:
+                    retries.append(retry_in)
+        return min(retries) if retries else None
+
+    def _deliver(self, label: str, rows: list[Notification], claim: str) -> float | None:
+        target = self.targets.get(label) if self.enabled else None
+        if target is None:
+            self._settle(
+                rows, claim, Delivery(label, False, "the target is not configured any more")
+            )
+            return None
+        try:
+            message = self._compose(rows)
+        except NotifyError as e:
+            delivery = Delivery(label, False, _REDACTOR.scrub(str(e)))
+        else:
+            delivery = send(target, message, self.settings)
+        return self._settle(rows, claim, delivery)
+
+    def _compose(self, rows: Sequence[Notification]) -> Message:
+        jobs: dict[int, Job] = {}
+        batch_rows = False
+        worker_events = []
+        for row in rows:
+            if row.job_id is not None:
+                jobs.setdefault(row.job_id, self.store.get(row.job_id))
+            elif row.batch is not None:
+                batch_rows = True
+                for job in self.store.batch_jobs(row.batch):
+                    jobs.setdefault(job.id, job)
+            else:
+                worker_events.append(row.payload)
+        return compose(self.settings, list(jobs.values()), worker_events, digest=batch_rows)
+
+    def _settle(self, rows: Sequence[Notification], claim: str, delivery: Delivery) -> float | None:
+        count = f"{len(rows)} notification{'s' if len(rows) != 1 else ''}"
+        if delivery.ok:
+            self.store.settle_notifications([r.id for r in rows], claim, sent=True)
+            log.info("sent %s to %s", count, delivery.target)
+            return None
+        retry_in: float | None = None
+        exhausted = [r.id for r in rows if r.attempts + 1 > self.settings.retries]
+        again = [r for r in rows if r.attempts + 1 <= self.settings.retries]
+        if exhausted:
+            self.store.settle_notifications(exhausted, claim, sent=False, error=delivery.reason)
+        if again:
+            attempt = max(r.attempts for r in again) + 1
+            retry_in = self.settings.retry_backoff * 2 ** (attempt - 1)
+            self.store.settle_notifications(
+                [r.id for r in again],
+                claim,
+                sent=False,
+                error=delivery.reason,
+                retry_at=time.time() + retry_in,
+            )
+        log.warning(
+            "sending %s to %s failed: %s; %s",
+            count,
+            delivery.target,
+            delivery.reason,
+            f"next attempt in {retry_in:g} s" if retry_in is not None else "giving up",
+        )
+        return retry_in
+
+
+def notify_job_now(config: Config, store: JobStore, job: Job, claimer: str) -> None:
+    """Record and send at once the messages about ``job`` (``mediaforge run``:
+    no worker may be running). A failed send stays pending for a worker's
+    retry; nothing here fails the job or the command."""
+    notifier = Notifier(config, store)
+    if not notifier.enabled:
+        return
+    try:
+        if notifier.job_ended(job) is not None:
+            notifier.deliver_due(claimer, everything=True)
+    except Exception:  # the job is done whatever happens to its notification
+        log.exception("could not send the notifications of job %s", job.id)
+
+
+def notify_job_ended(config: Config, store: JobStore, job: Job) -> None:
+    """Record the messages about a job that ended outside a worker (cancelled
+    while queued) and wake a worker to send them. Never raises: the job's
+    change stands whatever happens to its notification."""
+    notifier = Notifier(config, store)
+    if not notifier.enabled:
+        return
+    try:
+        delay = notifier.job_ended(job)
+        if delay is not None:
+            from mediaforge.queue import JobQueue
+
+            JobQueue(config).enqueue_notify(delay=delay)
+    except Exception as e:  # reported, never in the way of the command
+        log.warning("could not record the notifications of job %s: %s", job.id, e)

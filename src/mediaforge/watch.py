@@ -1,0 +1,915 @@
+"""Watch folders: each file dropped into a watched folder becomes jobs, once, when complete.
+
+A file is submitted only when it is *stable*: its size, mtime and inode stayed
+the same for the rule's ``settle_seconds`` (:class:`StabilityTracker`), it can
+be opened, and ffprobe reads it (``submission.submit`` probes every input).
+Events (inotify, through watchdog) and scans only mark files as candidates;
+one loop (:meth:`Watcher.step`) decides, so a burst of events costs a few
+``stat`` calls, not a storm of probes. Network and FUSE mounts, where inotify
+sees nothing of other machines' writes, are polled instead (``mode: auto``).
+
+The same content is never submitted twice: a stable file's fingerprint (size
+and a hash of its first and last MiB) is looked up in the job database first,
+so a renamed file is not new work and changed content is. What becomes of an
+original afterwards (keep, move, delete) happens here, once the watcher sees
+every job of the file finished, never inside the pipeline: DESIGN.md's
+invariant 1 (an original is touched only after its outputs are verified and
+in place) stays in one obvious place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fnmatch
+import json
+import logging
+import os
+import queue as queue_module
+import re
+import shutil
+import signal
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import peewee
+
+from mediaforge.config import Config, WatchRule
+from mediaforge.errors import (
+    ConfigError,
+    FFmpegError,
+    InputError,
+    JobNotFound,
+    MediaforgeError,
+    StorageError,
+)
+from mediaforge.inputs import Fingerprint, fingerprint, is_candidate
+from mediaforge.jobs import Job, JobRow, JobSource, JobStatus, JobStore
+from mediaforge.presets import get_preset
+from mediaforge.probe import check_readable
+from mediaforge.queue import JobQueue
+from mediaforge.storage import ensure_folder, is_temp_name, publish, remove_quietly, temp_path_for
+from mediaforge.submission import submit
+
+log = logging.getLogger(__name__)
+
+MOUNTINFO = Path("/proc/self/mountinfo")
+# Filesystems whose changes (made by other machines) never reach inotify.
+NETWORK_FILESYSTEMS = frozenset(
+    """
+    nfs nfs4 cifs smb smb3 smbfs sshfs 9p afs ceph glusterfs lustre gpfs beegfs ocfs2 gfs2
+    davfs ncpfs coda virtiofs vboxsf vmhgfs
+    """.split()
+)
+JOB_CHECK_INTERVAL = 1.0  # seconds between looks at the jobs of tracked files
+ACTION_RETRY = 30.0  # seconds before retrying a move or delete that failed
+MAX_BACKOFF = 60.0
+MAX_FOLDER_WAIT = 10.0  # longest pause between looks for a missing folder
+BATCH_SIZE = 100  # files submitted in one call (one batch id, one transaction)
+# Errors a busy or unreachable job database, queue or share can raise: the
+# watcher logs them, backs off and carries on.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    MediaforgeError,
+    peewee.PeeweeException,
+    sqlite3.Error,
+    OSError,
+)
+
+
+# -- where events arrive ---------------------------------------------------------
+
+
+def _unescape_mount_field(text: str) -> str:
+    # mountinfo writes space, tab, newline and backslash as octal escapes.
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+
+
+def filesystem_type(path: Path, mountinfo: Path = MOUNTINFO) -> str | None:
+    """The type of the filesystem ``path`` lies on (``ext4``, ``nfs4``,
+    ``fuse.sshfs``, ...), from ``mountinfo``; None when it cannot be told."""
+    try:
+        text = mountinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    target = os.path.realpath(path)
+    best: str | None = None
+    best_length = -1
+    for line in text.splitlines():
+        left, sep, right = line.partition(" - ")
+        fields, rest = left.split(), right.split()
+        if not sep or len(fields) < 5 or not rest:
+            continue
+        mount_point = _unescape_mount_field(fields[4])
+        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+        # The longest mount point wins; of equal ones the last (it is mounted on top).
+        if inside and len(mount_point) >= best_length:
+            best, best_length = rest[0], len(mount_point)
+    return best
+
+
+def needs_polling(fs_type: str | None) -> bool:
+    """True for network and FUSE filesystems, where inotify misses other machines' writes."""
+    if fs_type is None:
+        return False
+    # fuseblk is a local disk (ntfs-3g, exfat): its writes go through this kernel.
+    return fs_type in NETWORK_FILESYSTEMS or (fs_type.startswith("fuse") and fs_type != "fuseblk")
+
+
+# -- when a file is complete -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What ``stat`` says about a file, as far as "is it still changing" goes."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileState:
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@dataclass
+class _Seen:
+    state: FileState
+    since: float  # clock time this state was first seen (or a deferred re-check)
+
+
+class StabilityTracker:
+    """Tells when a file has stopped changing.
+
+    Feed it every observation of a file (:meth:`observe`); a file is stable
+    once the same :class:`FileState` has been seen for ``settle`` seconds of
+    ``clock`` time. Any change starts the wait again. It never touches the
+    filesystem, so it is tested with a fake clock.
+    """
+
+    def __init__(self, settle: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settle = settle
+        self.clock = clock
+        self._seen: dict[Path, _Seen] = {}
+
+    def observe(self, path: Path, state: FileState) -> bool:
+        """Record ``state`` for ``path``; True when it has been the same for ``settle`` s."""
+        now = self.clock()
+        seen = self._seen.get(path)
+        if seen is None or seen.state != state:
+            self._seen[path] = _Seen(state, now)
+            return self.settle <= 0
+        return now - seen.since >= self.settle
+
+    def defer(self, path: Path, seconds: float) -> None:
+        """Look at ``path`` again in ``seconds`` at the earliest (after a transient failure)."""
+        seen = self._seen.get(path)
+        if seen is not None:
+            seen.since = max(seen.since, self.clock() + seconds - self.settle)
+
+    def forget(self, path: Path) -> None:
+        self._seen.pop(path, None)
+
+    def due(self) -> list[Path]:
+        """Files worth a fresh ``stat`` now: their state may have settled."""
+        now = self.clock()
+        return [p for p, seen in self._seen.items() if now - seen.since >= self.settle]
+
+    def next_due(self) -> float | None:
+        """Clock time when the next file may have settled; None when none is pending."""
+        if not self._seen:
+            return None
+        return min(seen.since for seen in self._seen.values()) + self.settle
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._seen
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+# -- moving originals ----------------------------------------------------------------
+
+
+def move_original(src: Path, dest_dir: Path) -> Path:
+    """Move ``src`` into ``dest_dir`` without replacing anything there; returns the new path.
+
+    A name already taken gets a number (``clip (1).mp4``). Across filesystems
+    the copy is complete, under a temporary name, before ``src`` is removed.
+    """
+    ensure_folder(dest_dir)
+    wanted = dest_dir / src.name
+    if os.stat(src).st_dev == os.stat(dest_dir).st_dev:
+        return publish(src, wanted, "rename")
+    temp = temp_path_for(wanted, 0, 0)
+    try:
+        shutil.copy2(src, temp)
+    except OSError as exc:
+        remove_quietly(temp)
+        raise StorageError(f"cannot copy {src} to {dest_dir}: {exc.strerror}") from None
+    final = publish(temp, wanted, "rename")
+    src.unlink()
+    return final
+
+
+# -- the watcher -----------------------------------------------------------------------
+
+
+@dataclass
+class _Tracked:
+    """A submitted (or already known) file whose jobs the watcher waits for."""
+
+    path: Path
+    fingerprint: Fingerprint
+    job_ids: tuple[int, ...]
+    retry_at: float = 0.0
+
+
+@dataclass
+class _Decision:
+    """A stable file on its way to being submitted."""
+
+    path: Path
+    state: FileState
+    fingerprint: Fingerprint
+    jobs: dict[str, int | None]  # preset -> the job for this content, or None (not yet)
+    own_jobs: bool = False  # a job was created for this very file
+    rejected: bool = False  # submit refused it (not media, or gone)
+
+
+class _Folder:
+    """One rule and what the watcher knows about its folder."""
+
+    def __init__(self, index: int, rule: WatchRule, config: Config,
+                 clock: Callable[[], float]) -> None:
+        assert rule.path is not None, "WatchRule._cross_check requires a path"
+        self.index, self.rule, self.root = index, rule, rule.path
+        self.output_dir = rule.output_dir or config.output.dir or self.root / "output"
+        self.done_dir = rule.done_dir or self.root / "done"
+        self.failed_dir = rule.failed_dir or self.root / "failed"
+        # Folders mediaforge writes into are never watched: no loops.
+        skip = [self.output_dir]
+        if rule.on_success == "move":
+            skip.append(self.done_dir)
+        if rule.on_failure == "move":
+            skip.append(self.failed_dir)
+        self.skip_dirs = frozenset(skip)
+        self.tracker = StabilityTracker(rule.settle_seconds, clock)
+        self.known: dict[Path, FileState] = {}  # stable files already dealt with
+        self.tracked: dict[Path, _Tracked] = {}
+        self.dirty_dirs: set[Path] = set()  # folders an event says need a scan
+        self.online = False
+        self.identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the root
+        self.mode: str | None = None  # "events" or "poll" while online
+        self.watch: Any = None  # the watchdog ObservedWatch
+        self.next_scan = 0.0
+        self.retry_at = 0.0  # no work on this folder before then (backoff)
+        self.failures = 0
+        self.waits = 0  # looks at a missing folder so far
+        self.next_job_check = 0.0
+
+    # -- what belongs to the rule ---------------------------------------------
+
+    def _matches(self, patterns: Iterable[str], path: Path) -> bool:
+        relative = path.relative_to(self.root).as_posix()
+        return any(
+            fnmatch.fnmatch(relative if "/" in pattern else path.name, pattern)
+            for pattern in patterns
+        )
+
+    def wants_dir(self, folder: Path) -> bool:
+        if folder == self.root:
+            return True
+        if not self.rule.recursive or folder.name.startswith(".") or folder in self.skip_dirs:
+            return False
+        if any(folder.is_relative_to(s) for s in self.skip_dirs):
+            return False
+        if not folder.is_relative_to(self.root):
+            return False
+        excluded = [p for p in self.rule.exclude if "/" not in p]
+        return not any(fnmatch.fnmatch(folder.name, p) for p in excluded) and self.wants_dir(
+            folder.parent
+        )
+
+    def wants_file(self, path: Path) -> bool:
+        """Whether ``path`` is work for this rule, judged by its name and folder."""
+        if not path.is_relative_to(self.root) or not self.wants_dir(path.parent):
+            return False
+        if self.rule.include:
+            if path.name.startswith(".") or is_temp_name(path.name):
+                return False
+            if not self._matches(self.rule.include, path):
+                return False
+        elif not is_candidate(path):
+            return False
+        return not self._matches(self.rule.exclude, path)
+
+    def walk(self, top: Path) -> Iterator[tuple[Path, os.stat_result]]:
+        """Regular files under ``top`` that this rule wants, with their stat."""
+        pending = [top]
+        while pending:
+            folder = pending.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                path = Path(entry.path)
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if self.wants_dir(path):
+                            pending.append(path)
+                    elif entry.is_file() and self.wants_file(path):
+                        yield path, entry.stat()
+                except FileNotFoundError:
+                    continue
+
+
+@dataclass
+class WatchReport:
+    """What a ``--once`` pass did."""
+
+    submitted: list[int] = field(default_factory=list)
+    waiting: int = 0  # files still changing, left for the next pass
+    missing: list[Path] = field(default_factory=list)  # watched folders not found
+
+
+class Watcher:
+    """Turns files dropped into watched folders into jobs (see the module docstring).
+
+    :meth:`run` is the daemon (until ``stop`` is set); :meth:`run_once` scans,
+    submits what is ready and returns. ``clock`` drives settle times and
+    schedules, so tests can run it with a fake one.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        rules: Sequence[WatchRule],
+        store: JobStore,
+        queue: JobQueue,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        for rule in rules:
+            for preset in rule.presets:
+                get_preset(preset, config.presets_dir)  # a typo fails now, not per file
+        self.config, self.store, self.queue, self.clock = config, store, queue, clock
+        self.folders = [_Folder(i, rule, config, clock) for i, rule in enumerate(rules)]
+        self.wake = threading.Event()
+        self._events: queue_module.SimpleQueue[tuple[int, str, str, bool]] = (
+            queue_module.SimpleQueue()
+        )
+        self._observer: Any = None
+        self.submitted: list[int] = []
+
+    # -- the loop -----------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Watch until ``stop`` is set (and ``wake`` set, to end a wait early)."""
+        for folder in self.folders:
+            log.info("watching %s for %s", folder.root, ", ".join(folder.rule.presets))
+        failures = 0
+        try:
+            while not stop.is_set():
+                try:
+                    self.step(stop)
+                    failures = 0
+                except Exception:  # the watcher must outlive any one bad pass
+                    failures += 1
+                    pause = min(MAX_BACKOFF, 2.0**failures)
+                    log.exception("watch pass failed; trying again in %.0f s", pause)
+                    stop.wait(pause)
+                    continue
+                self.wake.wait(self._timeout())
+                self.wake.clear()
+        finally:
+            self.close()
+
+    def run_once(self) -> WatchReport:
+        """Scan every folder, submit files already complete (mtime older than
+        ``settle_seconds``), move or delete originals whose jobs have finished."""
+        report = WatchReport()
+        now = time.time()
+        for folder in self.folders:
+            if not folder.root.is_dir():
+                log.warning("%s is missing (not mounted?); skipped", folder.root)
+                report.missing.append(folder.root)
+                continue
+            ready = []
+            for path, st in folder.walk(folder.root):
+                if now - st.st_mtime >= folder.rule.settle_seconds:
+                    ready.append((path, FileState.of(st)))
+                else:
+                    report.waiting += 1
+            before = len(self.submitted)
+            self._take(folder, ready)
+            report.submitted += self.submitted[before:]
+            self._check_jobs(folder)
+        return report
+
+    def step(self, stop: threading.Event | None = None) -> None:
+        """One pass: take in events, scan what is due, submit what settled,
+        and deal with originals whose jobs finished."""
+        self._drain_events()
+        for folder in self.folders:
+            if stop is not None and stop.is_set():
+                return
+            now = self.clock()
+            if now < folder.retry_at:
+                continue
+            try:
+                if not self._attach(folder, now):
+                    continue
+                self._scan_due(folder, now)
+                ready = self._settled(folder)
+                if ready:
+                    self._take(folder, ready, stop)
+                if self.clock() >= folder.next_job_check:
+                    folder.next_job_check = self.clock() + JOB_CHECK_INTERVAL
+                    self._check_jobs(folder)
+                folder.failures = 0
+            except TRANSIENT_ERRORS as exc:
+                folder.failures += 1
+                pause = min(MAX_BACKOFF, 2.0**folder.failures)
+                folder.retry_at = self.clock() + pause
+                log.warning("%s: %s; trying again in %.0f s", folder.root, exc, pause)
+
+    def _timeout(self) -> float:
+        """Seconds the loop may sleep before something is due."""
+        now = self.clock()
+        deadlines = [now + 5.0]
+        for folder in self.folders:
+            if folder.retry_at > now or not folder.online:
+                deadlines.append(folder.retry_at)
+                continue
+            deadlines.append(folder.next_scan)
+            due = folder.tracker.next_due()
+            if due is not None:
+                deadlines.append(due)
+            if folder.tracked:
+                deadlines.append(folder.next_job_check)
+        # A short floor: a copy fires an event per write; batch them.
+        return max(0.05, min(deadlines) - now)
+
+    def close(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None
+
+    # -- folders coming and going ---------------------------------------------------
+
+    def _attach(self, folder: _Folder, now: float) -> bool:
+        """Whether ``folder`` is there to work on; (re)starts watching it when it
+        (re)appears, waits with backoff while it is missing."""
+        try:
+            st = os.stat(folder.root)
+            present = stat.S_ISDIR(st.st_mode)
+        except OSError:  # missing, or a share gone stale (ESTALE, EIO)
+            present = False
+        if not present:
+            if folder.online or folder.waits == 0:
+                # Logged once: nothing is forgotten, nothing counts as deleted.
+                log.warning("%s is missing (not mounted?); waiting for it", folder.root)
+            self._detach(folder)
+            folder.waits += 1
+            folder.retry_at = now + min(MAX_FOLDER_WAIT, 0.5 * 2.0**folder.waits)
+            return False
+        identity = (st.st_dev, st.st_ino)
+        if folder.online and identity == folder.identity:
+            return True
+        # New, back, or replaced (recreated, or a share mounted over it).
+        if folder.waits:
+            log.info("%s is back; rescanning it", folder.root)
+        self._detach(folder)
+        folder.waits = 0
+        folder.identity = identity
+        folder.mode = self._mode(folder)
+        if folder.mode == "events":
+            try:
+                folder.watch = self._schedule(folder)
+            except OSError as exc:  # e.g. the inotify watch limit
+                log.warning("%s: cannot watch for events (%s); polling instead", folder.root,
+                            exc.strerror or exc)
+                folder.mode = "poll"
+        folder.online = True
+        folder.next_scan = now
+        log.debug("%s: %s mode", folder.root, folder.mode)
+        return True
+
+    def _mode(self, folder: _Folder) -> str:
+        if folder.rule.mode != "auto":
+            return folder.rule.mode
+        fs_type = filesystem_type(folder.root)
+        if needs_polling(fs_type):
+            log.info("%s is on %s, where events do not arrive; polling every %g s",
+                     folder.root, fs_type, folder.rule.poll_interval)
+            return "poll"
+        return "events"
+
+    def _schedule(self, folder: _Folder) -> Any:
+        from watchdog.events import (
+            DirCreatedEvent,
+            DirDeletedEvent,
+            DirMovedEvent,
+            FileClosedEvent,
+            FileCreatedEvent,
+            FileDeletedEvent,
+            FileModifiedEvent,
+            FileMovedEvent,
+            FileSystemEvent,
+            FileSystemEventHandler,
+        )
+        from watchdog.observers import Observer
+
+        events = self._events
+        wake = self.wake
+        index = folder.index
+
+        class Handler(FileSystemEventHandler):
+            # Runs on watchdog's thread: only record the event; the loop decides.
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type == "moved":
+                    events.put((index, "deleted", os.fsdecode(event.src_path),
+                                event.is_directory))
+                    events.put((index, "created", os.fsdecode(event.dest_path),
+                                event.is_directory))
+                else:
+                    events.put((index, event.event_type, os.fsdecode(event.src_path),
+                                event.is_directory))
+                wake.set()
+
+        if self._observer is None:
+            self._observer = Observer()
+            self._observer.daemon = True
+            self._observer.start()
+        kinds = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent,
+                 FileDeletedEvent, DirCreatedEvent, DirMovedEvent, DirDeletedEvent]
+        return self._observer.schedule(Handler(), str(folder.root),
+                                       recursive=folder.rule.recursive, event_filter=kinds)
+
+    def _detach(self, folder: _Folder) -> None:
+        folder.online = False
+        if folder.watch is not None and self._observer is not None:
+            # KeyError: its emitter already stopped itself (the folder was deleted).
+            with contextlib.suppress(KeyError, OSError):
+                self._observer.unschedule(folder.watch)
+        folder.watch = None
+
+    # -- noticing files ----------------------------------------------------------------
+
+    def _drain_events(self) -> None:
+        touched: dict[Path, _Folder] = {}
+        while True:
+            try:
+                index, kind, text, is_dir = self._events.get_nowait()
+            except queue_module.Empty:
+                break
+            folder, path = self.folders[index], Path(text)
+            if kind == "deleted":
+                if path == folder.root:
+                    folder.retry_at = 0.0  # look at it now: it is gone, or replaced
+                folder.tracker.forget(path)
+                folder.known.pop(path, None)
+                touched.pop(path, None)
+            elif is_dir:
+                if kind == "created" and folder.wants_dir(path):
+                    folder.dirty_dirs.add(path)  # moved in whole: no event per file
+            elif folder.wants_file(path):
+                touched[path] = folder
+        for path, folder in touched.items():
+            try:
+                state = FileState.of(os.stat(path))
+            except OSError:
+                continue
+            if folder.known.get(path) != state:
+                folder.tracker.observe(path, state)
+
+    def _scan_due(self, folder: _Folder, now: float) -> None:
+        if now >= folder.next_scan:
+            self._scan(folder, folder.root, full=True)
+            interval = (
+                folder.rule.poll_interval if folder.mode == "poll" else folder.rule.rescan_interval
+            )
+            folder.next_scan = now + interval
+            folder.dirty_dirs.clear()
+        while folder.dirty_dirs:
+            self._scan(folder, folder.dirty_dirs.pop(), full=False)
+
+    def _scan(self, folder: _Folder, top: Path, *, full: bool) -> None:
+        seen: set[Path] = set()
+        for path, st in folder.walk(top):
+            seen.add(path)
+            state = FileState.of(st)
+            if folder.known.get(path) != state:
+                folder.tracker.observe(path, state)
+        if full and seen:
+            # Forget files that are gone. Not after an empty listing: that is
+            # what an unmounted share looks like, and its files will be back.
+            for path in [p for p in folder.known if p not in seen]:
+                del folder.known[path]
+
+    def _settled(self, folder: _Folder) -> list[tuple[Path, FileState]]:
+        ready = []
+        for path in folder.tracker.due():
+            try:
+                state = FileState.of(os.stat(path))
+            except OSError:
+                folder.tracker.forget(path)
+                continue
+            if folder.known.get(path) == state:
+                folder.tracker.forget(path)
+            elif folder.tracker.observe(path, state):
+                ready.append((path, state))
+        return ready
+
+    # -- submitting --------------------------------------------------------------------
+
+    def _take(self, folder: _Folder, ready: list[tuple[Path, FileState]],
+              stop: threading.Event | None = None) -> None:
+        """Submit the stable files in ``ready`` that are new work, a batch at a
+        time (a stop request waits for one batch at most)."""
+        for start in range(0, len(ready), BATCH_SIZE):
+            if stop is not None and stop.is_set():
+                return
+            decisions = []
+            for path, state in ready[start:start + BATCH_SIZE]:
+                decision = self._decide(folder, path, state)
+                if decision is not None:
+                    decisions.append(decision)
+            self._submit(folder, decisions)
+            for d in decisions:
+                self._done_with(folder, d)
+
+    def _decide(self, folder: _Folder, path: Path, state: FileState) -> _Decision | None:
+        """What is known about the content of a stable file; None when it is not work."""
+        try:
+            check_readable(path)
+            fp = fingerprint(path)
+            now_state = FileState.of(os.stat(path))
+        except (InputError, OSError) as exc:
+            if path.exists():
+                log.warning("not picked up: %s", exc)
+                self._settle(folder, path, state)
+            else:
+                folder.tracker.forget(path)
+            return None
+        if now_state != state:  # it changed while we read it: wait again
+            folder.tracker.observe(path, now_state)
+            return None
+        jobs = {preset: self._previous_job(fp, preset, path) for preset in folder.rule.presets}
+        # Only for new content: the look-up scans the job history.
+        output_of = self._output_of(folder, path) if None in jobs.values() else None
+        if output_of is not None:
+            log.debug("%s is an output of job %d; not new work", path, output_of)
+            self._settle(folder, path, state)
+            return None
+        return _Decision(path, state, fp, jobs)
+
+    def _previous_job(self, fp: Fingerprint, preset: str, path: Path) -> int | None:
+        """The job that already did (or does) this content with ``preset``."""
+        jobs = sorted(self.store.find_by_fingerprint(fp.partial_hash, preset), key=lambda j: j.id)
+        if not jobs:
+            return None
+        latest = jobs[-1]
+        if latest.status in (JobStatus.FAILED, JobStatus.CANCELLED) and latest.finished_at:
+            # A failed file put back into the folder after its job ended (a
+            # rename changes ctime) asks for another try; one that stayed does not.
+            try:
+                if path.stat().st_ctime > latest.finished_at:
+                    return None
+            except OSError:
+                return latest.id
+        return latest.id
+
+    def _output_of(self, folder: _Folder, path: Path) -> int | None:
+        """The job that published ``path`` (or the folder it is in) as an output, if any."""
+        # Outputs are stored as JSON text; find rows mentioning the path, then check exactly.
+        names = [path, *(p for p in path.parents if p.is_relative_to(folder.root)
+                         and p != folder.root)]
+        needles = {json.dumps(str(p)): str(p) for p in names}
+        condition = None
+        for needle in needles:
+            clause = JobRow.outputs.contains(needle)
+            condition = clause if condition is None else condition | clause
+        for row in JobRow.select(JobRow.id, JobRow.outputs).where(condition):
+            if any(o.get("path") in needles.values() for o in json.loads(row.outputs or "[]")):
+                return int(row.id)
+        return None
+
+    def _submit(self, folder: _Folder, decisions: list[_Decision]) -> None:
+        """Create the missing jobs of ``decisions``, one batch per preset."""
+        known = [{p for p, i in d.jobs.items() if i is not None} for d in decisions]
+        for preset in folder.rule.presets:
+            first_of: dict[str, _Decision] = {}  # one job per content, even if dropped twice
+            for d in decisions:
+                if d.jobs[preset] is None and not d.rejected:
+                    first_of.setdefault(d.fingerprint.partial_hash, d)
+            self._submit_batch(folder, list(first_of.values()), preset)
+            for d in decisions:
+                if d.jobs[preset] is None and d.fingerprint.partial_hash in first_of:
+                    d.jobs[preset] = first_of[d.fingerprint.partial_hash].jobs[preset]
+        for d, before in zip(decisions, known, strict=True):
+            created = [(p, i) for p, i in d.jobs.items() if i is not None and p not in before]
+            if d.own_jobs and created:
+                log.info("picked up %s -> %s", d.path,
+                         ", ".join(f"job {i} ({p})" for p, i in created))
+            elif before or created:
+                old = ", ".join(str(i) for i in d.jobs.values() if i is not None)
+                log.debug("%s: same content as job %s; not new work", d.path, old)
+
+    def _submit_batch(self, folder: _Folder, batch: list[_Decision], preset: str) -> None:
+        """Submit ``batch`` in one call (the jobs share a batch id); when a file
+        is refused, the others one by one. ``submit`` probes every file."""
+
+        def submit_paths(paths: list[Path]) -> list[int]:
+            return submit(self.config, self.store, self.queue, paths, preset,
+                          output_dir=folder.output_dir, source=JobSource.WATCH)
+
+        if len(batch) > 1:
+            try:
+                ids = submit_paths([d.path for d in batch])
+            except (InputError, FFmpegError):
+                pass  # someone is refused: find out who below
+            else:
+                for d, job_id in zip(batch, ids, strict=True):
+                    d.jobs[preset], d.own_jobs = job_id, True
+                self.submitted += ids
+                return
+        for d in batch:
+            try:
+                [job_id] = submit_paths([d.path])
+            except InputError as exc:  # not media, or gone or unreadable since it settled
+                if d.path.exists():
+                    log.warning("not picked up: %s", exc)  # looked at again if it changes
+                d.rejected = True
+            except FFmpegError as exc:  # ffprobe timed out: a slow share, worth another look
+                log.warning("%s: %s; trying again later", d.path, exc)
+            else:
+                d.jobs[preset], d.own_jobs = job_id, True
+                self.submitted.append(job_id)
+
+    def _settle(self, folder: _Folder, path: Path, state: FileState) -> None:
+        """Done with this state of ``path``: not looked at again until it changes."""
+        folder.tracker.forget(path)
+        folder.known[path] = state
+
+    def _done_with(self, folder: _Folder, d: _Decision) -> None:
+        if d.rejected:
+            if d.path.exists():
+                self._settle(folder, d.path, d.state)
+            else:
+                folder.tracker.forget(d.path)
+            return
+        job_ids = tuple(i for i in d.jobs.values() if i is not None)
+        if len(job_ids) < len(d.jobs):  # a submit failed for a passing reason: again later
+            folder.tracker.defer(d.path, ACTION_RETRY)
+            return
+        self._settle(folder, d.path, d.state)
+        if (folder.rule.on_success, folder.rule.on_failure) != ("keep", "keep"):
+            folder.tracked[d.path] = _Tracked(d.path, d.fingerprint, job_ids)
+
+    # -- originals after their jobs ----------------------------------------------------
+
+    def _check_jobs(self, folder: _Folder) -> None:
+        now = self.clock()
+        for tracked in list(folder.tracked.values()):
+            if now < tracked.retry_at:
+                continue
+            try:
+                jobs = [self.store.get(i) for i in tracked.job_ids]
+            except JobNotFound:  # deleted from the job history meanwhile
+                del folder.tracked[tracked.path]
+                continue
+            if all(job.status.finished for job in jobs):
+                try:
+                    self._after_jobs(folder, tracked, jobs)
+                except (MediaforgeError, OSError) as exc:
+                    log.warning("%s: %s; trying again in %.0f s", tracked.path, exc, ACTION_RETRY)
+                    tracked.retry_at = now + ACTION_RETRY
+                    continue
+                del folder.tracked[tracked.path]
+
+    def _after_jobs(self, folder: _Folder, tracked: _Tracked, jobs: list[Job]) -> None:
+        """Keep, move or delete an original whose jobs all finished (invariant 1)."""
+        ids = ", ".join(str(job.id) for job in jobs)
+        succeeded = all(job.status in (JobStatus.SUCCEEDED, JobStatus.SKIPPED) for job in jobs)
+        action = folder.rule.on_success if succeeded else folder.rule.on_failure
+        if action == "keep":
+            return
+        path = tracked.path
+        try:
+            current = fingerprint(path)
+        except InputError:
+            log.info("%s is gone already; nothing to %s", path, action)
+            return
+        if current.partial_hash != tracked.fingerprint.partial_hash:
+            log.warning("%s changed since job %s read it; left in place", path, ids)
+            return
+        if action == "delete":
+            reason = _why_not_delete(jobs)
+            if reason:
+                log.info("kept %s: %s", path, reason)
+                return
+            path.unlink()
+            log.info("deleted %s: job %s succeeded and its outputs are in place", path, ids)
+        else:
+            base = folder.done_dir if succeeded else folder.failed_dir
+            relative = path.parent.relative_to(folder.root) if path.is_relative_to(
+                folder.root) else Path()
+            final = move_original(path, base / relative)
+            outcome = "succeeded" if succeeded else "did not succeed"
+            log.info("moved %s to %s: job %s %s", path, final, ids, outcome)
+        folder.known.pop(path, None)
+
+
+def _why_not_delete(jobs: Sequence[Job]) -> str | None:
+    """Why deleting the original of ``jobs`` could lose data; None when it is safe."""
+    for job in jobs:
+        if job.status is not JobStatus.SUCCEEDED or not job.outputs:
+            return f"job {job.id} made no output ({job.note or job.status.value})"
+        for output in job.outputs:
+            if not Path(output.path).exists():
+                return f"output {output.path} of job {job.id} is gone"
+    return None
+
+
+# -- entry points -------------------------------------------------------------------------
+
+
+def watch_rules(
+    config: Config,
+    path: Path | None = None,
+    presets: Sequence[str] = (),
+    *,
+    output_dir: Path | None = None,
+    poll: bool = False,
+    settle: float | None = None,
+) -> list[WatchRule]:
+    """The rules to run: one ad hoc rule for ``path`` (with ``presets``), or the
+    configured ones; ``poll`` and ``settle`` override either."""
+    if path is not None:
+        if not presets:
+            raise ConfigError("give at least one --preset for the folder to watch")
+        root = Path(os.path.normpath(path.expanduser().absolute()))
+        rules = [WatchRule(path=root, presets=tuple(presets),
+                           output_dir=output_dir.absolute() if output_dir else None)]
+    elif presets or output_dir:
+        raise ConfigError("--preset and --output-dir go with a PATH to watch")
+    elif not config.watch:
+        where = config.source or "the configuration (there is no config file)"
+        raise ConfigError(
+            f"nothing to watch: {where} has no 'watch:' rules; add some "
+            "(see docs/watch.md), or run 'mediaforge watch PATH --preset NAME'"
+        )
+    else:
+        rules = list(config.watch)
+    overrides: dict[str, Any] = {}
+    if poll:
+        overrides["mode"] = "poll"
+    if settle is not None:
+        overrides["settle_seconds"] = settle
+    for rule in rules:
+        problems = list(dataclasses.replace(rule, **overrides)._cross_check())
+        if problems:
+            name, problem = problems[0]
+            raise ConfigError(f"watch {rule.path}: {name} {problem}")
+    return [dataclasses.replace(rule, **overrides) for rule in rules]
+
+
+def run_watch(
+    config: Config,
+    rules: Sequence[WatchRule],
+    *,
+    once: bool = False,
+    stop: threading.Event | None = None,
+) -> WatchReport:
+    """Watch ``rules`` until stopped (SIGTERM/SIGINT, or ``stop``), or with
+    ``once`` make one pass and return what it did."""
+    store = JobStore.open(config)
+    watcher = Watcher(config, rules, store, JobQueue(config))
+    if once:
+        try:
+            return watcher.run_once()
+        finally:
+            watcher.close()
+    if stop is None:
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()  # handlers only set flags; the loop acts
+            watcher.wake.set()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, on_signal)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    watcher.run(stop)
+    log.info("watcher stopped")
+    return WatchReport(submitted=watcher.submitted)

@@ -1,0 +1,405 @@
+"""The job database: compare-and-set transitions, ownership and recovery, on real SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mediaforge.errors import JobStateError
+from mediaforge.jobs import JobStatus, JobStore, NewJob, connect
+
+HOST = socket.gethostname()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[JobStore]:
+    jobs = JobStore(connect(None, tmp_path / "data"), max_attempts=3)
+    yield jobs
+    jobs.close()
+
+
+def new_jobs(store: JobStore, n: int = 1) -> list[int]:
+    return store.create(
+        [NewJob(input_path=f"/media/clip-{i}.mp4", preset="h264-720p") for i in range(n)]
+    )
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.fixture
+def live_pid() -> Iterator[int]:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        yield child.pid
+    finally:
+        child.kill()
+        child.wait()
+
+
+# -- claiming and owning -----------------------------------------------------------
+
+
+def test_only_one_of_many_racing_workers_claims_each_job(store: JobStore) -> None:
+    ids = new_jobs(store, 20)
+    racers = 4
+    start = threading.Barrier(racers)
+    wins: dict[str, list[int]] = {f"w{n}": [] for n in range(racers)}
+
+    def race(worker: str) -> None:
+        start.wait()
+        for job_id in ids:
+            if store.claim(job_id, worker) is not None:
+                wins[worker].append(job_id)
+
+    threads = [threading.Thread(target=race, args=(w,)) for w in wins]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    claimed = sorted(i for won in wins.values() for i in won)
+    assert claimed == ids
+    for worker, won in wins.items():
+        for job_id in won:
+            job = store.get(job_id)
+            assert (job.status, job.worker, job.attempts) == (JobStatus.RUNNING, worker, 1)
+
+
+def test_only_one_of_many_racing_processes_claims_a_job(tmp_path: Path, store: JobStore) -> None:
+    [job_id] = new_jobs(store)
+    go = tmp_path / "go"
+    script = (
+        "import os, sys, time\n"
+        "from pathlib import Path\n"
+        "from mediaforge.jobs import JobStore, connect\n"
+        f"store = JobStore(connect(None, Path({str(tmp_path / 'data')!r})))\n"
+        f"while not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
+        f"print('won' if store.claim({job_id}, sys.argv[1]) else 'lost')\n"
+    )
+    racers = [
+        subprocess.Popen([sys.executable, "-c", script, f"p{n}"], stdout=subprocess.PIPE, text=True)
+        for n in range(4)
+    ]
+    go.touch()
+    results = [r.communicate(timeout=60)[0].strip() for r in racers]
+
+    assert sorted(results) == ["lost", "lost", "lost", "won"]
+    winner = f"p{results.index('won')}"
+    assert store.get(job_id).worker == winner
+
+
+def test_a_job_that_is_not_queued_cannot_be_claimed(store: JobStore) -> None:
+    [job_id] = new_jobs(store)
+    store.cancel(job_id)
+
+    assert store.claim(job_id, "w1") is None
+    assert store.get(job_id).status is JobStatus.CANCELLED
+
+
+def test_heartbeat_tells_the_worker_to_stop_once_its_job_is_cancelled(store: JobStore) -> None:
+    [job_id] = new_jobs(store)
+    store.claim(job_id, "w1")
+    assert store.heartbeat(job_id, "w1", 0.25) is True
+    assert store.get(job_id).progress == 0.25
+
+    store.cancel(job_id)
+
+    assert store.heartbeat(job_id, "w1", 0.5) is False
+    job = store.get(job_id)
+    assert (job.status, job.progress) == (JobStatus.CANCELLED, 0.25)
+
+
+def test_heartbeat_of_a_worker_that_lost_its_job_is_refused(store: JobStore) -> None:
+    [job_id] = new_jobs(store)
+    store.claim(job_id, "w1")
+    store.release(job_id, "w1")
+    store.claim(job_id, "w2")
+
+    assert store.heartbeat(job_id, "w1", 0.5) is False
+    assert store.heartbeat(job_id, "w2", 0.5) is True
+
+
+def test_a_job_is_finished_only_by_the_worker_that_holds_it(store: JobStore) -> None:
+    [job_id] = new_jobs(store)
+    store.claim(job_id, "w1")
+
+    assert store.finish(job_id, "w2", JobStatus.SUCCEEDED) is False
+    assert store.release(job_id, "w2") is False
+    assert store.get(job_id).status is JobStatus.RUNNING
+
+    assert store.finish(job_id, "w1", JobStatus.SUCCEEDED) is True
+    assert store.finish(job_id, "w1", JobStatus.FAILED, error="again") is False
+    job = store.get(job_id)
+    assert (job.status, job.error, job.progress) == (JobStatus.SUCCEEDED, None, 1.0)
+
+
+def test_a_hand_back_does_not_use_up_an_attempt(store: JobStore) -> None:
+    [job_id] = new_jobs(store)
+    store.claim(job_id, "w1")
+
+    assert store.release(job_id, "w1", count_attempt=False) is True
+
+    job = store.get(job_id)
+    assert (job.status, job.attempts, job.worker) == (JobStatus.QUEUED, 0, None)
+
+
+# -- illegal transitions -------------------------------------------------------------
+
+
+def succeeded_job(store: JobStore) -> int:
+    [job_id] = new_jobs(store)
+    store.claim(job_id, "w1")
+    store.finish(job_id, "w1", JobStatus.SUCCEEDED)
+    return job_id
+
+
+def test_retrying_a_succeeded_job_is_refused_with_a_clear_message(store: JobStore) -> None:
+    job_id = succeeded_job(store)
+
+    with pytest.raises(JobStateError) as caught:
+        store.retry(job_id)
+
+    assert str(caught.value) == (
+        f"job {job_id} is succeeded; only failed or cancelled jobs can be retried"
+    )
+    assert store.get(job_id).status is JobStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.RUNNING])
+def test_retrying_a_job_that_has_not_ended_is_refused(store: JobStore, status: JobStatus) -> None:
+    [job_id] = new_jobs(store)
+    if status is JobStatus.RUNNING:
+        store.claim(job_id, "w1")
+
+    with pytest.raises(JobStateError, match=f"job {job_id} is {status.value}; only failed"):
+        store.retry(job_id)
+
+
+@pytest.mark.parametrize("ending", ["succeeded", "cancelled", "failed"])
+def test_cancelling_a_finished_job_is_refused_with_a_clear_message(
+    store: JobStore, ending: str
+) -> None:
+    [job_id] = new_jobs(store)
+    if ending == "cancelled":
+        store.cancel(job_id)
+    else:
+        store.claim(job_id, "w1")
+        store.finish(job_id, "w1", JobStatus(ending), error="x" if ending == "failed" else None)
+
+    with pytest.raises(JobStateError) as caught:
+        store.cancel(job_id)
+
+    assert str(caught.value) == (
+        f"job {job_id} is already {ending}; only queued or running jobs can be cancelled"
+    )
+    assert store.get(job_id).status.value == ending
+
+
+def test_retry_gives_a_failed_job_a_fresh_set_of_attempts(store: JobStore) -> None:
+    [job_id] = new_jobs(store)
+    store.claim(job_id, "w1")
+    store.finish(job_id, "w1", JobStatus.FAILED, error="broken", log_tail="tail")
+
+    job = store.retry(job_id)
+
+    assert (job.status, job.attempts, job.error, job.log_tail) == (JobStatus.QUEUED, 0, None, None)
+
+
+# -- recovery ----------------------------------------------------------------------
+
+
+def test_recover_requeues_a_job_whose_worker_process_is_gone(store: JobStore) -> None:
+    [job_id] = new_jobs(store)
+    store.claim(job_id, f"{HOST}:{dead_pid()}/Worker-1")
+
+    # The heartbeat is fresh: only the missing process gives the worker away.
+    requeued, failed = store.recover(stale_after=3600)
+
+    assert (requeued, failed) == ([job_id], [])
+    job = store.get(job_id)
+    assert (job.status, job.attempts, job.worker) == (JobStatus.QUEUED, 1, None)
+    assert job.error == "worker stopped while running it"
+
+
+def test_recover_leaves_a_live_worker_with_a_fresh_heartbeat_alone(
+    store: JobStore, live_pid: int
+) -> None:
+    [job_id] = new_jobs(store)
+    store.claim(job_id, f"{HOST}:{live_pid}/Worker-1")
+
+    assert store.recover(stale_after=3600) == ([], [])
+    assert store.get(job_id).status is JobStatus.RUNNING
+
+
+def test_recover_requeues_a_job_whose_heartbeat_went_stale(store: JobStore) -> None:
+    # Another host: its pid means nothing here, only the heartbeat counts.
+    [job_id] = new_jobs(store)
+    store.claim(job_id, "elsewhere:1/Worker-1")
+    assert store.recover(stale_after=3600) == ([], [])
+
+    requeued, _ = store.recover(stale_after=0.000001)
+
+    assert requeued == [job_id]
+    assert store.get(job_id).status is JobStatus.QUEUED
+
+
+def test_recover_fails_a_job_whose_worker_died_on_its_last_attempt(tmp_path: Path) -> None:
+    store = JobStore(connect(None, tmp_path / "data"), max_attempts=1)
+    [job_id] = new_jobs(store)
+    store.claim(job_id, f"{HOST}:{dead_pid()}/Worker-1")
+
+    requeued, failed = store.recover(stale_after=3600)
+
+    assert (requeued, failed) == ([], [job_id])
+    job = store.get(job_id)
+    assert (job.status, job.attempts) == (JobStatus.FAILED, 1)
+    assert job.error == (
+        "the worker running it died 1 time(s); look at the worker's log, then 'mediaforge retry'"
+    )
+    store.close()
+
+
+# -- a worker making up for a lost queue ---------------------------------------------
+
+
+def test_a_worker_enqueues_queued_jobs_that_the_queue_lost(
+    tmp_path: Path, make_media: Callable[..., Path]
+) -> None:
+    from mediaforge.config import load_config
+    from mediaforge.queue import JobQueue
+    from mediaforge.submission import prepare_jobs, submit
+
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text("worker: {heartbeat_interval: 0.5, stale_after: 3}\n")
+    env = {
+        **os.environ,
+        "MEDIAFORGE_DATA_DIR": str(tmp_path / "data"),
+        "MEDIAFORGE_CONFIG": str(config_file),
+    }
+    config = load_config(None, env)
+    store = JobStore.open(config)
+    clips = [make_media(f"clip-{n}.mp4") for n in range(3)]
+    # Two jobs were submitted, then their queue rows vanished (a deleted or
+    # restored queue file); the third was committed by a submit that died
+    # before it could enqueue.
+    submitted = submit(config, store, JobQueue(config), clips[:2], "h264-720p")
+    with sqlite3.connect(tmp_path / "data" / "queue.db") as queue_db:
+        queue_db.execute("DELETE FROM task")
+    [never_enqueued] = store.create(prepare_jobs(config, clips[2:], "h264-720p"))
+    assert JobQueue(config).pending_job_ids() == set()
+
+    done = subprocess.run(
+        [sys.executable, "-m", "mediaforge", "worker", "--burst"], env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    for job_id in [*submitted, never_enqueued]:
+        job = store.get(job_id)
+        assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1), done.stderr
+    assert len(list(tmp_path.glob("clip-*.720p*.mp4"))) == 3
+    store.close()
+
+
+# -- listing ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of a job database with 600 jobs in every state.
+
+    Job n is cancelled when n % 3 == 0, else succeeded when n % 5 == 0, else
+    failed when n % 7 == 0, else running when n % 11 == 0, else queued.
+    """
+    root = tmp_path_factory.mktemp("crowded")
+    config_file = root / "config.yaml"
+    config_file.write_text("worker: {max_attempts: 1}\n")
+    env = {
+        **os.environ,
+        "MEDIAFORGE_DATA_DIR": str(root / "data"),
+        "MEDIAFORGE_CONFIG": str(config_file),
+    }
+    store = JobStore(connect(None, root / "data"))
+    ids = new_jobs(store, 600)
+    for job_id in ids:
+        if job_id % 3 == 0:
+            store.cancel(job_id)
+        elif job_id % 5 == 0:
+            store.claim(job_id, "w1")
+            store.finish(job_id, "w1", JobStatus.SUCCEEDED)
+        elif job_id % 7 == 0:
+            store.claim(job_id, "w1")
+            store.finish(job_id, "w1", JobStatus.FAILED, error="broken")
+        elif job_id % 11 == 0:
+            store.claim(job_id, "w1")
+    store.close()
+    return env
+
+
+def mediaforge_jobs(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mediaforge", "jobs", *args], env=env, capture_output=True,
+        text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_jobs_lists_the_newest_first_up_to_the_limit(
+    crowded: dict[str, str],
+) -> None:
+    done = mediaforge_jobs(crowded, "--json", "--limit", "50")
+
+    assert done.returncode == 0, done.stderr
+    assert [j["id"] for j in json.loads(done.stdout)] == list(range(600, 550, -1))
+
+
+@pytest.mark.parametrize("status", ["queued", "running", "succeeded", "failed", "cancelled"])
+def test_jobs_status_filter_lists_exactly_the_jobs_in_that_state(
+    crowded: dict[str, str], status: str
+) -> None:
+    expected = {
+        "cancelled": [i for i in range(600, 0, -1) if i % 3 == 0],
+        "succeeded": [i for i in range(600, 0, -1) if i % 3 and i % 5 == 0],
+        "failed": [i for i in range(600, 0, -1) if i % 3 and i % 5 and i % 7 == 0],
+        "running": [i for i in range(600, 0, -1) if i % 3 and i % 5 and i % 7 and i % 11 == 0],
+        "queued": [i for i in range(600, 0, -1) if i % 3 and i % 5 and i % 7 and i % 11],
+    }[status]
+
+    done = mediaforge_jobs(crowded, "--json", "--status", status, "--limit", "1000")
+
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)
+    assert [j["id"] for j in listed] == expected
+    assert {j["status"] for j in listed} == {status}
+
+
+def test_jobs_text_listing_shows_the_newest_job_on_top(
+    crowded: dict[str, str],
+) -> None:
+    done = mediaforge_jobs(crowded, "--status", "failed", "--limit", "3")
+
+    assert done.returncode == 0, done.stderr
+    rows = [line.split()[:2] for line in done.stdout.splitlines()[1:]]
+    assert rows == [["581", "failed"], ["574", "failed"], ["553", "failed"]]
+
+
+def test_jobs_rejects_an_unknown_status_and_names_the_valid_ones(
+    crowded: dict[str, str],
+) -> None:
+    done = mediaforge_jobs(crowded, "--status", "done")
+
+    assert done.returncode == 2
+    assert "'done' is not a job status; use one of queued, running" in " ".join(done.stderr.split())

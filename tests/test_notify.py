@@ -1,0 +1,749 @@
+"""Notifications, proven against real servers on 127.0.0.1 and real workers.
+
+An SMTP server (aiosmtpd, with AUTH over plain SMTP so that a password is
+really used) and an HTTP server that records JSON webhooks run in this
+process; an unreachable target is a port nobody listens on. Jobs run real
+ffmpeg (``remux-mp4``: stream copy, quick) in ``mediaforge worker --burst``
+subprocesses or through ``run_foreground``; the job database and every
+output of every command are searched for the secrets of the target URLs.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from mediaforge.config import Config, load_config
+from mediaforge.errors import ConfigError
+from mediaforge.events import Event
+from mediaforge.jobs import Job, JobStatus, JobStore, NewJob, NotificationStatus, Output
+from mediaforge.notify import Notifier, compose, load_targets, target_label
+from mediaforge.pipeline import run_foreground
+from mediaforge.queue import JobQueue
+from mediaforge.submission import submit
+
+MEDIAFORGE = [sys.executable, "-m", "mediaforge"]
+QUICK_WORKER = {
+    "heartbeat_interval": 0.5,
+    "stale_after": 3,
+    "retry_backoff": 0.2,
+    "shutdown_grace": 1,
+    "max_attempts": 1,
+}
+SMTP_USER, SMTP_PASSWORD = "ana", "smtp-Pa55word-not-for-logs"
+TOKEN = "tok-3f9a8b7c6d5e4f3a2b1c"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- servers -------------------------------------------------------------------
+
+
+class Mailbox:
+    """A real SMTP server on 127.0.0.1 that accepts one login and keeps every message."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.messages: list[EmailMessage] = []
+        self.logins: list[str] = []
+        self.controller = Controller(
+            self,
+            hostname="127.0.0.1",
+            port=self.port,
+            authenticator=self._authenticate,
+            auth_require_tls=False,  # plain SMTP on localhost; apprise's mailto:// mode
+        )
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login.decode() == SMTP_USER
+            and data.password.decode() == SMTP_PASSWORD
+        )
+        if ok:
+            self.logins.append(SMTP_USER)
+        return AuthResult(success=ok)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content
+        assert isinstance(raw, bytes)
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+    def url(self) -> str:
+        return (
+            f"mailto://{SMTP_USER}:{SMTP_PASSWORD}@127.0.0.1:{self.port}"
+            "?from=mediaforge@example.com&to=ana@example.com"
+        )
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+class Webhook:
+    """A real HTTP server on 127.0.0.1 that records the JSON body of every POST."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                hook.posts.append(json.loads(self.rfile.read(length)))
+                hook.paths.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path: str = "/hook") -> str:
+        return f"json://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox()
+    box.controller.start()
+    yield box
+    box.controller.stop()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    hook.thread.start()
+    yield hook
+    hook.server.shutdown()
+    hook.server.server_close()
+
+
+# -- a mediaforge installation in tmp_path ----------------------------------------------
+
+
+class Sandbox:
+    """Config, data folder, workers and commands of one test."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config_path = root / "config.yaml"
+        self.env = {
+            **os.environ,
+            "MEDIAFORGE_DATA_DIR": str(root / "data"),
+            "MEDIAFORGE_CONFIG": str(self.config_path),
+        }
+        self.env.pop("MEDIAFORGE_DEBUG", None)
+        self.logs: list[str] = []
+        self._store: JobStore | None = None
+        self.configure()
+
+    def configure(self, **notify: Any) -> None:
+        settings = {"worker": QUICK_WORKER, "notify": notify, "log": {"level": "debug"}}
+        self.config_path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+
+    def config(self) -> Config:
+        return load_config(None, self.env)
+
+    @property
+    def store(self) -> JobStore:
+        if self._store is None:
+            self._store = JobStore.open(self.config())
+        return self._store
+
+    def submit(self, inputs: Sequence[Path]) -> list[int]:
+        config = self.config()
+        return submit(config, self.store, JobQueue(config), list(inputs), "remux-mp4")
+
+    def run_burst(self, *args: str, timeout: float = 60) -> None:
+        """Run ``worker --burst -v`` to its end and keep its log."""
+        done = subprocess.run(
+            [*MEDIAFORGE, "worker", "--burst", "--verbose", *args],
+            env=self.env, cwd=self.root, capture_output=True, text=True, timeout=timeout,
+            check=False,
+        )  # fmt: skip
+        self.logs.append(done.stdout + done.stderr)
+        assert done.returncode == 0, done.stderr
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [*MEDIAFORGE, *args], env=self.env, cwd=self.root, capture_output=True,
+            text=True, timeout=60, check=False,
+        )  # fmt: skip
+        self.logs.append(done.stdout + done.stderr)
+        return done
+
+    def status(self, job_id: int) -> dict[str, Any]:
+        done = self.cli("status", str(job_id), "--json")
+        assert done.returncode == 0, done.stderr
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+    def database_text(self) -> str:
+        """Everything the data folder holds: an SQL dump of each database, and raw bytes."""
+        data = self.root / "data"
+        parts = []
+        for db in sorted(data.glob("*.db")):
+            with sqlite3.connect(db) as connection:
+                parts.extend(connection.iterdump())
+        for path in sorted(data.iterdir()):
+            parts.append(path.read_bytes().decode("latin-1"))
+        return "\n".join(parts)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    box = Sandbox(tmp_path)
+    yield box
+    box.close()
+
+
+def ended_job(store: JobStore, name: str, status: JobStatus, **facts: Any) -> Job:
+    """A job that went through the real transitions to ``status`` (no ffmpeg needed)."""
+    [job_id] = store.create([NewJob(input_path=f"/media/{name}", preset="h264-720p", **facts)])
+    store.claim(job_id, "w")
+    store.set_input_facts(job_id, "w", input_duration=60.0)
+    outputs = [Output(f"/media/out/{name}", "video", 400)] if status is JobStatus.SUCCEEDED else []
+    error = "input is not media" if status is JobStatus.FAILED else None
+    store.finish(job_id, "w", status, outputs=outputs, error=error)
+    return store.get(job_id)
+
+
+def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {seconds} s for {what}")
+        time.sleep(0.05)
+
+
+# -- end to end ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_succeeded_and_a_failed_job_are_emailed_with_subject_and_body(
+    sandbox: Sandbox, mailbox: Mailbox, make_media: Callable[..., Path]
+) -> None:
+    sandbox.configure(targets=[{"url": mailbox.url(), "name": "email"}], window=0)
+    good = make_media("good.mp4")
+    bad = shutil.copy(good, sandbox.root / "bad.mp4")
+
+    [good_id] = sandbox.submit([good])
+    sandbox.run_burst()
+    [bad_id] = sandbox.submit([Path(bad)])
+    Path(bad).write_bytes(b"this is not media any more")  # after the submit checked it
+    sandbox.run_burst()
+
+    assert len(mailbox.messages) == 2
+    succeeded, failed = mailbox.messages
+    assert succeeded["Subject"] == "mediaforge: good.mp4 succeeded"
+    assert succeeded["To"] == "ana@example.com"
+    body = text_of(succeeded)
+    job = sandbox.store.get(good_id)
+    assert "good.mp4 succeeded (preset remux-mp4)" in body
+    assert "x realtime" in body
+    assert f"Output: {job.outputs[0].path}" in body
+    assert "% of the input" in body
+    assert "Error:" not in body
+    assert failed["Subject"] == "mediaforge: bad.mp4 failed"
+    failure = sandbox.store.get(bad_id)
+    assert failure.error
+    assert f"Error: {failure.error}" in text_of(failed)
+    assert "Output:" not in text_of(failed)
+    # Markdown became HTML for the mail client that shows it.
+    html = failed.get_body(preferencelist=("html",))
+    assert html is not None and "<strong>bad.mp4</strong>" in str(html.get_content())
+    assert mailbox.logins == [SMTP_USER, SMTP_USER]
+    [outcome] = sandbox.status(good_id)["notifications"]
+    assert outcome["status"] == "sent" and outcome["target"] == "email"
+    assert outcome["event"] == "job_succeeded"
+
+
+def test_a_json_webhook_receives_the_job_fields(
+    sandbox: Sandbox, webhook: Webhook, make_media: Callable[..., Path]
+) -> None:
+    sandbox.configure(targets=[{"url": webhook.url()}], window=60)
+    clip = make_media("holiday clip.mp4")
+
+    # `mediaforge run` sends at once, whatever the window: no worker may be running.
+    job = run_foreground(sandbox.config(), sandbox.store, clip, "remux-mp4")
+
+    assert job.status is JobStatus.SUCCEEDED
+    [post] = webhook.posts
+    assert webhook.paths == ["/hook"]
+    assert post["title"] == "mediaforge: holiday clip.mp4 succeeded"
+    assert post["type"] == "success"
+    message = post["message"]
+    assert "**holiday clip.mp4** succeeded (preset remux-mp4)" in message
+    size = job.input_size
+    assert size is not None
+    assert f"Size: {size / 1024:.1f} KiB → " in message
+    assert "x realtime" in message
+    assert f"Output: {job.outputs[0].path}" in message
+    [note] = sandbox.store.notifications_for(job)
+    assert (note.status, note.target) == (NotificationStatus.SENT, target_label(webhook.url()))
+
+
+@pytest.mark.slow
+def test_a_batch_of_twenty_jobs_yields_one_digest_per_target(
+    sandbox: Sandbox, webhook: Webhook, mailbox: Mailbox, make_media: Callable[..., Path]
+) -> None:
+    sandbox.configure(
+        targets=[
+            {"url": webhook.url(), "name": "hook"},
+            {"url": mailbox.url(), "name": "email", "events": ["batch_finished"]},
+        ],
+        window=0.3,
+        digest_max_items=5,
+    )
+    first = make_media("clip-01.mp4")
+    clips = [first] + [
+        Path(shutil.copy(first, sandbox.root / f"clip-{n:02}.mp4")) for n in range(2, 21)
+    ]
+    ids = sandbox.submit(clips)
+
+    sandbox.run_burst("--workers", "2")
+
+    assert all(sandbox.store.get(i).status is JobStatus.SUCCEEDED for i in ids)
+    assert len(webhook.posts) == 1
+    assert len(mailbox.messages) == 1
+    [post], [mail] = webhook.posts, mailbox.messages
+    assert post["title"] == mail["Subject"] == "mediaforge: 20 jobs finished (20 succeeded)"
+    assert post["message"].count("✅") == 5
+    assert "…and 15 more" in post["message"]
+    assert "**clip-01.mp4**: succeeded." in post["message"]
+    assert "clip-01.mp4: succeeded." in text_of(mail)
+    # Each job shows the digest that reported it.
+    outcomes = sandbox.status(ids[7])["notifications"]
+    assert {(o["target"], o["event"], o["status"]) for o in outcomes} == {
+        ("hook", "batch_finished", "sent"),
+        ("email", "batch_finished", "sent"),
+    }
+
+
+@pytest.mark.slow
+def test_an_unreachable_target_is_retried_and_recorded_while_the_job_succeeds(
+    sandbox: Sandbox, make_media: Callable[..., Path]
+) -> None:
+    closed = free_port()  # nothing listens there
+    url = f"json://bob:{SMTP_PASSWORD}@127.0.0.1:{closed}/hook?token={TOKEN}"
+    sandbox.configure(targets=[{"url": url}], window=0, retries=2, retry_backoff=0.2, timeout=2)
+    [job_id] = sandbox.submit([make_media("clip.mp4")])
+
+    sandbox.run_burst()
+
+    shown = sandbox.status(job_id)
+    assert shown["status"] == "succeeded"
+    [outcome] = shown["notifications"]
+    assert outcome["target"] == f"json://127.0.0.1:{closed}"
+    assert outcome["status"] == "failed"
+    assert outcome["attempts"] == 3  # the first one and 2 retries
+    assert "connection error" in outcome["error"].lower()
+    text = sandbox.cli("status", str(job_id))
+    assert "failed" in text.stdout and "after 3 attempt(s)" in text.stdout
+    worker_log = sandbox.logs[0]
+    assert worker_log.count("next attempt in") == 2
+    assert "giving up" in worker_log
+    for secret in (SMTP_PASSWORD, TOKEN):
+        assert secret not in sandbox.database_text()
+        assert secret not in "\n".join(sandbox.logs)
+
+
+@pytest.mark.slow
+def test_a_worker_that_died_holding_a_job_is_reported_as_stalled(
+    sandbox: Sandbox, webhook: Webhook, make_media: Callable[..., Path]
+) -> None:
+    sandbox.configure(targets=[{"url": webhook.url(), "events": ["worker_stalled"]}], window=0)
+    [job_id] = sandbox.submit([make_media("clip.mp4")])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    sandbox.store.claim(job_id, f"{socket.gethostname()}:{dead.pid}/Worker-1")
+
+    sandbox.run_burst()  # its start-up recovery finds the job of the dead worker
+
+    # With max_attempts 1, the attempt the dead worker used was the last one.
+    assert sandbox.store.get(job_id).status is JobStatus.FAILED
+    [post] = webhook.posts  # the target wants worker_stalled only, not job_failed
+    assert post["type"] == "warning"
+    assert post["title"].startswith("mediaforge: worker ")
+    assert post["title"].endswith(
+        f"found job(s) {job_id} held by a worker that stopped heartbeating: "
+        "0 queued again, 1 failed"
+    )
+
+
+@pytest.mark.slow
+def test_a_worker_stopped_by_a_signal_says_so(sandbox: Sandbox, webhook: Webhook) -> None:
+    sandbox.configure(targets=[{"url": webhook.url(), "events": ["worker_stopped"]}])
+    worker = subprocess.Popen(
+        [*MEDIAFORGE, "worker"], env=sandbox.env, cwd=sandbox.root,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert worker.stdout is not None
+        for line in worker.stdout:  # its log, until it has started
+            if "mediaforge.worker" in line and " started: " in line:
+                break
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=30)  # drains the log, so the worker never blocks on it
+        assert worker.returncode == 0
+    finally:
+        worker.kill()
+        worker.wait()
+
+    [post] = webhook.posts
+    assert post["title"].startswith("mediaforge: worker ")
+    assert post["title"].endswith(" stopped on SIGTERM")
+
+
+def test_secrets_in_target_urls_appear_in_no_output(
+    sandbox: Sandbox, webhook: Webhook, make_media: Callable[..., Path]
+) -> None:
+    closed = free_port()
+    secret_url = f"json://bob:{SMTP_PASSWORD}@127.0.0.1:{closed}/hook?token={TOKEN}"
+    # Apprise's own error for this one quotes the URL with the password half-masked.
+    unknown_url = f"nosuchservice://bob:{SMTP_PASSWORD}@example.com/x"
+    sandbox.configure(
+        targets=[
+            {"url": secret_url, "tags": ["ops"]},
+            {"url": unknown_url},
+            {"url": webhook.url(), "tags": ["ops"]},
+        ],
+        retries=0,
+        timeout=2,
+    )
+    job = run_foreground(sandbox.config(), sandbox.store, make_media("clip.mp4"), "remux-mp4")
+    assert job.status is JobStatus.SUCCEEDED
+
+    outputs = [
+        sandbox.cli("config", "show"),
+        sandbox.cli("config", "show", "--json"),
+        sandbox.cli("status", str(job.id)),
+        sandbox.cli("status", str(job.id), "--json"),
+        sandbox.cli("notify", "test"),
+        sandbox.cli("notify", "test", "--json"),
+        sandbox.cli("notify", "test", "--tag", "nosuchtag"),
+    ]
+    # A bad setting beside the secret: the error quotes the section, not the URL.
+    sandbox.config_path.write_text(
+        yaml.safe_dump({"notify": {"targets": [{"url": secret_url, "events": ["nope"]}]}})
+    )
+    outputs.append(sandbox.cli("config", "check"))
+
+    assert outputs[-1].returncode == 3 and "'nope' is not allowed" in outputs[-1].stderr
+    assert json.loads(outputs[1].stdout)["notify"]["targets"][0]["url"] == "***"
+    assert [n.status for n in sandbox.store.notifications_for(job)] == [
+        NotificationStatus.FAILED,
+        NotificationStatus.FAILED,
+        NotificationStatus.SENT,
+    ]
+    shown = "\n".join(o.stdout + o.stderr for o in outputs)
+    assert "FAIL nosuchservice://example.com: Unparseable URL nosuchservice://bob:***@" in shown
+    for secret in (SMTP_PASSWORD, TOKEN):
+        assert secret not in shown
+        assert secret not in sandbox.database_text()
+    assert f"{SMTP_PASSWORD[0]}...{SMTP_PASSWORD[-1]}" not in shown + sandbox.database_text()
+
+
+def test_notify_test_reports_each_target_and_fails_if_one_does(
+    sandbox: Sandbox, webhook: Webhook, mailbox: Mailbox
+) -> None:
+    closed = free_port()
+    sandbox.configure(
+        targets=[
+            {"url": webhook.url(), "name": "hook", "tags": ["chat"]},
+            {"url": mailbox.url(), "name": "email", "tags": ["mail"]},
+            {"url": f"json://127.0.0.1:{closed}/x", "name": "dead", "tags": ["chat"]},
+        ],
+        timeout=2,
+    )
+
+    everything = sandbox.cli("notify", "test")
+    chat = sandbox.cli("notify", "test", "--tag", "chat", "--json")
+    mail = sandbox.cli("notify", "test", "--tag", "mail")
+    nothing = sandbox.cli("notify", "test", "--tag", "pager")
+
+    assert everything.returncode == 1
+    lines = everything.stdout.splitlines()
+    assert lines[:2] == ["ok   hook", "ok   email"]
+    assert lines[2].startswith("FAIL dead: A Connection error occurred")
+    assert chat.returncode == 1
+    assert [(r["target"], r["ok"]) for r in json.loads(chat.stdout)] == [
+        ("hook", True),
+        ("dead", False),
+    ]
+    assert (mail.returncode, mail.stdout) == (0, "ok   email\n")
+    assert nothing.returncode == 1
+    assert "no notification target has the tag 'pager'" in nothing.stderr
+    assert "chat, mail" in nothing.stderr
+    assert len(webhook.posts) == 2 and len(mailbox.messages) == 2
+    assert mailbox.messages[0]["Subject"] == "mediaforge: test notification"
+
+
+# -- digests and claims, on a real job database ------------------------------------------------
+
+
+def test_unrelated_jobs_ending_within_the_window_make_one_message(
+    sandbox: Sandbox, webhook: Webhook
+) -> None:
+    sandbox.configure(targets=[{"url": webhook.url()}], window=1.5)
+    notifier = Notifier(sandbox.config(), sandbox.store)
+
+    for name, status in [("a.mp4", JobStatus.SUCCEEDED), ("b.mp4", JobStatus.FAILED)]:
+        assert notifier.job_ended(ended_job(sandbox.store, name, status)) == 1.5
+    notifier.deliver_due("w1")
+    assert webhook.posts == []  # nothing is due before the window ends
+    wait_until(lambda: notifier.deliver_due("w1") is None and bool(webhook.posts), 10, "a post")
+
+    [post] = webhook.posts
+    assert post["title"] == "mediaforge: 2 jobs finished (1 succeeded, 1 failed)"
+    assert post["type"] == "failure"
+    assert "- ✅ **a.mp4**: succeeded." in post["message"]
+    assert "- ❌ **b.mp4**: failed. input is not media" in post["message"]
+
+
+def test_reporting_the_same_end_twice_records_one_message(sandbox: Sandbox) -> None:
+    sandbox.configure(targets=[{"url": "json://127.0.0.1:9/x"}])
+    notifier = Notifier(sandbox.config(), sandbox.store)
+    job = ended_job(sandbox.store, "a.mp4", JobStatus.SUCCEEDED)
+
+    assert notifier.job_ended(job) is not None
+    assert notifier.job_ended(job) is None  # e.g. the CLI's cancel and the worker both saw it
+
+    assert len(sandbox.store.notifications_for(job)) == 1
+
+
+def test_two_workers_never_claim_the_same_messages(sandbox: Sandbox) -> None:
+    sandbox.configure(targets=[{"url": "json://127.0.0.1:9/x", "name": "t"}], window=0)
+    notifier = Notifier(sandbox.config(), sandbox.store)
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        notifier.job_ended(ended_job(sandbox.store, name, JobStatus.SUCCEEDED))
+
+    claims: dict[str, int] = {}
+
+    def claim(worker: str) -> None:
+        claims[worker] = len(sandbox.store.claim_notifications("t", worker))
+
+    threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(claims.values()) == [0, 0, 0, 3]
+
+
+def test_a_batch_reports_nothing_until_its_last_job_ends(
+    sandbox: Sandbox, webhook: Webhook
+) -> None:
+    sandbox.configure(targets=[{"url": webhook.url()}], window=0)
+    notifier = Notifier(sandbox.config(), sandbox.store)
+    first = ended_job(sandbox.store, "a.mp4", JobStatus.SUCCEEDED, batch="b1")
+    [queued] = sandbox.store.create([NewJob("/media/b.mp4", "h264-720p", batch="b1")])
+
+    assert notifier.job_ended(first) is None
+    sandbox.store.claim(queued, "w")
+    sandbox.store.finish(queued, "w", JobStatus.FAILED, error="input is not media")
+    assert notifier.job_ended(sandbox.store.get(queued)) == 0
+    notifier.deliver_due("w")
+
+    [post] = webhook.posts
+    assert post["title"] == "mediaforge: 2 jobs finished (1 succeeded, 1 failed)"
+
+
+def test_a_stalled_worker_is_reported_to_the_targets_that_want_it(
+    sandbox: Sandbox, webhook: Webhook
+) -> None:
+    sandbox.configure(
+        targets=[
+            {"url": webhook.url("/ops"), "events": ["worker_stalled"]},
+            {"url": webhook.url("/jobs"), "name": "jobs only", "events": ["job_failed"]},
+        ]
+    )
+    notifier = Notifier(sandbox.config(), sandbox.store)
+
+    text = "worker host:1 found job(s) 4 held by a worker that stopped heartbeating"
+    assert notifier.worker_event(Event.WORKER_STALLED, "host:1", text) == 0
+    notifier.deliver_due("w")
+
+    assert webhook.paths == ["/ops"]
+    assert webhook.posts[0]["title"] == f"mediaforge: {text}"
+    assert webhook.posts[0]["type"] == "warning"
+
+
+def test_a_failed_delivery_is_retried_with_backoff_then_given_up(sandbox: Sandbox) -> None:
+    sandbox.configure(
+        targets=[{"url": f"json://127.0.0.1:{free_port()}/x"}],
+        window=0,
+        retries=1,
+        retry_backoff=1,
+        timeout=2,
+    )
+    notifier = Notifier(sandbox.config(), sandbox.store)
+    job = ended_job(sandbox.store, "a.mp4", JobStatus.SUCCEEDED)
+    notifier.job_ended(job)
+
+    def attempts() -> tuple[NotificationStatus, int]:
+        [note] = sandbox.store.notifications_for(job)
+        return note.status, note.attempts
+
+    assert notifier.deliver_due("w") == 1.0  # seconds until the retry
+    assert notifier.deliver_due("w") is None  # not due yet: nothing tried
+    assert attempts() == (NotificationStatus.PENDING, 1)
+    wait_until(lambda: notifier.deliver_due("w") is None and attempts()[1] == 2, 10, "the retry")
+    assert attempts() == (NotificationStatus.FAILED, 2)  # the last attempt failed: given up
+
+
+# -- messages, targets and settings -------------------------------------------------------
+
+
+def test_a_line_that_uses_an_empty_field_is_left_out(sandbox: Sandbox) -> None:
+    job = ended_job(sandbox.store, "a.mp4", JobStatus.FAILED)
+    settings = sandbox.config().notify
+
+    message = compose(settings, [job])
+
+    assert message.title == "mediaforge: a.mp4 failed"
+    assert message.body.splitlines() == [
+        "**a.mp4** failed (preset h264-720p)",
+        "Error: input is not media",
+        f"Took: {message.body.split('Took: ')[1].splitlines()[0]}",
+    ]
+
+
+def test_templates_are_configurable(sandbox: Sandbox) -> None:
+    sandbox.configure(title="[{status}] {id}", body="{icon} {input} {speed}")
+    job = ended_job(sandbox.store, "a.mp4", JobStatus.SUCCEEDED)
+
+    message = compose(sandbox.config().notify, [job])
+
+    assert message.title == f"[succeeded] {job.id}"
+    assert message.body.startswith("✅ /media/a.mp4 ") and message.body.endswith("x realtime")
+
+
+@pytest.mark.parametrize(
+    ("setting", "problem"),
+    [
+        ("title: '{nam}'", "notify.title: uses {nam}, which is not a field; the fields are: id,"),
+        ("digest_body: '{name}'", "notify.digest_body: uses {name}, which is not a field"),
+        ("body: 'a {'", "notify.body: is not a valid template"),
+        ("targets: [{name: x}]", "notify.targets[0].url: is required"),
+        ("targets: [{url: example.com}]", "notify.targets[0].url: is not a URL"),
+        ("events: [job_done]", "'job_done' is not allowed; use one of 'job_succeeded'"),
+    ],
+)
+def test_bad_notify_settings_are_reported_with_their_line(
+    tmp_path: Path, setting: str, problem: str
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"notify:\n  {setting}\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError) as error:
+        load_config(path, {"HOME": str(tmp_path)})
+
+    assert any(f"{path}:2: " in p and problem in p for p in error.value.problems), (
+        error.value.problems
+    )
+
+
+def test_an_apprise_config_file_adds_targets_that_choose_events_by_tag(tmp_path: Path) -> None:
+    apprise_file = tmp_path / "apprise.yml"
+    apprise_file.write_text(
+        yaml.safe_dump(
+            {
+                "urls": [
+                    {f"json://ops:{SMTP_PASSWORD}@127.0.0.1:9/a": [{"tag": "job_failed, pager"}]},
+                    {"json://127.0.0.1:9/b": [{"tag": "chat"}]},
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    path = tmp_path / "config.yaml"
+    path.write_text(f"notify:\n  apprise_config: {apprise_file.name}\n", encoding="utf-8")
+
+    targets = load_targets(load_config(path, {"HOME": str(tmp_path)}).notify)
+
+    assert [(t.label, t.tags, t.events) for t in targets] == [
+        ("json://127.0.0.1:9", frozenset({"job_failed", "pager"}), {Event.JOB_FAILED}),
+        (
+            "json://127.0.0.1:9 #2",
+            frozenset({"chat"}),
+            {Event.JOB_SUCCEEDED, Event.JOB_FAILED, Event.BATCH_FINISHED, Event.WORKER_STALLED},
+        ),
+    ]
+    assert SMTP_PASSWORD in targets[0].secrets
+
+
+@pytest.mark.parametrize(
+    ("url", "label"),
+    [
+        ("mailtos://ana:pw@gmail.com?to=x@example.com", "mailtos://gmail.com"),
+        ("json://127.0.0.1:8080/path/secret?token=abc", "json://127.0.0.1:8080"),
+        ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#general", "slack://T1JJ***"),
+        ("TGRAM://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/12315544/", "tgram://1234***"),
+    ],
+)
+def test_a_target_is_known_by_a_label_without_secrets(url: str, label: str) -> None:
+    assert target_label(url) == label
+
+
+def test_submitting_does_not_import_apprise(
+    sandbox: Sandbox, make_media: Callable[..., Path]
+) -> None:
+    sandbox.configure(targets=[{"url": "json://127.0.0.1:9/x"}])
+    clip = make_media("clip.mp4")
+    code = (
+        "import sys\n"
+        "from mediaforge.cli import app\n"
+        f"sys.argv = ['mediaforge', 'submit', {str(clip)!r}, '--preset', 'remux-mp4']\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "print('apprise' in sys.modules)\n"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=sandbox.env, capture_output=True, text=True,
+        timeout=60, check=True,
+    )  # fmt: skip
+
+    assert done.stdout.splitlines()[-1] == "False"
