@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mediaforge.process import media_path
+from tests.mfcli import Mediaforge
 
 # Muxer for each file extension make_media knows.
 MUXERS = {
@@ -101,3 +102,9 @@ def make_media(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return make
+
+
+@pytest.fixture
+def mf(tmp_path: Path) -> Mediaforge:
+    """A ``mediaforge`` command with its own data, config and presets in tmp_path."""
+    return Mediaforge(tmp_path / "mf")

@@ -7,15 +7,10 @@ run it; typer's CliRunner is only used to walk the registered commands.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,83 +21,7 @@ from typer.testing import CliRunner
 from mediaforge import __version__
 from mediaforge.cli import app
 from mediaforge.errors import ExitCode
-
-# -- helpers (each test file keeps its own few lines; see test_cli.py) ----------
-
-
-@dataclass(frozen=True)
-class Done:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-    def error_lines(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.startswith("Error:")]
-
-
-class Mediaforge:
-    """Runs ``python -m mediaforge`` as a user would, with data and config in a tmp folder."""
-
-    def __init__(self, home: Path) -> None:
-        home.mkdir(exist_ok=True)
-        self.home = home
-        self.config = home / "mediaforge.yaml"
-        self.presets = home / "presets"
-        self.presets.mkdir(exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAFORGE_")}
-        self.env = {
-            **env,
-            "MEDIAFORGE_DATA_DIR": str(home / "data"),
-            "MEDIAFORGE_CONFIG": str(self.config),
-            "XDG_CONFIG_HOME": str(home / "xdg"),
-        }
-        self.configure()
-
-    def configure(self, extra: str = "") -> None:
-        self.config.write_text(
-            f"presets_dir: {self.presets}\n"
-            "worker: {heartbeat_interval: 0.5, stale_after: 3, retry_backoff: 0.2,"
-            " shutdown_grace: 1}\n" + extra,
-            encoding="utf-8",
-        )
-
-    def add_preset(self, name: str, text: str) -> Path:
-        path = self.presets / f"{name}.yaml"
-        path.write_text(text, encoding="utf-8")
-        return path
-
-    def __call__(self, *args: object, cwd: Path | None = None) -> Done:
-        done = subprocess.run(
-            [sys.executable, "-m", "mediaforge", *map(str, args)],
-            env=self.env, cwd=cwd or self.home, capture_output=True, text=True, timeout=120,
-            stdin=subprocess.DEVNULL, check=False,
-        )  # fmt: skip
-        return Done(done.returncode, done.stdout, done.stderr)
-
-    def popen(self, *args: object) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "mediaforge", *map(str, args)],
-            env=self.env, cwd=self.home, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-
-    def jobs(self) -> list[dict[str, Any]]:
-        done = self("jobs", "--json", "--limit", "1000")
-        assert done.code == 0, done.err
-        jobs: list[dict[str, Any]] = done.json()
-        return jobs
-
-
-@pytest.fixture
-def mf(tmp_path: Path) -> Mediaforge:
-    return Mediaforge(tmp_path / "mf")
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from tests.mfcli import Done, Mediaforge, digest
 
 
 def assert_one_error_line(done: Done, *, problems: int = 0) -> str:
