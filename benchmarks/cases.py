@@ -43,17 +43,33 @@ class Sizes:
     run_repeats: int  # runs of each side for run (its target is tight)
     repeats: int  # runs of each side for the other encode benchmarks (alternated)
     jobs: int  # one-second jobs for job-overhead
-    job_rounds: int
+    job_rounds: int  # rounds of both sides for job-overhead (alternated)
     cli_runs: int  # runs of a short CLI command (submit, jobs)
     rows: int  # jobs in the database for the jobs listing
 
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(clip_seconds=5, ladder_seconds=4, run_repeats=2, repeats=2, jobs=20,
-                       job_rounds=1, cli_runs=5, rows=10_000)
-        return cls(clip_seconds=20, ladder_seconds=10, run_repeats=5, repeats=3, jobs=200,
-                   job_rounds=3, cli_runs=10, rows=100_000)
+            return cls(
+                clip_seconds=5,
+                ladder_seconds=4,
+                run_repeats=2,
+                repeats=2,
+                jobs=20,
+                job_rounds=1,
+                cli_runs=5,
+                rows=10_000,
+            )
+        return cls(
+            clip_seconds=20,
+            ladder_seconds=10,
+            run_repeats=5,
+            repeats=3,
+            jobs=200,
+            job_rounds=3,
+            cli_runs=10,
+            rows=100_000,
+        )
 
 
 @dataclass
@@ -72,8 +88,14 @@ def _cpus(samples: list[Sample]) -> list[float]:
 
 
 def _ratio_figures(
-    benchmark: str, what: str, ours: list[Sample], base: list[Sample], label: str, *,
-    wall_target: float | None = None, cpu_target: float | None = None,
+    benchmark: str,
+    what: str,
+    ours: list[Sample],
+    base: list[Sample],
+    label: str,
+    *,
+    wall_target: float | None = None,
+    cpu_target: float | None = None,
 ) -> list[Figure]:
     """Wall and CPU rows: median of ours / median of the baseline."""
     figures = []
@@ -81,7 +103,14 @@ def _ratio_figures(
         mine, theirs = median(values(ours)), median(values(base))
         figures.append(
             Figure(
-                benchmark, f"{what}: {measure}", mine, theirs, label, mine / theirs, "x", target,
+                benchmark,
+                f"{what}: {measure}",
+                mine,
+                theirs,
+                label,
+                mine / theirs,
+                "x",
+                target,
                 samples={"mediaforge": values(ours), "baseline": values(base)},
             )
         )
@@ -89,18 +118,39 @@ def _ratio_figures(
 
 
 def _absolute_figures(
-    benchmark: str, what: str, ours: list[Sample], base: list[Sample], label: str,
+    benchmark: str,
+    what: str,
+    ours: list[Sample],
+    base: list[Sample],
+    label: str,
     target: float,
 ) -> list[Figure]:
     """A wall row held to an absolute target (with the best run, the least
     disturbed by other load, as a note) and a CPU row, which load inflates less."""
     wall, cpu = median(_walls(ours)), median(_cpus(ours))
     return [
-        Figure(benchmark, f"{what}: wall", wall, median(_walls(base)), label, wall, "s", target,
-               note=f"best {min(_walls(ours)) * 1000:.0f} ms",
-               samples={"mediaforge": _walls(ours), "baseline": _walls(base)}),
-        Figure(benchmark, f"{what}: CPU", cpu, median(_cpus(base)), label, cpu, "s",
-               samples={"mediaforge": _cpus(ours), "baseline": _cpus(base)}),
+        Figure(
+            benchmark,
+            f"{what}: wall",
+            wall,
+            median(_walls(base)),
+            label,
+            wall,
+            "s",
+            target,
+            note=f"best {min(_walls(ours)) * 1000:.0f} ms",
+            samples={"mediaforge": _walls(ours), "baseline": _walls(base)},
+        ),
+        Figure(
+            benchmark,
+            f"{what}: CPU",
+            cpu,
+            median(_cpus(base)),
+            label,
+            cpu,
+            "s",
+            samples={"mediaforge": _cpus(ours), "baseline": _cpus(base)},
+        ),
     ]
 
 
@@ -146,8 +196,9 @@ def bench_run(sizes: Sizes) -> Report:
     """`mediaforge run` vs the command `presets show` prints, run raw."""
     preset = "h264-1080p"
     with Workspace("run") as ws:
-        clip = synthesize(ws.root / "talk.mp4", seconds=sizes.clip_seconds, size="1920x1080",
-                          video=MPEG4_SOURCE)
+        clip = synthesize(
+            ws.root / "talk.mp4", seconds=sizes.clip_seconds, size="1920x1080", video=MPEG4_SOURCE
+        )
         raw_dir, ours_dir = ws.folder("raw"), ws.folder("ours")
         raw = ws.preset_command(preset, clip, raw_dir)
         if raw.action != "transcode":
@@ -160,17 +211,28 @@ def bench_run(sizes: Sizes) -> Report:
             clear(raw_dir)
 
         def run_ours() -> None:
-            sample, done = ws.mediaforge("run", str(clip), "-p", preset, "-o", str(ours_dir),
-                                         "--json")
+            sample, done = ws.mediaforge(
+                "run", str(clip), "-p", preset, "-o", str(ours_dir), "--json"
+            )
             _expect_job(done.stdout, "transcode")
             ours.append(sample)
             clear(ours_dir)
 
         _alternate(sizes.run_repeats, run_raw, run_ours)
     what = f"{sizes.clip_seconds:g} s 1080p MPEG-4 -> {preset}"
-    figures = _ratio_figures("run", what, ours, base, "same ffmpeg command",
-                             wall_target=1.03)
-    return Report(figures, {"command": raw.argv})
+    figures = _ratio_figures("run", what, ours, base, "same ffmpeg command", wall_target=1.03)
+    # Each raw run and mediaforge run of a pair ran back to back: their
+    # difference is what mediaforge adds, less disturbed by load drifting.
+    added_wall = median([o.wall - b.wall for o, b in zip(ours, base, strict=True)])
+    added_cpu = median([o.cpu - b.cpu for o, b in zip(ours, base, strict=True)])
+    notes = [
+        f"run: mediaforge adds {added_wall:.2f} s wall and {added_cpu:.2f} s CPU to the "
+        f"ffmpeg command (median of back-to-back pairs); ffmpeg alone: "
+        f"{median(_walls(base)):.1f} s wall, {median(_cpus(base)):.1f} s CPU."
+    ]
+    return Report(
+        figures, {"command": raw.argv, "added_wall": added_wall, "added_cpu": added_cpu}, notes
+    )
 
 
 # -- 2. hls-ladder (one decode, split) vs three separate runs --------------------
@@ -184,12 +246,14 @@ def bench_hls_ladder(sizes: Sizes) -> Report:
     details: dict[str, Any] = {}
     for source, video in (("H.264", H264_SOURCE), ("MPEG-4", MPEG4_SOURCE)):
         with Workspace("hls") as ws:
-            clip = synthesize(ws.root / "talk.mp4", seconds=sizes.ladder_seconds,
-                              size="1920x1080", video=video)
+            clip = synthesize(
+                ws.root / "talk.mp4", seconds=sizes.ladder_seconds, size="1920x1080", video=video
+            )
             ours, base, commands = _ladder_vs_singles(ws, clip, sizes.repeats)
         what = f"{sizes.ladder_seconds:g} s 1080p {source} source, 3 renditions"
-        rows = _ratio_figures("hls-ladder", what, ours, base, "3 separate ffmpeg runs",
-                              cpu_target=0.85)
+        rows = _ratio_figures(
+            "hls-ladder", what, ours, base, "3 separate ffmpeg runs", cpu_target=0.85
+        )
         figures.extend(rows)
         details[source] = commands
     return Report(figures, details)
@@ -262,8 +326,14 @@ def bench_remux(sizes: Sizes) -> Report:
         )
     mine, theirs = median(_walls(remuxes)), median(_walls(encodes))
     figure = Figure(
-        "remux", f"{sizes.clip_seconds:g} s compliant 1080p H.264/AAC: wall", mine, theirs,
-        "re-encode, same preset", mine / theirs, "x", 0.10,
+        "remux",
+        f"{sizes.clip_seconds:g} s compliant 1080p H.264/AAC: wall",
+        mine,
+        theirs,
+        "re-encode, same preset",
+        mine / theirs,
+        "x",
+        0.10,
         note=f"{theirs / mine:.0f}x faster",
         samples={"mediaforge": _walls(remuxes), "baseline": _walls(encodes)},
     )
@@ -286,7 +356,9 @@ def bench_job_overhead(sizes: Sizes) -> Report:
         clips = ws.folder("clips")
         # One ffmpeg run cut into n different one-second files.
         synthesize(
-            clips / "clip%04d.mp4", seconds=n, muxer="segment",
+            clips / "clip%04d.mp4",
+            seconds=n,
+            muxer="segment",
             video=("-c:v", "mpeg4", "-q:v", "4", "-g", "25"),
             extra=("-segment_time", "1", "-reset_timestamps", "1", "-segment_format", "mp4"),
         )
@@ -308,12 +380,15 @@ def bench_job_overhead(sizes: Sizes) -> Report:
         workers: list[Sample] = []
 
         def run_raw() -> None:
-            raw_runs.append(total([ws.run(c) for c in raw_commands]))
-            # ffprobe as mediaforge runs it: each input twice, each output once.
-            outputs = [c[-1] for c in raw_commands]
-            inputs = [f"file:{p}" for p in paths]
-            probed = inputs + inputs + outputs
-            probe_runs.append(total([ws.run([*FFPROBE, f]) for f in probed]))
+            # Job by job, in mediaforge's order, so both baselines see the same load:
+            # ffprobe the input (submit), again (worker), ffmpeg, ffprobe the output.
+            ffmpegs, probes = [], []
+            for path, command in zip(paths, raw_commands, strict=True):
+                probes += [ws.run([*FFPROBE, f"file:{path}"]) for _ in range(2)]
+                ffmpegs.append(ws.run(command))
+                probes.append(ws.run([*FFPROBE, command[-1]]))
+            raw_runs.append(total(ffmpegs))
+            probe_runs.append(total(probes))
             clear(raw_dir)
 
         def run_ours() -> None:
@@ -331,35 +406,30 @@ def bench_job_overhead(sizes: Sizes) -> Report:
         _alternate(sizes.job_rounds, run_raw, run_ours)
 
     ours = [s + w for s, w in zip(submits, workers, strict=True)]
-    beyond_raw = [(o.wall - r.wall) / n * 1000 for o, r in zip(ours, raw_runs, strict=True)]
-    beyond_probe = [
-        (o.wall - r.wall - p.wall) / n * 1000
-        for o, r, p in zip(ours, raw_runs, probe_runs, strict=True)
-    ]
-    cpu_beyond_probe = [
-        (o.cpu - r.cpu - p.cpu) / n * 1000
-        for o, r, p in zip(ours, raw_runs, probe_runs, strict=True)
-    ]
+    with_probes = [r + p for r, p in zip(raw_runs, probe_runs, strict=True)]
     what = f"{n} one-second jobs ({preset})"
-    ours_wall = median(_walls(ours))
-    raw_wall = median(_walls(raw_runs))
-    with_probes = median([r.wall + p.wall for r, p in zip(raw_runs, probe_runs, strict=True)])
+    probes = f"{PROBES_PER_JOB} ffprobe"
     figures = [
-        Figure("job-overhead", f"{what}: wall beyond raw ffmpeg", ours_wall, raw_wall,
-               f"{n} ffmpeg runs", median(beyond_raw), "ms/job", 30.0,
-               samples={"mediaforge": _walls(ours), "baseline": _walls(raw_runs),
-                        "ms_per_job": beyond_raw}),
-        Figure("job-overhead", f"{what}: wall beyond ffmpeg + {PROBES_PER_JOB} ffprobe",
-               ours_wall, with_probes, f"{n} ffmpeg + {PROBES_PER_JOB * n} ffprobe runs",
-               median(beyond_probe),
-               "ms/job",
-               samples={"mediaforge": _walls(ours), "ffprobe": _walls(probe_runs),
-                        "ms_per_job": beyond_probe}),
-        Figure("job-overhead", f"{what}: CPU beyond ffmpeg + {PROBES_PER_JOB} ffprobe",
-               median(_cpus(ours)),
-               median([r.cpu + p.cpu for r, p in zip(raw_runs, probe_runs, strict=True)]),
-               "CPU of those runs", median(cpu_beyond_probe), "ms/job",
-               samples={"ms_per_job": cpu_beyond_probe}),
+        _per_job(
+            "wall", f"{what}: wall beyond raw ffmpeg", ours, raw_runs, f"{n} ffmpeg runs", n, 30.0
+        ),
+        _per_job("CPU", f"{what}: CPU beyond raw ffmpeg", ours, raw_runs, "CPU of those runs", n),
+        _per_job(
+            "wall",
+            f"{what}: wall beyond ffmpeg + {probes}",
+            ours,
+            with_probes,
+            f"{n} ffmpeg + {PROBES_PER_JOB * n} ffprobe runs",
+            n,
+        ),
+        _per_job(
+            "CPU",
+            f"{what}: CPU beyond ffmpeg + {probes}",
+            ours,
+            with_probes,
+            "CPU of those runs",
+            n,
+        ),
     ]
     details = {
         "submit_wall": _walls(submits),
@@ -374,6 +444,32 @@ def bench_job_overhead(sizes: Sizes) -> Report:
         f"{median(details['worker_wall']):.2f} s (medians)."
     ]
     return Report(figures, details, notes)
+
+
+def _per_job(
+    measure: str,
+    what: str,
+    ours: list[Sample],
+    base: list[Sample],
+    label: str,
+    n: int,
+    target: float | None = None,
+) -> Figure:
+    """Milliseconds per job that ours took beyond the baseline: the median of the
+    per-round differences (each round ran both sides back to back)."""
+    pick = _walls if measure == "wall" else _cpus
+    per_job = [(o - b) / n * 1000 for o, b in zip(pick(ours), pick(base), strict=True)]
+    return Figure(
+        "job-overhead",
+        what,
+        median(pick(ours)),
+        median(pick(base)),
+        label,
+        median(per_job),
+        "ms/job",
+        target,
+        samples={"mediaforge": pick(ours), "baseline": pick(base), "ms_per_job": per_job},
+    )
 
 
 # -- 5. mediaforge submit, one file ---------------------------------------------
@@ -394,17 +490,20 @@ def bench_submit(sizes: Sizes) -> Report:
             versions.append(ws.mediaforge("--version")[0])
             probes.append(ws.run([*FFPROBE, f"file:{clip}"]))  # submit probes its input
 
-        _alternate(sizes.cli_runs, lambda: submits.append(ws.mediaforge(*submit_args)[0]),
-                   references)
-        _, done = timed([sys.executable, "-X", "importtime", MEDIAFORGE, *submit_args],
-                        env=ws.env, cwd=ws.root)
+        _alternate(
+            sizes.cli_runs, lambda: submits.append(ws.mediaforge(*submit_args)[0]), references
+        )
+        _, done = timed(
+            [sys.executable, "-X", "importtime", MEDIAFORGE, *submit_args], env=ws.env, cwd=ws.root
+        )
     figures = _absolute_figures("submit", "one file", submits, pythons, "python -c pass", 0.25)
+    offenders = _import_offenders(done.stderr)
     details = {
         "mediaforge_version_wall_median": median(_walls(versions)),
         "mediaforge_version_wall": _walls(versions),
         "ffprobe_wall": _walls(probes),
         "ffprobe_cpu": _cpus(probes),
-        "import_time_top": _import_offenders(done.stderr),
+        "import_time_top": offenders,
     }
     notes = [
         f"submit: `mediaforge --version` (Python, typer, rich, the CLI module) takes "
@@ -412,7 +511,7 @@ def bench_submit(sizes: Sizes) -> Report:
         f"runs takes {median(_walls(probes)) * 1000:.0f} ms on its own (medians)."
     ]
     if any(f.met is False for f in figures):
-        top = ", ".join(f"{name} {ms:.0f} ms" for name, ms in details["import_time_top"][:8])
+        top = ", ".join(f"{name} {ms:.0f} ms" for name, ms in offenders[:8])
         notes.append(f"submit: slowest imports (cumulative, python -X importtime): {top}.")
     return Report(figures, details, notes)
 
@@ -447,13 +546,15 @@ def bench_jobs(sizes: Sizes) -> Report:
             runs["all"].append(full.mediaforge("jobs")[0])
             runs["failed"].append(full.mediaforge("jobs", "--status", "failed")[0])
 
-        _alternate(sizes.cli_runs, lambda: runs["empty"].append(empty.mediaforge("jobs")[0]),
-                   listings)
+        _alternate(
+            sizes.cli_runs, lambda: runs["empty"].append(empty.mediaforge("jobs")[0]), listings
+        )
     figures = []
     for key, command in (("all", "jobs"), ("failed", "jobs --status failed")):
         what = f"`{command}`, {sizes.rows:,} jobs in the DB"
-        figures += _absolute_figures("jobs", what, runs[key], runs["empty"], "`jobs`, empty DB",
-                                     0.4)
+        figures += _absolute_figures(
+            "jobs", what, runs[key], runs["empty"], "`jobs`, empty DB", 0.4
+        )
     return Report(figures, {})
 
 
@@ -465,37 +566,59 @@ def _fill(ws: Workspace, rows: int) -> None:
 
     store = JobStore.open(load_config(None, ws.env))
     start = time.time() - rows * 60
-    outputs = json.dumps([{
-        "path": "/srv/media/out/episode.720p.mp4", "kind": "video", "size": 48_000_000,
-        "container": "mp4", "video_codec": "h264", "audio_codec": "aac", "width": 1280,
-        "height": 720, "duration": 1312.4,
-    }])
-    tail = "\n".join(f"[h264 @ 0x55d3c7340ac0] error while decoding MB {i} 12" for i in range(30))
     try:
         with store.db.atomic():
-            batch: list[dict[str, Any]] = []
-            for i in range(rows):
-                failed = i % 100 == 37
-                t = start + i * 60
-                batch.append({
-                    "input_path": f"/srv/media/incoming/show-{i // 100:04d}/episode-{i:06d}.mkv",
-                    "input_size": 700_000_000 + i, "input_mtime": t - 3600,
-                    "input_hash": f"{i:064x}", "input_duration": 1312.4, "preset": "h264-720p",
-                    "status": "failed" if failed else "succeeded", "progress": 1.0,
-                    "attempts": 3 if failed else 1, "max_attempts": 3, "action": "transcode",
-                    "outputs": "[]" if failed else outputs,
-                    "error": "ffmpeg exited with code 1: Invalid data found" if failed else None,
-                    "log_tail": tail if failed else None, "worker": "nas:4242/Worker-1",
-                    "heartbeat_at": t + 50, "source": "watch", "created_at": t,
-                    "started_at": t + 1, "finished_at": t + 55, "updated_at": t + 55,
-                })
-                if len(batch) == 500:
-                    JobRow.insert_many(batch).execute()
-                    batch = []
-            if batch:
-                JobRow.insert_many(batch).execute()
+            for first in range(0, rows, 500):
+                chunk = range(first, min(first + 500, rows))
+                JobRow.insert_many([_finished_job(i, start + i * 60) for i in chunk]).execute()
     finally:
         store.close()
+
+
+_OUTPUTS = json.dumps(
+    [
+        {
+            "path": "/srv/media/out/episode.720p.mp4",
+            "kind": "video",
+            "size": 48_000_000,
+            "container": "mp4",
+            "video_codec": "h264",
+            "audio_codec": "aac",
+            "width": 1280,
+            "height": 720,
+            "duration": 1312.4,
+        }
+    ]
+)
+_LOG_TAIL = "\n".join(f"[h264 @ 0x55d3c7340ac0] error while decoding MB {i} 12" for i in range(30))
+
+
+def _finished_job(i: int, created: float) -> dict[str, Any]:
+    """Job number ``i`` as a row, looking like a watch folder's: 1 in 100 failed."""
+    failed = i % 100 == 37
+    return {
+        "input_path": f"/srv/media/incoming/show-{i // 100:04d}/episode-{i:06d}.mkv",
+        "input_size": 700_000_000 + i,
+        "input_mtime": created - 3600,
+        "input_hash": f"{i:064x}",
+        "input_duration": 1312.4,
+        "preset": "h264-720p",
+        "status": "failed" if failed else "succeeded",
+        "progress": 1.0,
+        "attempts": 3 if failed else 1,
+        "max_attempts": 3,
+        "action": "transcode",
+        "outputs": "[]" if failed else _OUTPUTS,
+        "error": "ffmpeg exited with code 1: Invalid data found" if failed else None,
+        "log_tail": _LOG_TAIL if failed else None,
+        "worker": "nas:4242/Worker-1",
+        "heartbeat_at": created + 50,
+        "source": "watch",
+        "created_at": created,
+        "started_at": created + 1,
+        "finished_at": created + 55,
+        "updated_at": created + 55,
+    }
 
 
 BENCHMARKS: dict[str, Callable[[Sizes], Report]] = {

@@ -81,8 +81,13 @@ def timed(
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
-        list(argv), env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
-        text=True, check=False,
+        list(argv),
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -113,7 +118,7 @@ def synthesize(
     extra: Sequence[str] = (),
 ) -> Path:
     """Make a clip with lavfi: testsrc2 picture and a sine tone in AAC."""
-    subprocess.run(
+    timed(
         [
             "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
             "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}:d={seconds}",
@@ -121,7 +126,7 @@ def synthesize(
             *video, "-c:a", "aac", "-b:a", "128k", *extra, "-f", muxer,
             f"file:{path}",
         ],
-        check=True, capture_output=True,
+        env=dict(os.environ), cwd=path.parent,
     )  # fmt: skip
     return path
 

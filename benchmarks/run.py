@@ -50,10 +50,15 @@ def _names(only: list[str] | None) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke check")
-    parser.add_argument("--only", action="append", metavar="NAME",
-                        help=f"run only these ({', '.join(BENCHMARKS)})")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS,
-                        help="where the JSON goes (default: benchmarks/results)")
+    parser.add_argument(
+        "--only", action="append", metavar="NAME", help=f"run only these ({', '.join(BENCHMARKS)})"
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=RESULTS,
+        help="where the JSON goes (default: benchmarks/results)",
+    )
     args = parser.parse_args(argv)
     names = _names(args.only)
     sizes = Sizes.for_mode(args.quick)
@@ -74,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mediaforge-bench-pycache-") as cache:
         use_bytecode_cache(Path(cache))
         print("warming up ...", file=sys.stderr, flush=True)
-        warm_up(names)
+        try:
+            warm_up(names)
+        except BenchmarkError as exc:
+            print(f"warm-up failed, nothing measured: {exc}", file=sys.stderr)
+            return 1
         figures, notes, failed = _run_all(names, sizes, record)
 
     print(markdown_table(figures))
@@ -82,8 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{note}")
     load = [b["load_average_before"][0] for b in record["benchmarks"].values() if "figures" in b]
     if load:
-        print(f"\n{record['machine']['cpus']} CPUs; 1-min load average at the start of each "
-              f"benchmark: {', '.join(f'{x:.1f}' for x in load)}")
+        print(
+            f"\n{record['machine']['cpus']} CPUs; 1-min load average at the start of each "
+            f"benchmark: {', '.join(f'{x:.1f}' for x in load)}"
+        )
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stamp = started.strftime("%Y%m%d-%H%M%S") + ("-quick" if args.quick else "")
     path = args.results_dir / f"{stamp}.json"

@@ -16,7 +16,11 @@ RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 def test_quick_submit_benchmark_prints_a_table_and_writes_json(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(RUN), "--quick", "--only", "submit", "--results-dir", str(tmp_path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
     assert done.returncode == 0, done.stderr
@@ -32,7 +36,11 @@ def test_quick_submit_benchmark_prints_a_table_and_writes_json(tmp_path: Path) -
 def test_unknown_benchmark_name_is_refused_with_the_choices(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(RUN), "--only", "nope", "--results-dir", str(tmp_path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
     assert done.returncode != 0
