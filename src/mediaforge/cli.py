@@ -146,7 +146,7 @@ OutputDirOpt = Annotated[
 @app.command()
 def run(
     ctx: typer.Context,
-    input: Annotated[Path, typer.Argument(help="The input file.")],
+    input: Annotated[str, typer.Argument(help="The input file, or s3://BUCKET/KEY.")],
     preset: PresetOpt,
     output_dir: OutputDirOpt = None,
     json_out: JsonOpt = False,
@@ -154,8 +154,11 @@ def run(
     """Run one job in the foreground (no queue, no worker needed)."""
     from mediaforge.jobs import JobStatus
     from mediaforge.pipeline import SHUTDOWN, run_foreground
+    from mediaforge.s3 import is_s3_url
+    from mediaforge.uploads import ensure_available
 
     state = _state(ctx)
+    ensure_available(state.config)
     # The outcome is reported below as one line; without this, Python's
     # last-resort handler would print the pipeline's log records as well.
     logging.getLogger("mediaforge").addHandler(logging.NullHandler())
@@ -165,7 +168,7 @@ def run(
         job = run_foreground(
             state.config,
             state.store,
-            input,
+            input if is_s3_url(input) else Path(input),
             preset,
             output_dir=output_dir,
             stop=lambda: SHUTDOWN if interrupted else None,
@@ -181,7 +184,7 @@ def run(
     else:
         from mediaforge.render import job_detail
 
-        job_detail(out, job, state.store.notifications_for(job))
+        job_detail(out, job, state.store.notifications_for(job), _uploads(state, job.id))
     if interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
     if job.status not in (JobStatus.SUCCEEDED, JobStatus.SKIPPED):
@@ -193,7 +196,9 @@ def run(
 @app.command()
 def submit(
     ctx: typer.Context,
-    inputs: Annotated[list[str], typer.Argument(help="Files, folders (recursive) or globs.")],
+    inputs: Annotated[
+        list[str], typer.Argument(help="Files, folders (recursive), globs or s3://BUCKET/KEY.")
+    ],
     preset: PresetOpt,
     output_dir: OutputDirOpt = None,
     priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
@@ -202,10 +207,12 @@ def submit(
 ) -> None:
     """Queue one job per input; prints the job ids."""
     from mediaforge.inputs import expand_inputs
+    from mediaforge.s3 import is_s3_url
     from mediaforge.submission import submit as submit_jobs
 
     state = _state(ctx)
-    paths = expand_inputs(inputs)
+    local = expand_inputs([i for i in inputs if not is_s3_url(i)])
+    paths: list[Path | str] = [*local, *(i for i in inputs if is_s3_url(i))]
     ids = submit_jobs(
         state.config,
         state.store,
@@ -279,13 +286,26 @@ def status(
     if follow_ and not job.status.finished:
         _wait_for(state, [job_id], json_out)
         if not json_out:
-            job_detail(out, state.store.get(job_id))
+            job_detail(out, state.store.get(job_id), (), _uploads(state, job_id))
         return
     notifications = state.store.notifications_for(job)
+    uploads = _uploads(state, job_id)
     if json_out:
-        print_json({**job.to_dict(), "notifications": [n.to_dict() for n in notifications]})
+        print_json(
+            {
+                **job.to_dict(),
+                "notifications": [n.to_dict() for n in notifications],
+                "uploads": [u.to_dict() for u in uploads],
+            }
+        )
     else:
-        job_detail(out, job, notifications)
+        job_detail(out, job, notifications, uploads)
+
+
+def _uploads(state: _State, job_id: int) -> list[Any]:
+    from mediaforge.uploads import UploadStore
+
+    return UploadStore(state.store).for_job(job_id)
 
 
 @app.command()
@@ -541,6 +561,94 @@ def notify_test(
             out.print(r.target if r.ok else f"{r.target}: {r.reason}", markup=False, soft_wrap=True)
     if not all(r.ok for r in results):
         raise typer.Exit(int(ExitCode.FAILURE))
+
+
+# -- S3 ----------------------------------------------------------------------------------
+
+s3_app = typer.Typer(help="Sync outputs to S3 (see docs/s3.md).", no_args_is_help=True)
+app.add_typer(s3_app, name="s3")
+
+
+@s3_app.command("sync")
+def s3_sync(
+    ctx: typer.Context,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Try failed uploads again too.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be uploaded; upload nothing.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Upload now whatever is owed to S3: files of jobs made before S3 was
+    configured, uploads waiting for a retry, and (--retry-failed) failed ones."""
+    from mediaforge.jobs import this_worker_prefix
+    from mediaforge.render import print_json, sync_report
+    from mediaforge.uploads import Uploader, sync_plan
+
+    state = _state(ctx)
+    config = state.config
+    if not config.s3.enabled:
+        from mediaforge.errors import ConfigError
+
+        raise ConfigError(
+            "s3.bucket is not set: S3 sync is off; set s3.bucket (see docs/s3.md)"
+        )
+    uploader = Uploader(config, state.store)
+    if dry_run:
+        plan = sync_plan(uploader, retry_failed=retry_failed)
+        if json_out:
+            print_json(plan)
+        else:
+            for item in plan:
+                out.print(f"{item['path']} -> {item['object']}", markup=False, soft_wrap=True)
+            out.print(f"{len(plan)} file(s) would be uploaded", soft_wrap=True)
+        return
+    uploader.client  # noqa: B018 - ConfigError now when boto3 is missing
+    show = None if json_out or not err.is_terminal else err
+    report = uploader.sync(
+        f"{this_worker_prefix()}/sync",
+        retry_failed=retry_failed,
+        on_file=(lambda u: show.print(f"uploading {u.path}", markup=False)) if show else None,
+    )
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        sync_report(out, report)
+    if report.round.failed or report.round.retrying:
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+@s3_app.command("links")
+def s3_links(
+    ctx: typer.Context,
+    job_id: Annotated[int, typer.Argument(metavar="JOB", help="Job id.")],
+    expiry: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--expiry", min=1, max=604800, help="Seconds the links work (default: s3.link_expiry)."
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make new download links for a job's uploaded outputs (links expire)."""
+    from mediaforge.render import print_json
+    from mediaforge.uploads import Uploader
+
+    state = _state(ctx)
+    state.store.get(job_id)  # JobNotFound for a wrong id
+    seconds = expiry or state.config.s3.link_expiry or 3600
+    uploads = [
+        u for u in Uploader(state.config, state.store).refresh_links(job_id, seconds) if u.url
+    ]
+    if json_out:
+        print_json([{"object": u.s3_url, "link": u.url} for u in uploads])
+        return
+    if not uploads:
+        out.print(f"job {job_id} has no uploaded outputs to link to", soft_wrap=True)
+        raise typer.Exit(int(ExitCode.FAILURE))
+    for u in uploads:
+        out.print(f"{u.name}: {u.url}", markup=False, soft_wrap=True)
 
 
 # -- watch folders and systemd --------------------------------------------------------

@@ -22,6 +22,7 @@ import difflib
 import enum
 import math
 import os
+import re
 import string
 import types
 from collections.abc import Iterator, Mapping
@@ -195,7 +196,7 @@ class WatchRule:
 JOB_FIELDS = (
     "id", "name", "input", "preset", "status", "event", "icon", "took", "speed",
     "input_size", "output_size", "ratio", "outputs", "error", "note", "attempts",
-    "batch", "host",
+    "batch", "host", "upload", "links",
 )  # fmt: skip
 """Fields of ``notify.title``, ``notify.body`` and ``notify.digest_item`` (see the docs)."""
 
@@ -262,6 +263,8 @@ class NotifyConfig:
         "Speed: {speed}\n"
         "Size: {input_size} → {output_size} ({ratio} of the input)\n"
         "Output: {outputs}\n"
+        "Upload: {upload}\n"
+        "Links: {links}\n"
         "Note: {note}"
     )
     digest_title: str = "mediaforge: {count} jobs finished ({summary})"
@@ -289,6 +292,74 @@ class NotifyConfig:
                 yield name, problem
 
 
+S3_STORAGE_CLASSES = (
+    "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
+    "GLACIER", "GLACIER_IR", "DEEP_ARCHIVE", "EXPRESS_ONEZONE",
+)  # fmt: skip
+MAX_LINK_EXPIRY = 7 * 24 * 3600  # S3's limit for a SigV4 pre-signed URL
+
+
+@dataclass(frozen=True)
+class S3Config:
+    """Optional sync to S3 or an S3-compatible store (needs the ``s3`` extra: boto3).
+
+    Off while ``bucket`` is unset. Credentials are never set here: boto3 finds
+    them in the environment, a profile or an instance role.
+    """
+
+    bucket: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    profile: str | None = None
+    raw_prefix: str = "raw/"
+    processed_prefix: str = "processed/"
+    upload: Literal["outputs", "originals", "both"] = "outputs"
+    storage_class: str | None = None
+    delete_local: bool = False
+    link_expiry: int = field(default=MAX_LINK_EXPIRY, metadata=limits(ge=0, le=MAX_LINK_EXPIRY))
+    multipart_threshold_mb: int = field(default=64, metadata=limits(ge=5))
+    part_size_mb: int = field(default=16, metadata=limits(ge=5, le=5120))
+    concurrency: int = field(default=4, metadata=limits(ge=1, le=64))
+    timeout: float = field(default=60.0, metadata=limits(gt=0))
+    max_attempts: int = field(default=5, metadata=limits(ge=1))
+    retry_backoff: float = field(default=60.0, metadata=limits(ge=0))
+    download_dir: Path | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.bucket is not None
+
+    def _cross_check(self) -> Iterator[tuple[str, str]]:
+        if self.bucket is not None and not _BUCKET_NAME.fullmatch(self.bucket):
+            yield (
+                "bucket",
+                f"{self.bucket!r} is not a bucket name: 3-63 characters, lowercase letters, "
+                "digits, dots and hyphens (just the name, no s3:// and no folder)",
+            )
+        if self.endpoint_url is not None:
+            if not self.endpoint_url.startswith(("http://", "https://")):
+                yield "endpoint_url", "must start with http:// or https://, e.g. http://nas:9000"
+            elif "@" in self.endpoint_url.split("://", 1)[1].split("/", 1)[0]:
+                yield (
+                    "endpoint_url",
+                    "holds credentials; remove them and set AWS_ACCESS_KEY_ID and "
+                    "AWS_SECRET_ACCESS_KEY (or a profile) instead, see docs/s3.md",
+                )
+        for name in ("raw_prefix", "processed_prefix"):
+            value: str = getattr(self, name)
+            if value.startswith("/") or "//" in value or ".." in value.split("/"):
+                yield name, f"{value!r} is not a key prefix; write it like 'media/processed/'"
+        if self.storage_class is not None and self.storage_class not in S3_STORAGE_CLASSES:
+            yield (
+                "storage_class",
+                f"{self.storage_class!r} is not an S3 storage class; "
+                f"use one of {', '.join(S3_STORAGE_CLASSES)} (or leave it unset)",
+            )
+
+
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration: built by ``load_config``, then passed to whoever needs it."""
@@ -307,6 +378,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     watch: tuple[WatchRule, ...] = ()
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    s3: S3Config = field(default_factory=S3Config)
 
 
 # -- finding the file ---------------------------------------------------------

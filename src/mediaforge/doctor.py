@@ -109,4 +109,21 @@ def run_checks(config: Config) -> list[Check]:
         checks.append(Check("queue", False, str(exc)))
     except Exception as exc:  # redis/postgres client errors have no common base
         checks.append(Check("queue", False, f"{config.queue.backend} unreachable: {exc}"))
+    if config.s3.enabled:
+        checks.append(_s3_check(config))
     return checks
+
+
+def _s3_check(config: Config) -> Check:
+    """boto3 is installed, credentials are found and the bucket answers."""
+    from mediaforge.s3 import S3Client
+
+    bucket = config.s3.bucket
+    assert bucket is not None
+    try:
+        client = S3Client(config.s3)
+        client.check_bucket(bucket)
+    except MediaforgeError as exc:
+        return Check("s3", False, str(exc))
+    where = config.s3.endpoint_url or "AWS"
+    return Check("s3", True, f"bucket {bucket} at {where} is reachable")

@@ -177,9 +177,52 @@ def _migration_2(db: peewee.Database) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS notification_batch ON "notification" (batch)')
 
 
+class UploadRow(BaseModel):
+    """One file of a job owed to S3 (see uploads.py); ``key`` is its object key,
+    ``name`` the file's name within its output (``clip.hls/720p/seg_00001.ts``).
+
+    ``url`` is a pre-signed download link: it grants read access to that one
+    object until ``url_expires_at``, and holds no secret key.
+    """
+
+    id = peewee.AutoField()
+    job_id = peewee.IntegerField()
+    kind = peewee.CharField(max_length=16)
+    path = peewee.TextField()
+    name = peewee.TextField()
+    bucket = peewee.CharField(max_length=63)
+    key = peewee.TextField()
+    size = peewee.BigIntegerField()
+    content_type = peewee.CharField(max_length=100)
+    status = peewee.CharField(max_length=16, default="pending")
+    attempts = peewee.IntegerField(default=0)
+    error = peewee.TextField(null=True)
+    etag = peewee.CharField(max_length=100, null=True)
+    url = peewee.TextField(null=True)
+    url_expires_at = peewee.DoubleField(null=True)
+    local_deleted = peewee.BooleanField(default=False)
+    claimed_by = peewee.CharField(max_length=200, null=True)
+    claimed_at = peewee.DoubleField(null=True)
+    due_at = peewee.DoubleField()
+    created_at = peewee.DoubleField()
+    uploaded_at = peewee.DoubleField(null=True)
+    updated_at = peewee.DoubleField()
+
+    class Meta:
+        table_name = "upload"
+
+
+def _migration_3(db: peewee.Database) -> None:
+    db.create_tables([UploadRow], safe=True)
+    db.execute_sql('CREATE UNIQUE INDEX IF NOT EXISTS upload_job_key ON "upload" (job_id, key)')
+    # Delivery (pending rows by due time), `status` (by job), sync (by path).
+    db.execute_sql('CREATE INDEX IF NOT EXISTS upload_status_due ON "upload" (status, due_at)')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS upload_path ON "upload" (path)')
+
+
 # Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
 # Never edit a released migration; add the next one.
-MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_2]
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_2, _migration_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -468,6 +511,41 @@ class Notification:
         }
 
 
+@dataclass(frozen=True)
+class NewUpload:
+    """A file of a job to upload to ``bucket/key`` (see uploads.py)."""
+
+    kind: str
+    path: str
+    name: str
+    bucket: str
+    key: str
+    size: int
+    content_type: str
+
+
+def insert_uploads(job_id: int, items: Sequence[NewUpload], due_at: float) -> int:
+    """Record files owed to S3 (inside the caller's transaction); a file already
+    recorded for the job under the same key is left alone. Returns how many rows were new."""
+    added = 0
+    for item in items:
+        query = UploadRow.insert(
+            job_id=job_id,
+            kind=item.kind,
+            path=item.path,
+            name=item.name,
+            bucket=item.bucket,
+            key=item.key,
+            size=item.size,
+            content_type=item.content_type,
+            due_at=due_at,
+            created_at=due_at,
+            updated_at=due_at,
+        ).on_conflict_ignore()
+        added += max(0, UploadRow._meta.database.execute(query).rowcount)
+    return added
+
+
 class JobStore:
     """All reads and writes of jobs. One per process; thread-safe (peewee
     keeps one connection per thread)."""
@@ -475,7 +553,7 @@ class JobStore:
     def __init__(self, db: peewee.Database, max_attempts: int = 3) -> None:
         self.db = db
         self.max_attempts = max_attempts
-        db.bind([*MODELS, NotificationRow], bind_refs=False, bind_backrefs=False)
+        db.bind([*MODELS, NotificationRow, UploadRow], bind_refs=False, bind_backrefs=False)
         self._migrate()
 
     @classmethod
@@ -574,12 +652,14 @@ class JobStore:
         *,
         owner: str | None = None,
         sources: Iterable[JobStatus] | None = None,
+        and_then: Callable[[], object] | None = None,
         **fields: Any,
     ) -> bool:
         """Compare-and-set one job's status in one short transaction.
 
         Only moves a job from a state ``TRANSITIONS`` allows (narrowed by
-        ``sources``) and, with ``owner``, only while that worker holds it.
+        ``sources``) and, with ``owner``, only while that worker holds it;
+        ``and_then`` runs in the same transaction when the move happened.
         Returns False when the job was not in such a state (someone else won).
         """
         allowed = TRANSITIONS[to] if sources is None else TRANSITIONS[to] & set(sources)
@@ -590,7 +670,10 @@ class JobStore:
         if owner is not None:
             query = query.where(JobRow.worker == owner)
         with self.db.atomic():
-            return bool(query.execute())
+            moved = bool(query.execute())
+            if moved and and_then is not None:
+                and_then()
+            return moved
 
     def claim(self, job_id: int, worker: str) -> Job | None:
         """Take a queued job for ``worker``; None if it is not queued any more.
@@ -643,8 +726,13 @@ class JobStore:
         error: str | None = None,
         log_tail: str | None = None,
         note: str | None = None,
+        uploads: Sequence[NewUpload] = (),
     ) -> bool:
-        """End a running job held by ``worker``; False if it lost the job meanwhile."""
+        """End a running job held by ``worker``; False if it lost the job meanwhile.
+
+        ``uploads`` are recorded in the same transaction: a job is never
+        succeeded with the files it owes to S3 forgotten.
+        """
         fields: dict[str, Any] = {
             "finished_at": time.time(),
             "outputs": json.dumps([o.to_dict() for o in outputs]),
@@ -655,7 +743,14 @@ class JobStore:
             fields["progress"] = 1.0
         if note is not None:
             fields["note"] = note
-        return self._move(job_id, status, owner=worker, sources=[JobStatus.RUNNING], **fields)
+        return self._move(
+            job_id,
+            status,
+            owner=worker,
+            sources=[JobStatus.RUNNING],
+            and_then=(lambda: insert_uploads(job_id, uploads, time.time())) if uploads else None,
+            **fields,
+        )
 
     def release(
         self,

@@ -44,3 +44,8 @@ def setup_logging(config: LogConfig, *, verbose: bool = False) -> None:
     root.setLevel(logging.DEBUG if verbose else getattr(logging, config.level.upper()))
     # Huey logs every dequeue at INFO; keep that for --verbose.
     logging.getLogger("huey").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # boto3's debug lines carry request headers (a session token among them)
+    # and signing details, and peewee's SQL carries download links: never
+    # shown, even with --verbose.
+    for name in ("botocore", "boto3", "s3transfer", "urllib3", "peewee"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -35,7 +35,7 @@ import string
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +46,7 @@ from mediaforge.errors import NotifyError
 from mediaforge.events import Event
 from mediaforge.jobs import Job, JobStatus, JobStore, NewNotification, Notification
 from mediaforge.redact import redact_text, redact_url, url_secrets
+from mediaforge.uploads import Upload, UploadStore, upload_summary
 
 log = logging.getLogger(__name__)
 
@@ -280,8 +281,9 @@ def _ratio(output_size: int, input_size: int | None) -> str:
     return f"{output_size / input_size * 100:.0f}%" if input_size else ""
 
 
-def job_fields(job: Job) -> dict[str, str]:
-    """The template fields of one job (``config.JOB_FIELDS``); missing facts are ''."""
+def job_fields(job: Job, uploads: Sequence[Upload] = ()) -> dict[str, str]:
+    """The template fields of one job (``config.JOB_FIELDS``); missing facts are ''.
+    ``uploads`` are the job's files owed to S3 (for ``upload`` and ``links``)."""
     output_size = sum(o.size for o in job.outputs)
     elapsed = job.elapsed if job.started_at is not None else None
     speed = ""
@@ -306,6 +308,10 @@ def job_fields(job: Job) -> dict[str, str]:
         "attempts": f"{job.attempts}/{job.max_attempts}",
         "batch": job.batch or "",
         "host": socket.gethostname(),
+        "upload": upload_summary(uploads),
+        "links": "".join(
+            f"\n- {u.name}: {u.url}" for u in uploads if u.url is not None and u.link_valid
+        ),
     }
 
 
@@ -334,12 +340,15 @@ def compose(
     worker_events: Sequence[dict[str, Any]] = (),
     *,
     digest: bool = False,
+    uploads: Mapping[int, Sequence[Upload]] | None = None,
 ) -> Message:
     """The message for ``jobs`` and worker events: a single-job message when
-    there is one job and nothing else (and ``digest`` is not forced), else a digest."""
+    there is one job and nothing else (and ``digest`` is not forced), else a digest.
+    ``uploads`` maps job ids to their files owed to S3."""
+    uploads = uploads or {}
     if len(jobs) == 1 and not worker_events and not digest:
         [job] = jobs
-        fields = job_fields(job)
+        fields = job_fields(job, uploads.get(job.id, ()))
         kind = {JobStatus.SUCCEEDED: "success", JobStatus.FAILED: "failure"}.get(job.status, "info")
         return Message(
             render(settings.title, fields, setting="title", drop_lines=False),
@@ -351,7 +360,7 @@ def compose(
         title = texts[0] if len(texts) == 1 else f"{len(texts)} worker events"
         body = "\n".join(f"- {WORKER_ICON} {text}" for text in texts)
         return Message(f"mediaforge: {title}", body, "warning")
-    fields = digest_fields(settings, jobs, worker_events)
+    fields = digest_fields(settings, jobs, worker_events, uploads)
     failed = any(j.status is JobStatus.FAILED for j in jobs)
     return Message(
         render(settings.digest_title, fields, setting="digest_title", drop_lines=False),
@@ -361,7 +370,10 @@ def compose(
 
 
 def digest_fields(
-    settings: NotifyConfig, jobs: Sequence[Job], worker_events: Sequence[dict[str, Any]]
+    settings: NotifyConfig,
+    jobs: Sequence[Job],
+    worker_events: Sequence[dict[str, Any]],
+    uploads: Mapping[int, Sequence[Upload]] | None = None,
 ) -> dict[str, str]:
     """The template fields of a digest (``config.DIGEST_FIELDS``).
 
@@ -376,7 +388,12 @@ def digest_fields(
     starts = [j.started_at for j in jobs if j.started_at is not None]
     ends = [j.finished_at for j in jobs if j.finished_at is not None]
     items = [
-        render(settings.digest_item, job_fields(j), setting="digest_item", drop_lines=False)
+        render(
+            settings.digest_item,
+            job_fields(j, (uploads or {}).get(j.id, ())),
+            setting="digest_item",
+            drop_lines=False,
+        )
         for j in jobs[: settings.digest_max_items]
     ]
     items += [f"- {WORKER_ICON} {event.get('text', '')}" for event in worker_events]
@@ -485,6 +502,7 @@ class Notifier:
     def __init__(self, config: Config, store: JobStore) -> None:
         self.config, self.store = config, store
         self.settings = config.notify
+        self.uploads = UploadStore(store)
         self._targets: dict[str, Target] | None = None
 
     @property
@@ -505,9 +523,15 @@ class Notifier:
         seconds until they are due (None when nothing was recorded)."""
         if not self.enabled or not job.status.finished:
             return None
+        if not self.uploads.settled(job.id):
+            return None  # recorded when its uploads settle: the message carries their links
         event = Event.for_job(job.status)
         due = time.time() + self.settings.window
-        batch_done = job.batch is not None and self.store.batch_finished(job.batch)
+        batch_done = (
+            job.batch is not None
+            and self.store.batch_finished(job.batch)
+            and self.uploads.batch_settled(job.batch)
+        )
         batch_key = f"batch:{job.batch}"
         items: list[NewNotification] = []
         for target in self.targets.values():
@@ -588,7 +612,13 @@ class Notifier:
                     jobs.setdefault(job.id, job)
             else:
                 worker_events.append(row.payload)
-        return compose(self.settings, list(jobs.values()), worker_events, digest=batch_rows)
+        return compose(
+            self.settings,
+            list(jobs.values()),
+            worker_events,
+            digest=batch_rows,
+            uploads=self.uploads.for_jobs(list(jobs)),
+        )
 
     def _settle(self, rows: Sequence[Notification], claim: str, delivery: Delivery) -> float | None:
         count = f"{len(rows)} notification{'s' if len(rows) != 1 else ''}"

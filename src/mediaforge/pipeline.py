@@ -30,7 +30,10 @@ from mediaforge.planning import Action, Plan, plan_job
 from mediaforge.presets import get_preset
 from mediaforge.probe import MediaInfo, probe
 from mediaforge.process import Progress, run_ffmpeg
+from mediaforge.remote import download_folder, fetch_input, remote_outputs_dir
+from mediaforge.s3 import is_s3_url
 from mediaforge.storage import ensure_folder, publish, remove_quietly, remove_stale_temps
+from mediaforge.uploads import planned_uploads
 from mediaforge.verify import verify_output
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,8 @@ def _output_dir(job: Job, config: Config, input_path: Path) -> Path:
         return Path(job.output_dir)
     if config.output.dir is not None:
         return config.output.dir
+    if is_s3_url(job.input_path):
+        return remote_outputs_dir(config)  # not beside the downloaded copy: it goes away
     return input_path.parent
 
 
@@ -130,7 +135,9 @@ def run_job(
     if job is None:
         log.info("job %s is not queued any more; nothing to do", job_id)
         return Outcome(None)
+    remote = is_s3_url(job.input_path)
     input_path = Path(job.input_path)
+    download: Path | None = None
     log.info(
         "job %s: %s with preset %s (attempt %s/%s)",
         job.id,
@@ -143,6 +150,12 @@ def run_job(
     command_log = ""
     try:
         preset = get_preset(job.preset, config.presets_dir)
+        if remote:
+            download = download_folder(config, job.id, job.attempts)
+            watchdog = _Watchdog(
+                store, job, worker, config.worker.heartbeat_interval, stop, on_progress
+            )
+            input_path = fetch_input(config, job.input_path, download, watchdog.should_stop)
         info = _prober(config)(input_path)
         out_dir = _output_dir(job, config, input_path)
         ensure_folder(out_dir)
@@ -206,7 +219,12 @@ def run_job(
             final = publish(temp, Path(record.path), config.output.collision)
             outputs.append(Output(**{**record.to_dict(), "path": str(final)}))
         if not store.finish(
-            job.id, worker, JobStatus.SUCCEEDED, outputs=outputs, log_tail=command_log or None
+            job.id,
+            worker,
+            JobStatus.SUCCEEDED,
+            outputs=outputs,
+            log_tail=command_log or None,
+            uploads=planned_uploads(config, job.input_path, outputs),
         ):
             log.warning("job %s finished but was taken away meanwhile", job.id)
         log.info("job %s succeeded: %s", job.id, ", ".join(o.path for o in outputs))
@@ -250,6 +268,9 @@ def run_job(
         # goes stale or this process is gone).
         _cleanup(plan)
         raise
+    finally:
+        if download is not None:
+            remove_quietly(download)  # the downloaded copy of an s3:// input, always
 
 
 def _cleanup(plan: Plan | None) -> None:
@@ -261,7 +282,7 @@ def _cleanup(plan: Plan | None) -> None:
 def run_foreground(
     config: Config,
     store: JobStore,
-    input_path: Path,
+    input_path: Path | str,
     preset: str,
     *,
     output_dir: Path | None = None,
@@ -271,13 +292,16 @@ def run_foreground(
     """``mediaforge run``: one job through the same pipeline, in this process.
 
     Transient failures are retried here after their backoff; an interrupt
-    (``stop`` returning a reason) cancels the job. Notifications about the
-    job are sent before returning. Returns the finished job.
+    (``stop`` returning a reason) cancels the job. The job's files are
+    uploaded to S3 (when configured) and notifications sent before
+    returning; an upload that fails stays owed, for a worker or ``mediaforge
+    s3 sync``. Returns the finished job.
     """
     from mediaforge.jobs import this_worker_prefix
     from mediaforge.submission import prepare_jobs
 
-    [new_job] = prepare_jobs(config, [input_path.absolute()], preset, output_dir=output_dir)
+    source = input_path if isinstance(input_path, str) else input_path.absolute()
+    [new_job] = prepare_jobs(config, [source], preset, output_dir=output_dir)
     [job_id] = store.create([new_job])
     worker = f"{this_worker_prefix()}/run"
     bar = _ForegroundBar(console, job_id)
@@ -298,9 +322,24 @@ def run_foreground(
     finally:
         bar.close()
     job = store.get(job_id)
+    if job.status is JobStatus.SUCCEEDED:
+        upload_now(config, store, job_id, worker, stop)
     # Sent here and now (bounded by notify.timeout): no worker may be running.
     notify_job_now(config, store, job, worker)
     return job
+
+
+def upload_now(config: Config, store: JobStore, job_id: int, worker: str, stop: StopCheck) -> None:
+    """Upload a job's files in this process (``mediaforge run``). A failure is
+    logged and left owed; it never changes the job."""
+    from mediaforge.uploads import Uploader, UploadStore
+
+    if UploadStore(store).settled(job_id):
+        return
+    try:
+        Uploader(config, store).upload_job(job_id, worker, everything=True, stop=stop)
+    except Interrupted:
+        log.warning("job %s: upload interrupted; 'mediaforge s3 sync' finishes it", job_id)
 
 
 class _ForegroundBar:

@@ -17,6 +17,7 @@ from mediaforge.errors import ConfigError, EnvironmentProblem
 
 RUN_JOB = "mediaforge.run_job"
 NOTIFY = "mediaforge.notify"
+UPLOAD = "mediaforge.upload"
 # Sending a notification is short (bounded by notify.timeout): let it pass queued jobs.
 NOTIFY_PRIORITY = 1_000_000
 QUEUE_NAME = "mediaforge"
@@ -52,16 +53,19 @@ def make_huey(config: Config) -> Any:
 
 
 class JobQueue:
-    """Enqueue job ids; the worker sets ``handler`` to run them, and
+    """Enqueue job ids; the worker sets ``handler`` to run them,
     ``notify_handler`` to deliver due notifications (a task without arguments:
-    the job database says what is due)."""
+    the job database says what is due) and ``upload_handler`` to upload a
+    finished job's files to S3."""
 
     def __init__(self, config: Config) -> None:
         self.huey = make_huey(config)
         self.handler: Callable[[int], None] | None = None
         self.notify_handler: Callable[[], None] | None = None
+        self.upload_handler: Callable[[int], None] | None = None
         self._task = self.huey.task(name=RUN_JOB)(self._dispatch)
         self._notify_task = self.huey.task(name=NOTIFY)(self._dispatch_notify)
+        self._upload_task = self.huey.task(name=UPLOAD)(self._dispatch_upload)
 
     def _dispatch(self, job_id: int) -> None:
         if self.handler is None:
@@ -87,15 +91,35 @@ class JobQueue:
         else:
             self.huey.enqueue(self._notify_task.s(priority=NOTIFY_PRIORITY))
 
+    def _dispatch_upload(self, job_id: int) -> None:
+        if self.upload_handler is None:
+            raise RuntimeError("this JobQueue has no upload handler; only a worker uploads")
+        self.upload_handler(job_id)
+
+    def enqueue_upload(self, job_id: int, delay: float | None = None) -> None:
+        """Wake a worker to upload ``job_id``'s due files, after ``delay`` seconds.
+        Uploads go before queued jobs: they free local disk and are short next to a transcode."""
+        if delay:
+            self._upload_task.schedule(args=(job_id,), delay=delay, priority=NOTIFY_PRIORITY)
+        else:
+            self.huey.enqueue(self._upload_task.s(job_id, priority=NOTIFY_PRIORITY))
+
+    def pending_upload_job_ids(self) -> set[int]:
+        """Jobs whose upload task waits in the queue or its schedule."""
+        return self._pending_args(UPLOAD)
+
     def notify_pending(self) -> bool:
         """Whether a notification task waits in the queue or its schedule."""
         return any(t.name == NOTIFY for t in [*self.huey.pending(), *self.huey.scheduled()])
 
     def pending_job_ids(self) -> set[int]:
         """Job ids waiting in the queue or its schedule (for recovery)."""
+        return self._pending_args(RUN_JOB)
+
+    def _pending_args(self, name: str) -> set[int]:
         ids: set[int] = set()
         for task in [*self.huey.pending(), *self.huey.scheduled()]:
-            if task.name == RUN_JOB and task.args:
+            if task.name == name and task.args:
                 ids.add(int(task.args[0]))
         return ids
 

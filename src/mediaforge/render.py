@@ -16,6 +16,7 @@ from rich.table import Table
 
 from mediaforge.jobs import Job, JobStatus, Notification, NotificationStatus
 from mediaforge.probe import MediaInfo
+from mediaforge.uploads import SyncReport, Upload, UploadStatus
 
 STATUS_STYLE = {
     JobStatus.QUEUED: "cyan",
@@ -66,7 +67,12 @@ def jobs_table(console: Console, jobs: Sequence[Job]) -> None:
     console.print(table)
 
 
-def job_detail(console: Console, job: Job, notifications: Sequence[Notification] = ()) -> None:
+def job_detail(
+    console: Console,
+    job: Job,
+    notifications: Sequence[Notification] = (),
+    uploads: Sequence[Upload] = (),
+) -> None:
     rows: list[tuple[str, str]] = [
         ("job", str(job.id)),
         ("status", _status_text(job)),
@@ -102,9 +108,76 @@ def job_detail(console: Console, job: Job, notifications: Sequence[Notification]
         dims = f" {out.width}x{out.height}" if out.width else ""
         codecs = "/".join(c for c in (out.video_codec, out.audio_codec) if c)
         table.add_row("output", f"{out.path}  [dim]{codecs}{dims} {human_size(out.size)}[/]")
+    for upload in uploads:
+        table.add_row("s3", _upload_text(upload))
     for note in notifications:
         table.add_row("notify", _notification_text(note))
     console.print(table)
+    # Links go last, each on one unwrapped line, so they can be copied whole.
+    for upload in uploads:
+        if upload.url is None:
+            continue
+        if upload.link_valid:
+            until = _when(upload.url_expires_at)
+            console.print(
+                f"link {upload.name} (until {until}): {upload.url}", markup=False, soft_wrap=True
+            )
+        else:
+            console.print(
+                f"link {upload.name}: expired; "
+                f"'mediaforge s3 links {upload.job_id}' makes new ones",
+                markup=False,
+                soft_wrap=True,
+            )
+
+
+def _upload_text(upload: Upload) -> str:
+    what = escape(upload.s3_url)
+    error = escape(upload.error or "")
+    gone = " [dim](local copy deleted)[/]" if upload.local_deleted else ""
+    if upload.status is UploadStatus.UPLOADED:
+        return f"[green]uploaded[/] {what}{gone}"
+    if upload.status is UploadStatus.FAILED:
+        return f"[red]failed[/] {what} after {upload.attempts} attempt(s): {error}"
+    if upload.status is UploadStatus.UPLOADING:
+        return f"[yellow]uploading[/] {what}"
+    if upload.attempts:
+        return (
+            f"[yellow]retrying[/] {what}: attempt {upload.attempts} failed: {error}; "
+            f"next at {_when(upload.due_at)}"
+        )
+    return f"[cyan]pending[/] {what}"
+
+
+def sync_report(console: Console, report: SyncReport) -> None:
+    """What ``mediaforge s3 sync`` did, one line per kind of outcome."""
+    r = report.round
+
+    def line(text: str) -> None:
+        console.print(text, markup=False, soft_wrap=True)
+
+    if report.recorded:
+        line(f"{report.recorded} file(s) of earlier jobs were not in S3 yet")
+    if report.retried_failed:
+        line(f"{report.retried_failed} failed upload(s) tried again")
+    for u in r.uploaded:
+        line(f"uploaded {u.path} -> {u.s3_url}")
+    if r.already:
+        line(f"{len(r.already)} file(s) were in S3 already (same bytes)")
+    for u in r.retrying:
+        line(f"not uploaded {u.path}: {u.error}; a worker tries again later")
+    for u in report.still_failed:
+        line(f"failed {u.path} -> {u.s3_url}: {u.error}")
+    for path in report.missing:
+        line(f"cannot upload {path}: it is gone locally")
+    if r.deleted:
+        line(f"deleted {len(r.deleted)} local file(s) after their verified upload")
+    total = len(r.uploaded)
+    size = human_size(sum(u.size for u in r.uploaded))
+    line(
+        f"{total} file(s) uploaded ({size}), {len(r.already)} already there, "
+        f"{len(r.retrying)} to retry, {len(report.still_failed)} failed"
+    )
 
 
 def _notification_text(note: Notification) -> str:

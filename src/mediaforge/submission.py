@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mediaforge.config import Config
 from mediaforge.errors import InputError
@@ -15,12 +16,15 @@ from mediaforge.presets import get_preset
 from mediaforge.probe import probe
 from mediaforge.queue import JobQueue
 
+if TYPE_CHECKING:
+    from mediaforge.s3 import S3Client
+
 
 def submit(
     config: Config,
     store: JobStore,
     queue: JobQueue,
-    inputs: Sequence[Path],
+    inputs: Sequence[Path | str],
     preset: str,
     *,
     output_dir: Path | None = None,
@@ -46,7 +50,7 @@ def submit(
 
 def prepare_jobs(
     config: Config,
-    inputs: Sequence[Path],
+    inputs: Sequence[Path | str],
     preset: str,
     *,
     output_dir: Path | None = None,
@@ -55,14 +59,23 @@ def prepare_jobs(
 ) -> list[NewJob]:
     """Check the preset and every input (each must probe as media), and describe
     the jobs to create. A bad input in a batch rejects the whole batch, naming
-    every bad one (InputsRejected)."""
+    every bad one (InputsRejected).
+
+    An ``s3://bucket/key`` input (a str) is checked with a HEAD request: the
+    worker downloads it when the job runs.
+    """
     get_preset(preset, config.presets_dir)
+    client = None
+    if any(isinstance(i, str) for i in inputs):
+        from mediaforge.s3 import S3Client
+
+        client = S3Client(config.s3)  # ConfigError now when boto3 is missing
     new_jobs = []
     batch = uuid.uuid4().hex[:12] if len(inputs) > 1 else None
     rejected: list[str] = []
     # One ffprobe per file is most of the time a big batch takes: run a few at once.
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(inputs)))) as pool:
-        checked = list(pool.map(lambda path: _check(config, path), inputs))
+        checked = list(pool.map(lambda path: _check(config, path, client), inputs))
     for path, fp in zip(inputs, checked, strict=True):
         if isinstance(fp, InputError):
             if len(inputs) == 1:
@@ -87,7 +100,14 @@ def prepare_jobs(
     return new_jobs
 
 
-def _check(config: Config, path: Path) -> Fingerprint | InputError:
+def _check(config: Config, path: Path | str, client: S3Client | None) -> Fingerprint | InputError:
+    if isinstance(path, str):
+        from mediaforge.remote import remote_fingerprint
+
+        try:
+            return remote_fingerprint(config, path, client)
+        except InputError as exc:
+            return exc
     try:
         # A probe, not just a stat: a file that is not media (a text file, a
         # truncated download) is refused now, before any job exists.

@@ -57,6 +57,7 @@ from mediaforge.probe import check_readable
 from mediaforge.queue import JobQueue
 from mediaforge.storage import ensure_folder, is_temp_name, publish, remove_quietly, temp_path_for
 from mediaforge.submission import submit
+from mediaforge.uploads import UploadStore
 
 log = logging.getLogger(__name__)
 
@@ -361,6 +362,7 @@ class Watcher:
             for preset in rule.presets:
                 get_preset(preset, config.presets_dir)  # a typo fails now, not per file
         self.config, self.store, self.queue, self.clock = config, store, queue, clock
+        self.uploads = UploadStore(store)
         self.folders = [_Folder(i, rule, config, clock) for i, rule in enumerate(rules)]
         self.wake = threading.Event()
         self._events: queue_module.SimpleQueue[tuple[int, str, str, bool]] = (
@@ -788,7 +790,10 @@ class Watcher:
             except JobNotFound:  # deleted from the job history meanwhile
                 del folder.tracked[tracked.path]
                 continue
-            if all(job.status.finished for job in jobs):
+            # An original owed to S3 stays where it is until its upload settles.
+            if all(job.status.finished for job in jobs) and self.uploads.originals_settled(
+                tracked.job_ids
+            ):
                 try:
                     self._after_jobs(folder, tracked, jobs)
                 except (MediaforgeError, OSError) as exc:

@@ -23,11 +23,14 @@ from types import FrameType
 from huey.consumer import Consumer, ConsumerStopped
 
 from mediaforge.config import Config
+from mediaforge.errors import Interrupted
 from mediaforge.events import Event
 from mediaforge.jobs import Job, JobStatus, JobStore, this_worker_prefix
 from mediaforge.notify import Notifier
 from mediaforge.pipeline import SHUTDOWN, run_job
 from mediaforge.queue import JobQueue
+from mediaforge.remote import remove_leftover_downloads
+from mediaforge.uploads import Uploader, ensure_available
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +50,10 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
         self._idle_before = False  # what _idle saw on the previous loop
         self.name = this_worker_prefix()
         self.notifier = Notifier(config, store)
+        self.uploader = Uploader(config, store)
         queue.handler = self._run_one
         queue.notify_handler = self._deliver_notifications
+        queue.upload_handler = self._upload
         super().__init__(
             queue.huey,
             workers=workers,
@@ -82,10 +87,52 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
                     job_id, priority=outcome.job.priority, delay=outcome.retry_in or None
                 )
             if outcome.job is not None and outcome.job.status.finished:
+                if not self.uploader.table.settled(job_id):
+                    self.queue.enqueue_upload(job_id)
                 self._job_ended(outcome.job)
         finally:
             with self._running_lock:
                 self._running -= 1
+
+    # -- uploads to S3 -----------------------------------------------------------
+    # Their own queued step (see uploads.py): a failed upload is retried with
+    # backoff and never touches its job.
+
+    def _upload(self, job_id: int) -> None:
+        worker = f"{self.name}/{threading.current_thread().name}"
+        with self._running_lock:
+            self._running += 1
+        try:
+            result = self.uploader.upload_job(
+                job_id, worker, stop=lambda: SHUTDOWN if self.hand_back.is_set() else None
+            )
+        except Interrupted:
+            self.queue.enqueue_upload(job_id)
+            return
+        finally:
+            with self._running_lock:
+                self._running -= 1
+        if result.retry_in is not None:
+            self.queue.enqueue_upload(job_id, delay=result.retry_in)
+        if result.settled:
+            # The job's notification waited for its uploads (it carries their links).
+            self._job_ended(self.store.get(job_id))
+
+    def _recover_uploads(self) -> None:
+        """Give back uploads of dead workers; re-enqueue due ones the queue lost."""
+        table = self.uploader.table
+        released = table.release_stale(time.time() - self.config.worker.stale_after)
+        waiting = self.queue.pending_upload_job_ids()
+        lost = [j for j in table.due_job_ids(time.time()) if j not in waiting]
+        for job_id in sorted({*released, *lost}):
+            self.queue.enqueue_upload(job_id)
+        running = lambda: set(self.store.ids_with_status(JobStatus.RUNNING))  # noqa: E731
+        for folder in remove_leftover_downloads(self.config, running):
+            log.info("removed %s, left by a worker that stopped mid-download", folder)
+        if released or lost:
+            log.info(
+                "recovery: uploads of %d job(s) given back or re-enqueued", len({*released, *lost})
+            )
 
     def recover(self) -> None:
         """Give back jobs of dead workers; re-enqueue queued jobs the queue lost."""
@@ -106,6 +153,7 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
                 len(requeued),
                 len(lost),
             )
+        self._recover_uploads()
 
     # -- notifications ---------------------------------------------------------
     # Recorded in the job database, sent by the `mediaforge.notify` task: a
@@ -258,6 +306,7 @@ class _Stopped(Exception):
 def run_worker(config: Config, *, workers: int | None = None, burst: bool = False) -> None:
     """Run a worker in this process until it is stopped (or, with ``burst``,
     until the queue is empty)."""
+    ensure_available(config)  # S3 configured without boto3: say so now, not after a transcode
     store = JobStore.open(config)
     queue = JobQueue(config)
     consumer = MediaforgeConsumer(
