@@ -122,11 +122,14 @@ def test_probe_reads_an_hls_playlist(make_media: MakeMedia) -> None:
     assert info.duration == pytest.approx(2.0, abs=0.2)
 
 
-def test_probe_reads_a_jpeg(make_media: MakeMedia) -> None:
-    info = probe(make_media("poster.jpg", vcodec="mjpeg", audio=False))
+@pytest.mark.parametrize("name", ["poster.jpg", "frame%d.jpg", "still %03d.png"])
+def test_probe_reads_a_picture_whatever_its_name(make_media: MakeMedia, name: str) -> None:
+    # image2 reads "%d" as a numbered sequence unless told not to.
+    codec = "png" if name.endswith(".png") else "mjpeg"
+    info = probe(make_media(name, vcodec=codec, audio=False))
 
     assert info.video is not None
-    assert (info.video.codec, info.video.width, info.video.height) == ("mjpeg", 320, 240)
+    assert (info.video.codec, info.video.width, info.video.height) == (codec, 320, 240)
 
 
 def test_to_dict_is_json_friendly(make_media: MakeMedia) -> None:

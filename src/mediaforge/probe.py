@@ -142,7 +142,10 @@ def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 30.0) -> Med
     :class:`EnvironmentProblem` if ffprobe cannot be started.
     """
     check_readable(path)
-    command = [ffprobe, "-v", "error", "-show_format", "-show_streams", "-of", "json"]
+    # "-pattern_type none": the image2 demuxer would read "%d" in a picture's
+    # name as a numbered sequence even behind "file:" (other demuxers ignore it).
+    command = [ffprobe, "-v", "error", "-pattern_type", "none", "-show_format", "-show_streams"]
+    command += ["-of", "json"]
     try:
         completed = subprocess.run(
             [*command, media_path(path)],
