@@ -26,29 +26,27 @@ def _version(binary: str) -> Check:
     if path is None:
         return Check(name, False, f"'{binary}' not found: apt install ffmpeg, or set it in config")
     try:
-        out = subprocess.run(
-            [path, "-hide_banner", "-version"],
-            capture_output=True,
-            text=True,
-            timeout=15,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        out = _ffmpeg_output(path, "-version")
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Check(name, False, f"{path} does not run: {exc}")
     first = (out.stdout.splitlines() or ["?"])[0]
     return Check(name, out.returncode == 0, f"{path}: {first}")
 
 
-def _encoders(ffmpeg: str) -> set[str]:
-    out = subprocess.run(
-        [ffmpeg, "-hide_banner", "-encoders"],
+def _ffmpeg_output(binary: str, option: str) -> subprocess.CompletedProcess[str]:
+    """``binary -hide_banner OPTION``, its output captured (15 s at most)."""
+    return subprocess.run(
+        [binary, "-hide_banner", option],
         capture_output=True,
         text=True,
         timeout=15,
         stdin=subprocess.DEVNULL,
         check=False,
     )
+
+
+def _encoders(ffmpeg: str) -> set[str]:
+    out = _ffmpeg_output(ffmpeg, "-encoders")
     names = set()
     for line in out.stdout.splitlines():
         parts = line.split()
