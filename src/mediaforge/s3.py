@@ -63,6 +63,7 @@ _CONTENT_TYPES = {
 }
 _MD5_ETAG = re.compile(r"[0-9a-f]{32}(-[0-9]+)?")
 MiB = 1024 * 1024
+ProgressCallback = Callable[[int], None]
 
 
 class S3Error(StorageError):
@@ -119,16 +120,20 @@ def part_size_for(size: int, part_size: int) -> int:
     return part_size
 
 
-def expected_etag(path: Path, *, threshold: int, part_size: int) -> str:
+def expected_etag(
+    path: Path, *, threshold: int, part_size: int, progress: ProgressCallback | None = None
+) -> str:
     """The ETag S3 gives ``path`` uploaded with these settings (no encryption):
     the file's MD5, or for a multipart upload the MD5 of its parts' MD5s and
-    ``-N``."""
+    ``-N``. ``progress`` is called with each MiB read."""
     size = path.stat().st_size
     if size < threshold:
         digest = hashlib.md5(usedforsecurity=False)
         with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(MiB), b""):
                 digest.update(chunk)
+                if progress is not None:
+                    progress(len(chunk))
         return digest.hexdigest()
     chunk_size = part_size_for(size, part_size)
     parts = []
@@ -142,6 +147,8 @@ def expected_etag(path: Path, *, threshold: int, part_size: int) -> str:
                     break
                 part.update(data)
                 left -= len(data)
+                if progress is not None:
+                    progress(len(data))
             if left == chunk_size:
                 break
             parts.append(part.digest())
@@ -152,9 +159,6 @@ def etag_is_md5(etag: str) -> bool:
     """Whether an ETag is an MD5 we can recompute (not SSE-KMS or SSE-C, which
     give opaque ETags)."""
     return bool(_MD5_ETAG.fullmatch(etag))
-
-
-ProgressCallback = Callable[[int], None]
 
 
 class S3Client:

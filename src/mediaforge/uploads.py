@@ -27,9 +27,11 @@ import hashlib
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -480,20 +482,38 @@ class Uploader:
         claim = f"{claimer}#{uuid.uuid4().hex[:8]}"
         result = Round()
         rows = self.table.claim(job_id, claim, everything=everything)
-        for i, row in enumerate(rows):
+        beat = _Beat(
+            self.table, [r.id for r in rows], claim, stop, self.config.worker.heartbeat_interval
+        )
+
+        def one(row: Upload) -> bool:
+            beat(0)  # a stop asked for before this file started: do not start it
             if on_file is not None:
                 on_file(row)
-            try:
-                sent = self._upload_one(row, claim, stop)
-            except Interrupted:
-                for rest in rows[i:]:
-                    self.table.settle(rest.id, claim, UploadStatus.PENDING)
-                log.info("job %s: upload of %s handed back", job_id, row.s3_url)
-                raise
-            except S3Error as exc:
-                self._failed(row, claim, exc, result)
-            else:
-                (result.uploaded if sent else result.already).append(self._get(row.id))
+            return self._upload_one(row, claim, beat)
+
+        interrupted: Interrupted | None = None
+        # Files in parallel (an HLS folder is hundreds of small ones); a large
+        # file's parts are parallel inside boto3 as well.
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(self.settings.concurrency, len(rows)))
+        ) as pool:
+            futures = {pool.submit(one, row): row for row in rows}
+            for future in as_completed(futures):
+                row = futures[future]
+                try:
+                    sent = future.result()
+                except Interrupted as exc:
+                    interrupted = exc
+                except S3Error as exc:
+                    self._failed(row, claim, exc, result)
+                else:
+                    (result.uploaded if sent else result.already).append(self._get(row.id))
+        if interrupted is not None:
+            for row in rows:  # whatever is still ours goes back, no attempt used
+                self.table.settle(row.id, claim, UploadStatus.PENDING)
+            log.info("job %s: uploads handed back (%s)", job_id, interrupted.reason)
+            raise interrupted
         uploads = self.table.for_job(job_id)
         verified = uploads and all(u.status is UploadStatus.UPLOADED for u in uploads)
         if verified and self.settings.delete_local:
@@ -504,7 +524,7 @@ class Uploader:
     def _get(self, upload_id: int) -> Upload:
         return Upload.from_row(UploadRow.get_by_id(upload_id))
 
-    def _upload_one(self, row: Upload, claim: str, stop: StopCheck) -> bool:
+    def _upload_one(self, row: Upload, claim: str, beat: _Beat) -> bool:
         """Upload and verify one file; False when the store had its bytes already."""
         path = Path(row.path)
         try:
@@ -512,7 +532,9 @@ class Uploader:
         except OSError:
             raise _Permanent(f"{path} is gone; nothing to upload") from None
         client = self.client
-        expected = expected_etag(path, threshold=client.threshold, part_size=client.part_size)
+        expected = expected_etag(
+            path, threshold=client.threshold, part_size=client.part_size, progress=beat
+        )
         origin = _origin(row.path)
         existing = client.head(row.bucket, row.key)
         if existing is not None and existing.size == size and existing.etag == expected:
@@ -525,26 +547,13 @@ class Uploader:
                 "the output or change s3.processed_prefix/raw_prefix, then 'mediaforge s3 "
                 "sync --retry-failed'"
             )
-        last = [time.monotonic()]
-        interval = self.config.worker.heartbeat_interval
-
-        def progress(_: int) -> None:
-            now = time.monotonic()
-            if now - last[0] < interval:
-                return
-            last[0] = now
-            reason = stop()
-            if reason is not None:
-                raise Interrupted(f"upload of {row.s3_url} stopped", reason)
-            self.table.touch([row.id], claim)
-
         client.upload(
             path,
             row.bucket,
             row.key,
             content_type=row.content_type,
             metadata={ORIGIN_KEY: origin, JOB_KEY: str(row.job_id)},
-            progress=progress,
+            progress=beat,
         )
         stored = client.head(row.bucket, row.key)
         if stored is None or stored.size != size:
@@ -685,6 +694,32 @@ class Uploader:
                 url = self.client.presign(upload.bucket, upload.key, expiry)
                 self.table.set_link(upload.id, url, time.time() + expiry)
         return self.table.for_job(job_id)
+
+
+class _Beat:
+    """Called as bytes flow (from several threads): every ``interval`` seconds,
+    refreshes the claim on all of a round's files, and raises Interrupted once
+    ``stop`` gives a reason (that reason again on every later call)."""
+
+    def __init__(
+        self, table: UploadStore, ids: list[int], claim: str, stop: StopCheck, interval: float
+    ) -> None:
+        self.table, self.ids, self.claim, self.stop = table, ids, claim, stop
+        self.interval = interval
+        self.last = time.monotonic()
+        self.lock = threading.Lock()
+        self.reason: str | None = None
+
+    def __call__(self, _: int) -> None:
+        with self.lock:
+            now = time.monotonic()
+            if self.reason is None and now - self.last >= self.interval:
+                self.last = now
+                self.reason = self.stop()
+                if self.reason is None:
+                    self.table.touch(self.ids, self.claim)
+            if self.reason is not None:
+                raise Interrupted("uploads stopped", self.reason)
 
 
 @dataclass
