@@ -584,7 +584,7 @@ def s3_sync(
     configured, uploads waiting for a retry, and (--retry-failed) failed ones."""
     from mediaforge.jobs import this_worker_prefix
     from mediaforge.render import print_json, sync_report
-    from mediaforge.uploads import Uploader, sync_plan
+    from mediaforge.uploads import Uploader, ensure_available, sync_plan
 
     state = _state(ctx)
     config = state.config
@@ -604,7 +604,10 @@ def s3_sync(
                 out.print(f"{item['path']} -> {item['object']}", markup=False, soft_wrap=True)
             out.print(f"{len(plan)} file(s) would be uploaded", soft_wrap=True)
         return
-    uploader.client  # noqa: B018 - ConfigError now when boto3 is missing
+    ensure_available(config)  # ConfigError now when boto3 is missing
+    # Every outcome is in the report below; without this, Python's last-resort
+    # handler would print the uploader's warnings as well.
+    logging.getLogger("mediaforge").addHandler(logging.NullHandler())
     show = None if json_out or not err.is_terminal else err
     report = uploader.sync(
         f"{this_worker_prefix()}/sync",

@@ -10,6 +10,7 @@ PostgreSQL works the same way for scale-out.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import os
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import peewee
 
@@ -27,6 +28,8 @@ from mediaforge.errors import ConfigError, EnvironmentProblem, JobNotFound, JobS
 
 if TYPE_CHECKING:
     from mediaforge.config import Config
+
+T = TypeVar("T")
 
 
 class JobStatus(enum.StrEnum):
@@ -295,6 +298,13 @@ def worker_is_dead_here(worker: str | None) -> bool:
     return pid != os.getpid() and not _pid_alive(pid)
 
 
+def snapshot(cls: type[T], row: peewee.Model, **converted: Any) -> T:
+    """A frozen dataclass ``cls`` from a row: each field read from the column of
+    its name, except those given in ``converted`` (parsed JSON, enums)."""
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in converted]  # type: ignore[arg-type]
+    return cls(**{name: getattr(row, name) for name in names}, **converted)
+
+
 @dataclass(frozen=True)
 class Output:
     """One published output of a job, as ffprobe saw it."""
@@ -348,35 +358,7 @@ class Job:
     @classmethod
     def from_row(cls, row: JobRow) -> Job:
         outputs = tuple(Output(**o) for o in json.loads(row.outputs or "[]"))
-        return cls(
-            id=row.id,
-            status=JobStatus(row.status),
-            input_path=row.input_path,
-            preset=row.preset,
-            output_dir=row.output_dir,
-            priority=row.priority,
-            progress=row.progress,
-            attempts=row.attempts,
-            max_attempts=row.max_attempts,
-            action=row.action,
-            outputs=outputs,
-            note=row.note,
-            error=row.error,
-            log_tail=row.log_tail,
-            worker=row.worker,
-            heartbeat_at=row.heartbeat_at,
-            retry_at=row.retry_at,
-            source=row.source,
-            batch=row.batch,
-            input_size=row.input_size,
-            input_mtime=row.input_mtime,
-            input_hash=row.input_hash,
-            input_duration=row.input_duration,
-            created_at=row.created_at,
-            started_at=row.started_at,
-            finished_at=row.finished_at,
-            updated_at=row.updated_at,
-        )
+        return snapshot(cls, row, status=JobStatus(row.status), outputs=outputs)
 
     @property
     def elapsed(self) -> float | None:
@@ -477,20 +459,11 @@ class Notification:
 
     @classmethod
     def from_row(cls, row: NotificationRow) -> Notification:
-        return cls(
-            id=row.id,
-            key=row.key,
-            event=row.event,
-            target=row.target,
-            job_id=row.job_id,
-            batch=row.batch,
+        return snapshot(
+            cls,
+            row,
             payload=json.loads(row.payload or "{}"),
             status=NotificationStatus(row.status),
-            attempts=row.attempts,
-            error=row.error,
-            due_at=row.due_at,
-            created_at=row.created_at,
-            sent_at=row.sent_at,
         )
 
     def to_dict(self) -> dict[str, Any]:

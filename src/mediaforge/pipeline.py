@@ -141,7 +141,7 @@ def run_job(
     log.info(
         "job %s: %s with preset %s (attempt %s/%s)",
         job.id,
-        input_path,
+        job.input_path,
         job.preset,
         job.attempts,
         job.max_attempts,

@@ -19,7 +19,7 @@ from mediaforge.config import Config
 from mediaforge.errors import Interrupted, StorageError
 from mediaforge.inputs import Fingerprint
 from mediaforge.s3 import S3Client, parse_s3_url
-from mediaforge.storage import remove_quietly
+from mediaforge.storage import ensure_folder, remove_quietly
 
 # Room kept free beside a download, for the outputs and everything else.
 _HEADROOM = 256 * 1024 * 1024
@@ -41,13 +41,7 @@ def download_folder(config: Config, job_id: int, attempt: int) -> Path:
     for stale in root.glob(f"job-{job_id}-*"):
         remove_quietly(stale)
     folder = root / f"job-{job_id}-{attempt}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(
-            f"cannot create the download folder {folder}: {exc.strerror}; "
-            "set s3.download_dir to a writable folder"
-        ) from None
+    ensure_folder(folder, "download folder", "or set s3.download_dir")
     return folder
 
 

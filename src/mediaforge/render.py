@@ -137,16 +137,25 @@ def _upload_text(upload: Upload) -> str:
     gone = " [dim](local copy deleted)[/]" if upload.local_deleted else ""
     if upload.status is UploadStatus.UPLOADED:
         return f"[green]uploaded[/] {what}{gone}"
-    if upload.status is UploadStatus.FAILED:
-        return f"[red]failed[/] {what} after {upload.attempts} attempt(s): {error}"
     if upload.status is UploadStatus.UPLOADING:
         return f"[yellow]uploading[/] {what}"
-    if upload.attempts:
+    failed = upload.status is UploadStatus.FAILED
+    return _unsettled(what, failed, upload.attempts, error, upload.due_at, "")
+
+
+def _unsettled(
+    what: str, failed: bool, attempts: int, error: str, due_at: float, pending: str
+) -> str:
+    """Something retried with backoff (an upload, a notification) that is not
+    through yet: failed for good, waiting for its next attempt, or not tried."""
+    if failed:
+        return f"[red]failed[/] {what} after {attempts} attempt(s): {error}"
+    if attempts:
         return (
-            f"[yellow]retrying[/] {what}: attempt {upload.attempts} failed: {error}; "
-            f"next at {_when(upload.due_at)}"
+            f"[yellow]retrying[/] {what}: attempt {attempts} failed: {error}; "
+            f"next at {_when(due_at)}"
         )
-    return f"[cyan]pending[/] {what}"
+    return f"[cyan]pending[/] {what}{pending}"
 
 
 def sync_report(console: Console, report: SyncReport) -> None:
@@ -186,16 +195,12 @@ def _notification_text(note: Notification) -> str:
     error = escape(note.error or "")
     if note.status is NotificationStatus.SENT:
         return f"[green]sent[/] {what} at {_when(note.sent_at)}"
-    if note.status is NotificationStatus.FAILED:
-        return f"[red]failed[/] {what} after {note.attempts} attempt(s): {error}"
     if note.status is NotificationStatus.SENDING:
         return f"[yellow]sending[/] {what}"
-    if note.attempts:
-        return (
-            f"[yellow]retrying[/] {what}: attempt {note.attempts} failed: {error}; "
-            f"next at {_when(note.due_at)}"
-        )
-    return f"[cyan]pending[/] {what} from {_when(note.due_at)}"
+    failed = note.status is NotificationStatus.FAILED
+    return _unsettled(
+        what, failed, note.attempts, error, note.due_at, f" from {_when(note.due_at)}"
+    )
 
 
 def media_info(console: Console, info: MediaInfo) -> None:

@@ -50,16 +50,19 @@ def remove_stale_temps(folder: Path, job_id: int) -> None:
         remove_quietly(path)
 
 
-def ensure_folder(folder: Path) -> None:
+def ensure_folder(folder: Path, what: str = "output folder", fix: str = "") -> None:
+    """Create ``folder`` if needed; StorageError unless it is a writable folder.
+    ``what`` names it in the error, ``fix`` says what else to do."""
+    hint = f"; {fix}" if fix else ""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(
-            f"cannot create output folder {folder}: {exc.strerror}; check the path and "
-            "its permissions"
+            f"cannot create {what} {folder}: {exc.strerror}; check the path and "
+            f"its permissions{hint}"
         ) from None
     if not os.access(folder, os.W_OK):
-        raise StorageError(f"output folder {folder} is not writable; fix its permissions")
+        raise StorageError(f"{what} {folder} is not writable; fix its permissions{hint}")
 
 
 def _numbered(final: Path, n: int) -> Path:

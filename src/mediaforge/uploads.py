@@ -50,6 +50,7 @@ from mediaforge.jobs import (
     Output,
     UploadRow,
     insert_uploads,
+    snapshot,
     worker_is_dead_here,
 )
 from mediaforge.s3 import (
@@ -113,25 +114,12 @@ class Upload:
 
     @classmethod
     def from_row(cls, row: UploadRow) -> Upload:
-        return cls(
-            id=row.id,
-            job_id=row.job_id,
+        return snapshot(
+            cls,
+            row,
             kind=UploadKind(row.kind),
-            path=row.path,
-            name=row.name,
-            bucket=row.bucket,
-            key=row.key,
-            size=row.size,
-            content_type=row.content_type,
             status=UploadStatus(row.status),
-            attempts=row.attempts,
-            error=row.error,
-            etag=row.etag,
-            url=row.url,
-            url_expires_at=row.url_expires_at,
             local_deleted=bool(row.local_deleted),
-            due_at=row.due_at,
-            uploaded_at=row.uploaded_at,
         )
 
     @property
