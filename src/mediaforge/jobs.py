@@ -204,6 +204,7 @@ class UploadRow(BaseModel):
     url = peewee.TextField(null=True)
     url_expires_at = peewee.DoubleField(null=True)
     local_deleted = peewee.BooleanField(default=False)
+    host = peewee.CharField(max_length=200)  # where ``path`` was written
     claimed_by = peewee.CharField(max_length=200, null=True)
     claimed_at = peewee.DoubleField(null=True)
     due_at = peewee.DoubleField()
@@ -511,6 +512,7 @@ def insert_uploads(job_id: int, items: Sequence[NewUpload], due_at: float) -> in
             key=item.key,
             size=item.size,
             content_type=item.content_type,
+            host=socket.gethostname(),
             due_at=due_at,
             created_at=due_at,
             updated_at=due_at,

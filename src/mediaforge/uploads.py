@@ -109,6 +109,7 @@ class Upload:
     url: str | None
     url_expires_at: float | None
     local_deleted: bool
+    host: str
     due_at: float
     uploaded_at: float | None
 
@@ -437,6 +438,13 @@ class _Permanent(S3Error):
     """An upload that trying again cannot fix (the file is gone, the key is taken)."""
 
 
+class _Elsewhere(S3Error):
+    """The file is on another machine's disk: not this worker's to upload."""
+
+
+_ELSEWHERE = 5.0  # seconds before an upload handed back for another machine goes again
+
+
 class Uploader:
     """Uploads the files jobs owe to S3; one per worker process (or CLI command)."""
 
@@ -518,6 +526,10 @@ class Uploader:
         try:
             size = path.stat().st_size
         except OSError:
+            if row.host != socket.gethostname():
+                # Scale-out: the file was written on another machine and is
+                # not visible here; hand it back for a worker over there.
+                raise _Elsewhere(f"{path} is on {row.host}; left for a worker there") from None
             raise _Permanent(f"{path} is gone; nothing to upload") from None
         client = self.client
         expected = expected_etag(
@@ -567,6 +579,11 @@ class Uploader:
         self.table.settle(row.id, claim, UploadStatus.UPLOADED, **fields)
 
     def _failed(self, row: Upload, claim: str, exc: S3Error, result: Round) -> None:
+        if isinstance(exc, _Elsewhere):
+            self.table.settle(row.id, claim, UploadStatus.PENDING, due_at=time.time() + _ELSEWHERE)
+            result.retry_in = min(result.retry_in or _ELSEWHERE, _ELSEWHERE)
+            log.info("%s", exc)
+            return
         attempt = row.attempts + 1
         if isinstance(exc, _Permanent) or attempt >= self.settings.max_attempts:
             self.table.settle(row.id, claim, UploadStatus.FAILED, attempts=attempt, error=str(exc))

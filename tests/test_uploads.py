@@ -1,0 +1,279 @@
+"""The rules of S3 sync, in-process: what goes where, what gets a link, when a
+local copy may go, and what happens to a file another machine wrote.
+
+Uploads go to a real S3-compatible server (moto's, on 127.0.0.1); jobs live in
+a real SQLite job database in tmp_path. The end-to-end behaviour through the
+CLI and real workers is in test_s3.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from mediaforge.config import Config, load_config
+from mediaforge.jobs import JobStatus, JobStore, NewJob, Output, UploadRow
+from mediaforge.s3 import MiB, S3Client, content_type_for, expected_etag
+from mediaforge.uploads import (
+    Uploader,
+    UploadKind,
+    UploadStatus,
+    UploadStore,
+    planned_uploads,
+)
+
+BUCKET = "media-rules"
+SECRET = "rules-secret-Kq7"
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    """A local S3-compatible server; boto3 in this process gets test credentials
+    (and only for this module: later tests build their own environment)."""
+    saved = dict(os.environ)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="AKIARULES",
+        AWS_SECRET_ACCESS_KEY=SECRET,
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_CONFIG_FILE=os.devnull,
+    )
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    boto3.client("s3", endpoint_url=url).create_bucket(Bucket=BUCKET)
+    yield url
+    server.stop()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def make_config(tmp_path: Path, endpoint: str | None = "http://127.0.0.1:9", **s3: Any) -> Config:
+    settings = {"bucket": BUCKET, "endpoint_url": endpoint, **s3}
+    lines = "".join(f"  {k}: {v}\n" for k, v in settings.items() if v is not None)
+    config_file = tmp_path / "mediaforge.yaml"
+    config_file.write_text(f"data_dir: {tmp_path / 'data'}\ns3:\n{lines}", encoding="utf-8")
+    return load_config(config_file, {"HOME": str(tmp_path)})
+
+
+def write(path: Path, size: int, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    block = hashlib.sha256(f"{seed}".encode()).digest() * 32  # 1 KiB
+    path.write_bytes((block * (size // len(block) + 1))[:size])
+    return path
+
+
+def output(path: Path, kind: str = "video") -> Output:
+    size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
+    return Output(path=str(path), kind=kind, size=size)
+
+
+def succeeded_job(store: JobStore, config: Config, input_path: str, outputs: list[Output]) -> int:
+    """A job that ran and succeeded, with the uploads it owes, as the pipeline records them."""
+    [job_id] = store.create([NewJob(input_path=input_path, preset="h264-720p")])
+    assert store.claim(job_id, "w") is not None
+    uploads = planned_uploads(config, input_path, outputs)
+    assert store.finish(job_id, "w", JobStatus.SUCCEEDED, outputs=outputs, uploads=uploads)
+    return job_id
+
+
+def test_outputs_go_under_processed_and_an_hls_folder_keeps_its_layout(tmp_path: Path) -> None:
+    config = make_config(tmp_path, processed_prefix="library/processed/")
+    mp4 = write(tmp_path / "out" / "clip.720p.mp4", 100)
+    hls = tmp_path / "out" / "clip.hls"
+    for name in ("master.m3u8", "720p/index.m3u8", "720p/seg_00000.ts"):
+        write(hls / name, 10)
+
+    items = planned_uploads(config, str(tmp_path / "clip.mov"), [output(mp4), output(hls, "hls")])
+
+    assert {i.key: (i.kind, i.name, i.content_type) for i in items} == {
+        "library/processed/clip.720p.mp4": ("output", "clip.720p.mp4", "video/mp4"),
+        "library/processed/clip.hls/master.m3u8": (
+            "output",
+            "clip.hls/master.m3u8",
+            "application/vnd.apple.mpegurl",
+        ),
+        "library/processed/clip.hls/720p/index.m3u8": (
+            "output",
+            "clip.hls/720p/index.m3u8",
+            "application/vnd.apple.mpegurl",
+        ),
+        "library/processed/clip.hls/720p/seg_00000.ts": (
+            "output",
+            "clip.hls/720p/seg_00000.ts",
+            "video/mp2t",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("upload", "kinds"),
+    [("outputs", ["output"]), ("originals", ["original"]), ("both", ["output", "original"])],
+)
+def test_what_is_uploaded_follows_s3_upload(tmp_path: Path, upload: str, kinds: list[str]) -> None:
+    config = make_config(tmp_path, upload=upload, raw_prefix="raw")
+    original = write(tmp_path / "in" / "my clip.mov", 50)
+    mp4 = write(tmp_path / "out" / "my clip.mp4", 40)
+
+    items = planned_uploads(config, str(original), [output(mp4)])
+
+    assert [i.kind for i in items] == kinds
+    if "original" in kinds:
+        assert items[-1].key == "raw/my clip.mov"
+
+
+def test_nothing_is_owed_while_s3_is_off_except_for_an_s3_input(tmp_path: Path) -> None:
+    config = make_config(tmp_path, bucket=None, endpoint=None)
+    mp4 = write(tmp_path / "clip.mp4", 40)
+
+    assert planned_uploads(config, str(tmp_path / "clip.mov"), [output(mp4)]) == []
+    [item] = planned_uploads(config, "s3://incoming/videos/clip.mov", [output(mp4)])
+    # Results of an s3:// input go back to the input's bucket when s3.bucket is unset.
+    assert (item.bucket, item.key) == ("incoming", "processed/clip.mp4")
+
+
+def test_an_s3_input_is_never_uploaded_again_as_an_original(tmp_path: Path) -> None:
+    config = make_config(tmp_path, upload="both")
+    mp4 = write(tmp_path / "clip.mp4", 40)
+
+    items = planned_uploads(config, f"s3://{BUCKET}/raw/clip.mov", [output(mp4)])
+
+    assert [i.kind for i in items] == ["output"]
+
+
+def test_content_types_cover_the_media_mediaforge_writes() -> None:
+    assert content_type_for(Path("a.M3U8")) == "application/vnd.apple.mpegurl"
+    assert content_type_for(Path("a.ts")) == "video/mp2t"
+    assert content_type_for(Path("a.webm")) == "video/webm"
+    assert content_type_for(Path("a.opus")) == "audio/ogg"
+    assert content_type_for(Path("a.jpg")) == "image/jpeg"
+    assert content_type_for(Path("a.unknown-ext")) == "application/octet-stream"
+
+
+@pytest.mark.parametrize("size", [0, 1, 5 * MiB - 1, 5 * MiB, 11 * MiB + 7])
+def test_expected_etag_is_what_the_store_reports(tmp_path: Path, endpoint: str, size: int) -> None:
+    config = make_config(tmp_path, endpoint, multipart_threshold_mb=5, part_size_mb=5)
+    client = S3Client(config.s3)
+    path = write(tmp_path / "f.bin", size, seed=size)
+    key = f"etag/{size}"
+
+    client.upload(path, BUCKET, key, content_type="application/octet-stream", metadata={})
+    stored = client.head(BUCKET, key)
+
+    assert stored is not None
+    expected = expected_etag(path, threshold=client.threshold, part_size=client.part_size)
+    assert stored.etag == expected
+    assert ("-" in expected) == (size >= 5 * MiB)
+
+
+def test_links_are_made_for_output_files_and_hls_master_playlists_only(
+    tmp_path: Path, endpoint: str
+) -> None:
+    config = make_config(tmp_path, endpoint, upload="both", processed_prefix="links/")
+    store = JobStore.open(config)
+    original = write(tmp_path / "in" / "clip.mov", 30)
+    mp4 = write(tmp_path / "out" / "clip.mp4", 20)
+    hls = tmp_path / "out" / "clip.hls"
+    for name in ("master.m3u8", "480p/index.m3u8", "480p/seg_00000.ts"):
+        write(hls / name, 10)
+    job_id = succeeded_job(store, config, str(original), [output(mp4), output(hls, "hls")])
+
+    result = Uploader(config, store).upload_job(job_id, "test")
+
+    assert result.settled and not result.failed
+    linked = {u.name for u in UploadStore(store).for_job(job_id) if u.url}
+    assert linked == {"clip.mp4", "clip.hls/master.m3u8"}
+
+
+def test_a_file_written_on_another_machine_is_handed_back_not_failed(
+    tmp_path: Path, endpoint: str
+) -> None:
+    config = make_config(tmp_path, endpoint)
+    store = JobStore.open(config)
+    mp4 = write(tmp_path / "clip.mp4", 20)
+    job_id = succeeded_job(store, config, str(tmp_path / "clip.mov"), [output(mp4)])
+    # As if the job had run on another machine whose disk this worker cannot see.
+    UploadRow.update(host="elsewhere.example", path="/not/mounted/here/clip.mp4").execute()
+
+    result = Uploader(config, store).upload_job(job_id, "test")
+
+    [row] = UploadStore(store).for_job(job_id)
+    assert (row.status, row.attempts) == (UploadStatus.PENDING, 0)
+    assert result.retry_in is not None and not result.failed and not result.settled
+
+
+def test_a_file_gone_from_this_machine_fails_at_once_with_its_path(
+    tmp_path: Path, endpoint: str
+) -> None:
+    config = make_config(tmp_path, endpoint)
+    store = JobStore.open(config)
+    mp4 = write(tmp_path / "clip.mp4", 20)
+    job_id = succeeded_job(store, config, str(tmp_path / "clip.mov"), [output(mp4)])
+    mp4.unlink()
+
+    result = Uploader(config, store).upload_job(job_id, "test")
+
+    [row] = result.failed
+    assert row.host == socket.gethostname()
+    assert row.error == f"{mp4} is gone; nothing to upload"
+    assert result.settled
+
+
+def test_an_original_is_deleted_only_when_every_job_of_it_succeeded(
+    tmp_path: Path, endpoint: str
+) -> None:
+    config = make_config(
+        tmp_path, endpoint, upload="both", delete_local="true", raw_prefix="raw-delete/"
+    )
+    store = JobStore.open(config)
+    original = write(tmp_path / "in" / "clip.mov", 30)
+    # A second job of the same file that is still queued: the original must stay.
+    [other] = store.create([NewJob(input_path=str(original), preset="aac-audio")])
+    mp4 = write(tmp_path / "out" / "clip.mp4", 20)
+    job_id = succeeded_job(store, config, str(original), [output(mp4)])
+
+    first = Uploader(config, store).upload_job(job_id, "test")
+
+    assert first.deleted == [str(mp4)]  # the outputs go together once all are verified
+    assert original.exists()
+    kept = {u.kind: u.local_deleted for u in UploadStore(store).for_job(job_id)}
+    assert kept == {UploadKind.OUTPUT: True, UploadKind.ORIGINAL: False}
+
+    # The other job fails: the original still stays (a retry needs it).
+    assert store.fail_queued(other, "not needed")
+    assert Uploader(config, store).upload_job(job_id, "test", everything=True).deleted == []
+    assert original.exists()
+
+
+def test_a_local_file_changed_after_its_upload_is_not_deleted(
+    tmp_path: Path, endpoint: str
+) -> None:
+    config = make_config(tmp_path, endpoint, delete_local="true", processed_prefix="changed/")
+    store = JobStore.open(config)
+    mp4 = write(tmp_path / "clip.mp4", 20)
+    job_id = succeeded_job(store, config, str(tmp_path / "clip.mov"), [output(mp4)])
+    uploader = Uploader(config, store)
+    real_uploaded = uploader._uploaded
+
+    def then_change(*args: Any, **kwargs: Any) -> None:
+        real_uploaded(*args, **kwargs)
+        later = time.time() + 5
+        write(mp4, 25, seed=1)
+        os.utime(mp4, (later, later))
+
+    uploader._uploaded = then_change  # type: ignore[method-assign]
+    result = uploader.upload_job(job_id, "test")
+
+    assert result.deleted == [] and mp4.exists()
+    assert mp4.stat().st_size == 25
