@@ -9,10 +9,11 @@ CLI and real workers is in test_s3.py.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from mediaforge.config import Config, load_config
+from mediaforge.config import Config, WatchRule, load_config
 from mediaforge.jobs import JobStatus, JobStore, NewJob, Output, UploadRow
+from mediaforge.pipeline import run_job
+from mediaforge.queue import JobQueue
 from mediaforge.s3 import MiB, S3Client, content_type_for, expected_etag
 from mediaforge.uploads import (
     Uploader,
@@ -30,6 +33,9 @@ from mediaforge.uploads import (
     UploadStore,
     planned_uploads,
 )
+from mediaforge.watch import Watcher
+
+MakeMedia = Callable[..., Path]
 
 BUCKET = "media-rules"
 SECRET = "rules-secret-Kq7"
@@ -277,3 +283,57 @@ def test_a_local_file_changed_after_its_upload_is_not_deleted(
 
     assert result.deleted == [] and mp4.exists()
     assert mp4.stat().st_size == 25
+
+
+# -- watch folders and S3 ------------------------------------------------------------------
+
+
+def watch_once(config: Config, store: JobStore, inbox: Path, **rule: Any) -> list[int]:
+    """One ``watch --once`` pass over ``inbox`` with the aac-audio preset."""
+    settings = {"path": inbox, "presets": ("aac-audio",), "settle_seconds": 0, **rule}
+    watcher = Watcher(config, [WatchRule(**settings)], store, JobQueue(config))
+    try:
+        return watcher.run_once().submitted
+    finally:
+        watcher.close()
+
+
+def test_a_watched_original_is_deleted_once_its_outputs_are_safe_in_s3(
+    tmp_path: Path, endpoint: str, make_media: MakeMedia
+) -> None:
+    # delete_local removes the outputs after their verified upload; the watch
+    # rule's on_success: delete must count them as in place, not as gone.
+    config = make_config(tmp_path, endpoint, delete_local="true", processed_prefix="watched/")
+    store = JobStore.open(config)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    original = make_media("inbox/song.wav", video=False, acodec="pcm_s16le")
+    [job_id] = watch_once(config, store, inbox, on_success="delete")
+    assert run_job(store, config, job_id, "w").job is not None
+    Uploader(config, store).upload_job(job_id, "test")
+    [output_file] = store.get(job_id).outputs
+    assert not Path(output_file.path).exists()
+    watch_once(config, store, inbox, on_success="delete")
+
+    assert not original.exists()
+
+
+def test_a_watched_original_whose_upload_failed_stays_where_it_is(
+    tmp_path: Path, make_media: MakeMedia, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nothing listens on the endpoint: the original's only upload attempt fails.
+    config = make_config(tmp_path, upload="both", max_attempts=1, timeout=2)
+    store = JobStore.open(config)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    original = make_media("inbox/song.wav", video=False, acodec="pcm_s16le")
+    [job_id] = watch_once(config, store, inbox, on_success="move")
+    run_job(store, config, job_id, "w")
+    Uploader(config, store).upload_job(job_id, "test")
+    assert {u.status for u in UploadStore(store).for_job(job_id)} == {UploadStatus.FAILED}
+
+    with caplog.at_level(logging.WARNING, logger="mediaforge"):
+        watch_once(config, store, inbox, on_success="move")
+
+    assert original.exists()
+    assert f"kept {original}: its upload to S3 failed" in caplog.text

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from mediaforge import __version__
 from mediaforge.errors import ExitCode, MediaforgeError
@@ -52,7 +53,8 @@ class _App(typer.Typer):
 
 
 def _report(exc: MediaforgeError) -> None:
-    err.print(f"[red]Error:[/] {exc}", markup=True, soft_wrap=True)
+    # The message is plain text: "[s3]" in an install hint is not markup.
+    err.print(f"[red]Error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
     for problem in getattr(exc, "problems", []):
         err.print(f"  {problem}", markup=False, soft_wrap=True)
 
@@ -583,16 +585,17 @@ def s3_sync(
     """Upload now whatever is owed to S3: files of jobs made before S3 was
     configured, uploads waiting for a retry, and (--retry-failed) failed ones."""
     from mediaforge.jobs import this_worker_prefix
+    from mediaforge.notify import notify_job_now
     from mediaforge.render import print_json, sync_report
     from mediaforge.uploads import Uploader, ensure_available, sync_plan
 
     state = _state(ctx)
     config = state.config
     if not config.s3.enabled:
-        from mediaforge.errors import ConfigError
-
-        raise ConfigError(
-            "s3.bucket is not set: S3 sync is off; set s3.bucket (see docs/s3.md)"
+        err.print(
+            "Note: s3.bucket is not set; only results of s3:// inputs are synced",
+            markup=False,
+            soft_wrap=True,
         )
     uploader = Uploader(config, state.store)
     if dry_run:
@@ -609,16 +612,20 @@ def s3_sync(
     # handler would print the uploader's warnings as well.
     logging.getLogger("mediaforge").addHandler(logging.NullHandler())
     show = None if json_out or not err.is_terminal else err
+    claimer = f"{this_worker_prefix()}/sync"
     report = uploader.sync(
-        f"{this_worker_prefix()}/sync",
+        claimer,
         retry_failed=retry_failed,
         on_file=(lambda u: show.print(f"uploading {u.path}", markup=False)) if show else None,
     )
+    # Jobs whose uploads settled here get the message they waited for.
+    for job_id in report.settled_jobs:
+        notify_job_now(config, state.store, state.store.get(job_id), claimer)
     if json_out:
         print_json(report.to_dict())
     else:
         sync_report(out, report)
-    if report.round.failed or report.round.retrying:
+    if not report.in_sync:
         raise typer.Exit(int(ExitCode.FAILURE))
 
 
@@ -646,12 +653,12 @@ def s3_links(
     ]
     if json_out:
         print_json([{"object": u.s3_url, "link": u.url} for u in uploads])
-        return
-    if not uploads:
+    elif not uploads:
         out.print(f"job {job_id} has no uploaded outputs to link to", soft_wrap=True)
-        raise typer.Exit(int(ExitCode.FAILURE))
-    for u in uploads:
+    for u in uploads if not json_out else []:
         out.print(f"{u.name}: {u.url}", markup=False, soft_wrap=True)
+    if not uploads:
+        raise typer.Exit(int(ExitCode.FAILURE))
 
 
 # -- watch folders and systemd --------------------------------------------------------

@@ -71,9 +71,7 @@ def remote_fingerprint(config: Config, url: str, client: S3Client | None = None)
     from mediaforge.errors import InputError
 
     bucket, key = parse_s3_url(url)
-    remote = (client or S3Client(config.s3)).head(bucket, key)
-    if remote is None:
-        raise InputError(f"{url}: no such object; check the bucket and key")
+    remote = (client or S3Client(config.s3)).head_input(bucket, key)
     if remote.size == 0:
         raise InputError(f"{url} is empty; nothing to process")
     digest = hashlib.sha256(f"s3:{remote.size}:{remote.etag}".encode()).hexdigest()[:32]
@@ -93,14 +91,13 @@ def fetch_input(
     client = S3Client(config.s3)
     name = key.rsplit("/", 1)[-1].lstrip(".") or "input"
     dest = folder / name
-    remote = client.head(bucket, key)
-    if remote is not None:
-        free = shutil.disk_usage(folder).free
-        if remote.size + _HEADROOM > free:
-            raise StorageError(
-                f"no room to download {url} ({remote.size} bytes) into {folder}: "
-                f"{free} bytes free; free some space or set s3.download_dir"
-            )
+    remote = client.head_input(bucket, key)
+    free = shutil.disk_usage(folder).free
+    if remote.size + _HEADROOM > free:
+        raise StorageError(
+            f"no room to download {url} ({remote.size} bytes) into {folder}: "
+            f"{free} bytes free; free some space or set s3.download_dir"
+        )
     last = [time.monotonic()]
 
     def progress(_: int) -> None:

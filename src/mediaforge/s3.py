@@ -70,8 +70,13 @@ class S3Error(StorageError):
     """Talking to the store failed (unreachable, refused, verification failed).
 
     Transient as far as mediaforge can tell: uploads are retried with backoff,
-    and a download makes its job retry like any storage problem.
+    and a download makes its job retry like any storage problem. ``status`` is
+    the HTTP status of a refused request.
     """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def content_type_for(path: Path) -> str:
@@ -174,7 +179,7 @@ class S3Client:
             import botocore.exceptions
             from boto3.s3.transfer import TransferConfig
         except ImportError:
-            raise ConfigError(f"s3: {INSTALL_HINT}") from None
+            raise ConfigError(INSTALL_HINT) from None
         self.settings = settings
         self._boto = botocore.exceptions
         try:
@@ -241,7 +246,7 @@ class S3Client:
             else:
                 text = f"{type(exc).__name__}: {exc}"
         text = " ".join(redact_text(f"{what}: {text}", self._secrets()).split())
-        return S3Error(text)
+        return S3Error(text, _status(exc) if isinstance(exc, boto.ClientError) else None)
 
     def _catch(self) -> tuple[type[BaseException], ...]:
         import boto3.exceptions
@@ -270,6 +275,20 @@ class S3Client:
             last_modified=modified.timestamp() if modified is not None else None,
             metadata=dict(reply.get("Metadata") or {}),
         )
+
+    def head_input(self, bucket: str, key: str) -> RemoteObject:
+        """The object to be read as an input; InputError when it is not there
+        or these credentials may not read it (no retry can fix either)."""
+        url = object_url(bucket, key)
+        try:
+            remote = self.head(bucket, key)
+        except S3Error as exc:
+            if exc.status == 403:
+                raise InputError(str(exc)) from None
+            raise
+        if remote is None:
+            raise InputError(f"{url}: no such object; check the bucket and key")
+        return remote
 
     def upload(
         self,
@@ -300,9 +319,7 @@ class S3Client:
         size, and its MD5 when the ETag is one. InputError when there is no
         such object (or no right to read it)."""
         url = object_url(bucket, key)
-        remote = self.head(bucket, key)
-        if remote is None:
-            raise InputError(f"{url}: no such object; check the bucket and key")
+        remote = self.head_input(bucket, key)
         try:
             self.client.download_file(
                 bucket, key, str(dest), Config=self.transfer, Callback=progress

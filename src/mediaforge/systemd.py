@@ -93,8 +93,9 @@ def writable_paths(config: Config, *, user: bool) -> list[Path]:
 
     The data folder (user units; system units set their own with
     StateDirectory), database and queue files, the log file's folder, the
-    output folder, and every watched folder with its output, done and failed
-    folders. A folder inside another listed one is left out.
+    output folder, the download folder of s3:// inputs, and every watched
+    folder with its output, done and failed folders. A folder inside another
+    listed one is left out.
     """
     paths = [config.data_dir] if user else []
     if config.database.url and config.database.url.startswith("sqlite:"):
@@ -105,6 +106,8 @@ def writable_paths(config: Config, *, user: bool) -> list[Path]:
         paths.append(config.log.file.parent)
     if config.output.dir is not None:
         paths.append(config.output.dir)
+    if config.s3.download_dir is not None:
+        paths.append(config.s3.download_dir)
     for rule in config.watch:
         paths += [p for p in (rule.path, rule.output_dir, rule.done_dir, rule.failed_dir) if p]
     unique = sorted({Path(os.path.normpath(p)) for p in paths if p.is_absolute()})

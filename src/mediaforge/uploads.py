@@ -268,6 +268,32 @@ class UploadStore:
             found.setdefault(row.job_id, []).append(Upload.from_row(row))
         return found
 
+    def original_failed(self, job_ids: Sequence[int]) -> bool:
+        """Whether the upload of an original of these jobs failed for good."""
+        return bool(
+            UploadRow.select()
+            .where(
+                UploadRow.job_id.in_(list(job_ids))
+                & (UploadRow.kind == UploadKind.ORIGINAL.value)
+                & (UploadRow.status == UploadStatus.FAILED.value)
+            )
+            .exists()
+        )
+
+    def outputs_in_store(self, job_id: int) -> bool:
+        """Whether every output file of the job is uploaded and verified (so its
+        local copy may be gone: ``s3.delete_local``)."""
+        statuses = {
+            status
+            for (status,) in cast(
+                Any,
+                UploadRow.select(UploadRow.status)
+                .where((UploadRow.job_id == job_id) & (UploadRow.kind == UploadKind.OUTPUT.value))
+                .tuples(),
+            )
+        }
+        return statuses == {UploadStatus.UPLOADED.value}
+
     def originals_settled(self, job_ids: Sequence[int]) -> bool:
         """Whether no original of these jobs is still waiting or uploading."""
         return not (
@@ -543,9 +569,8 @@ class Uploader:
             return False
         if existing is not None and existing.metadata.get(ORIGIN_KEY) != origin:
             raise _Permanent(
-                f"{row.s3_url} already holds another file; nothing was overwritten: rename "
-                "the output or change s3.processed_prefix/raw_prefix, then 'mediaforge s3 "
-                "sync --retry-failed'"
+                f"{row.s3_url} already holds another file; nothing was overwritten: move or "
+                "delete that object in the store, then 'mediaforge s3 sync --retry-failed'"
             )
         client.upload(
             path,
@@ -688,7 +713,10 @@ class Uploader:
             report.missing += gone
         self.table.release_stale(time.time() - self.config.worker.stale_after)
         for job_id in self.table.due_job_ids(time.time() + 10**9):
-            report.round.add(self.upload_job(job_id, claimer, everything=True, on_file=on_file))
+            done = self.upload_job(job_id, claimer, everything=True, on_file=on_file)
+            report.round.add(done)
+            if done.settled:
+                report.settled_jobs.append(job_id)
         report.still_failed = self.table.failed()
         return report
 
@@ -736,6 +764,12 @@ class SyncReport:
     missing: list[str] = field(default_factory=list)  # outputs gone locally: not uploadable
     round: Round = field(default_factory=Round)
     still_failed: list[Upload] = field(default_factory=list)
+    settled_jobs: list[int] = field(default_factory=list)  # nothing more to upload now
+
+    @property
+    def in_sync(self) -> bool:
+        """Whether nothing is left to retry or failed."""
+        return not (self.round.retrying or self.still_failed)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``mediaforge s3 sync --json``."""

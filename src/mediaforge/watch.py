@@ -810,6 +810,13 @@ class Watcher:
         if action == "keep":
             return
         path = tracked.path
+        if self.uploads.original_failed(tracked.job_ids):
+            log.warning(
+                "kept %s: its upload to S3 failed; 'mediaforge s3 sync --retry-failed', "
+                "then move or delete it yourself",
+                path,
+            )
+            return
         try:
             current = fingerprint(path)
         except InputError:
@@ -819,7 +826,7 @@ class Watcher:
             log.warning("%s changed since job %s read it; left in place", path, ids)
             return
         if action == "delete":
-            reason = _why_not_delete(jobs)
+            reason = _why_not_delete(jobs, self.uploads)
             if reason:
                 log.info("kept %s: %s", path, reason)
                 return
@@ -835,11 +842,14 @@ class Watcher:
         folder.known.pop(path, None)
 
 
-def _why_not_delete(jobs: Sequence[Job]) -> str | None:
-    """Why deleting the original of ``jobs`` could lose data; None when it is safe."""
+def _why_not_delete(jobs: Sequence[Job], uploads: UploadStore) -> str | None:
+    """Why deleting the original of ``jobs`` could lose data; None when it is safe.
+    Outputs verified in S3 count as in place (``s3.delete_local`` removes them here)."""
     for job in jobs:
         if job.status is not JobStatus.SUCCEEDED or not job.outputs:
             return f"job {job.id} made no output ({job.note or job.status.value})"
+        if uploads.outputs_in_store(job.id):
+            continue
         for output in job.outputs:
             if not Path(output.path).exists():
                 return f"output {output.path} of job {job.id} is gone"
