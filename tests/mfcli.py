@@ -10,9 +10,13 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,15 @@ def display_size(stream: dict[str, Any]) -> tuple[int, int]:
         if side.get("side_data_type") == "Display Matrix" and abs(side["rotation"]) % 180 == 90:
             width, height = height, width
     return width, height
+
+
+def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll ``condition`` every 50 ms; fail the test after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {seconds} s for {what}")
+        time.sleep(0.05)
 
 
 def digest(path: Path) -> str:

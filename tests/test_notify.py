@@ -21,7 +21,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +40,7 @@ from mediaforge.notify import Notifier, compose, load_targets, target_label
 from mediaforge.pipeline import run_foreground
 from mediaforge.queue import JobQueue
 from mediaforge.submission import submit
+from tests.mfcli import wait_until
 
 MEDIAFORGE = [sys.executable, "-m", "mediaforge"]
 QUICK_WORKER = {
@@ -247,14 +247,6 @@ def ended_job(store: JobStore, name: str, status: JobStatus, **facts: Any) -> Jo
     error = "input is not media" if status is JobStatus.FAILED else None
     store.finish(job_id, "w", status, outputs=outputs, error=error)
     return store.get(job_id)
-
-
-def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {seconds} s for {what}")
-        time.sleep(0.05)
 
 
 # -- end to end ------------------------------------------------------------------------

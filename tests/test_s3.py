@@ -18,7 +18,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,7 +30,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.mfcli import Done, Mediaforge, ffprobe
+from tests.mfcli import Done, Mediaforge, ffprobe, wait_until
 
 ACCESS_KEY = "AKIAMFTESTKEY0000042"
 SECRET = "mf-test-secret-Zq9"
@@ -180,14 +179,6 @@ def keys(s3: Any, bucket: str) -> set[str]:
 
 def down_endpoint() -> str:
     return f"http://127.0.0.1:{free_port()}"  # nothing listens there
-
-
-def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {seconds} s for {what}")
-        time.sleep(0.05)
 
 
 # -- uploads ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import textwrap
 import threading
 import time
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from mediaforge.watch import (
     needs_polling,
     watch_rules,
 )
+from tests.mfcli import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 PRESET = "aac-audio"
@@ -57,14 +58,6 @@ def wav(path: Path, seed: int, seconds: float = 0.2) -> Path:
         out.setframerate(rate)
         out.writeframes(b"".join(struct.pack("<h", s) for s in samples))
     return path
-
-
-def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {seconds} s waiting for {what}")
-        time.sleep(0.05)
 
 
 class Box:
