@@ -8,6 +8,7 @@ CLI and real workers is in test_s3.py.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
@@ -337,3 +338,24 @@ def test_a_watched_original_whose_upload_failed_stays_where_it_is(
 
     assert original.exists()
     assert f"kept {original}: its upload to S3 failed" in caplog.text
+
+
+def test_a_single_put_carries_the_files_md5_for_the_store_to_check(
+    tmp_path: Path, endpoint: str
+) -> None:
+    # S3 and MinIO refuse a PUT whose bytes do not match its Content-MD5
+    # (BadDigest); moto's server does not check it, so what is proven here is
+    # that the header goes out with the file's MD5 and the ETag comes back.
+    config = make_config(tmp_path, endpoint)
+    client = S3Client(config.s3)
+    path = write(tmp_path / "f.bin", 4096)
+    md5 = hashlib.md5(path.read_bytes(), usedforsecurity=False)
+    sent: list[bytes] = []
+    client.client.meta.events.register(
+        "before-send.s3.PutObject", lambda request, **_: sent.append(request.headers["Content-MD5"])
+    )
+
+    etag = client.upload(path, BUCKET, "md5/ok", content_type="x", metadata={}, md5=md5.hexdigest())
+
+    assert etag == md5.hexdigest()
+    assert sent == [base64.b64encode(md5.digest())]

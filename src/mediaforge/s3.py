@@ -15,7 +15,9 @@ part size).
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import logging
 import mimetypes
 import re
@@ -298,19 +300,34 @@ class S3Client:
         *,
         content_type: str,
         metadata: dict[str, str],
+        md5: str | None = None,
         progress: ProgressCallback | None = None,
-    ) -> None:
-        """Upload ``path`` (multipart with parallel parts above the threshold).
-        A failed multipart upload is aborted, so no orphaned parts are billed."""
+    ) -> str | None:
+        """Upload ``path``: multipart with parallel parts from the threshold on
+        (a failed multipart upload is aborted, so no orphaned parts are
+        billed), else one PUT. Given the file's ``md5`` (hex), a PUT carries it
+        as Content-MD5, which the store checks against what it received;
+        then the ETag it answers is returned. None: ask the store (HEAD)."""
         extra: dict[str, Any] = {"ContentType": content_type, "Metadata": metadata}
         if self.settings.storage_class:
             extra["StorageClass"] = self.settings.storage_class
+        where = f"uploading {path} to {object_url(bucket, key)}"
         try:
+            if md5 is not None and path.stat().st_size < self.threshold:
+                digest = base64.b64encode(bytes.fromhex(md5)).decode()
+                with _Reading(path, progress) as body:
+                    reply = self.client.put_object(
+                        Bucket=bucket, Key=key, Body=body, ContentMD5=digest, **extra
+                    )
+                return str(reply.get("ETag", "")).strip('"') or None
             self.client.upload_file(
                 str(path), bucket, key, ExtraArgs=extra, Config=self.transfer, Callback=progress
             )
         except self._catch() as exc:
-            raise self.error(exc, f"uploading {path} to {object_url(bucket, key)}") from None
+            raise self.error(exc, where) from None
+        except OSError as exc:
+            raise S3Error(f"{where}: {exc.strerror}") from None
+        return None
 
     def download(
         self, bucket: str, key: str, dest: Path, *, progress: ProgressCallback | None = None
@@ -359,6 +376,21 @@ class S3Client:
             if isinstance(exc, self._boto.ClientError) and _status(exc) == 404:
                 raise S3Error(f"bucket {bucket!r} does not exist at {self.where}") from None
             raise self.error(exc, f"bucket {bucket!r}") from None
+
+
+class _Reading(io.FileIO):
+    """A file opened for a PUT that reports the bytes botocore reads from it
+    (the upload's progress; a stop request raised from ``progress`` aborts it)."""
+
+    def __init__(self, path: Path, progress: ProgressCallback | None) -> None:
+        super().__init__(path, "rb")
+        self._progress = progress
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        data = super().read(size)
+        if data and self._progress is not None:
+            self._progress(len(data))
+        return data or b""
 
 
 def _status(exc: Any) -> int | None:

@@ -572,21 +572,27 @@ class Uploader:
                 f"{row.s3_url} already holds another file; nothing was overwritten: move or "
                 "delete that object in the store, then 'mediaforge s3 sync --retry-failed'"
             )
-        client.upload(
+        reported = client.upload(
             path,
             row.bucket,
             row.key,
             content_type=row.content_type,
             metadata={ORIGIN_KEY: origin, JOB_KEY: str(row.job_id)},
+            md5=expected if "-" not in expected else None,
             progress=beat,
         )
-        stored = client.head(row.bucket, row.key)
-        if stored is None or stored.size != size:
-            got = "nothing" if stored is None else f"{stored.size} bytes"
-            raise S3Error(f"{row.s3_url}: the store holds {got} after uploading {size} bytes")
-        if etag_is_md5(stored.etag) and stored.etag != expected:
-            raise S3Error(f"{row.s3_url}: the stored ETag does not match the file's MD5")
-        self._uploaded(row, claim, stored.etag, size)
+        if reported is not None and reported == expected:
+            # A single PUT whose Content-MD5 the store checked: it holds these bytes.
+            etag = reported
+        else:
+            stored = client.head(row.bucket, row.key)
+            if stored is None or stored.size != size:
+                got = "nothing" if stored is None else f"{stored.size} bytes"
+                raise S3Error(f"{row.s3_url}: the store holds {got} after uploading {size} bytes")
+            if etag_is_md5(stored.etag) and stored.etag != expected:
+                raise S3Error(f"{row.s3_url}: the stored ETag does not match the file's MD5")
+            etag = stored.etag
+        self._uploaded(row, claim, etag, size)
         log.info("uploaded %s to %s (%d bytes)", path, row.s3_url, size)
         return True
 
