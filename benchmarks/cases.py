@@ -4,12 +4,17 @@ way) in the same run, alternating the two, and returns table rows."""
 from __future__ import annotations
 
 import copy
+import itertools
 import json
+import os
+import random
 import re
 import shutil
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +51,11 @@ class Sizes:
     job_rounds: int  # rounds of both sides for job-overhead (alternated)
     cli_runs: int  # runs of a short CLI command (submit, jobs)
     rows: int  # jobs in the database for the jobs listing
+    s3_file_mib: int  # the one large file of s3-upload
+    s3_threshold_mib: int  # s3.multipart_threshold_mb for it
+    s3_part_mib: int  # s3.part_size_mb for it
+    s3_files: int  # files in the HLS-like folder of s3-upload
+    s3_repeats: int  # runs of each side of s3-upload (alternated), after one untimed
 
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
@@ -59,6 +69,11 @@ class Sizes:
                 job_rounds=1,
                 cli_runs=5,
                 rows=10_000,
+                s3_file_mib=16,
+                s3_threshold_mib=5,
+                s3_part_mib=5,
+                s3_files=40,
+                s3_repeats=3,
             )
         return cls(
             clip_seconds=20,
@@ -69,6 +84,11 @@ class Sizes:
             job_rounds=3,
             cli_runs=10,
             rows=100_000,
+            s3_file_mib=96,
+            s3_threshold_mib=64,
+            s3_part_mib=16,
+            s3_files=200,
+            s3_repeats=7,
         )
 
 
@@ -621,6 +641,432 @@ def _finished_job(i: int, created: float) -> dict[str, Any]:
     }
 
 
+# -- 7. s3-upload: mediaforge's upload step vs plain boto3, against moto's server ----
+
+S3_BUCKET = "bench-media"
+MiB = 1024 * 1024
+# moto's S3 server, in a process of its own (it would share this process's GIL
+# otherwise): prints its port, serves until its stdin closes.
+_MOTO_SERVER = """
+import logging, sys
+from moto.server import ThreadedMotoServer
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()
+server.stop()
+"""
+
+
+def bench_s3_upload(sizes: Sizes) -> Report:
+    """mediaforge's upload step (Uploader.upload_job: MD5, HEAD before and after,
+    links, the upload table) vs plain boto3 upload_file, against moto's server:
+    one large multipart file, and an HLS-like folder of many small files."""
+    missing = [m for m in ("boto3", "moto", "flask", "flask_cors") if not _importable(m)]
+    if missing:
+        raise BenchmarkError(
+            f"s3-upload needs boto3 and moto's server ({', '.join(missing)} missing); "
+            "install the test extra: pip install -e '.[test]'"
+        )
+    with (
+        Workspace("s3") as ws,
+        _aws_environment(ws.root),
+        _moto_server(ws.root) as (endpoint, server_pid),
+    ):
+        bench = _S3Bench(ws, endpoint, server_pid, sizes)
+        try:
+            large = bench.one_large_file()
+            folder = bench.hls_folder(rtt=0.0)
+            far = bench.hls_folder(rtt=S3_RTT)
+        finally:
+            bench.close()
+    return Report(
+        large.figures + folder.figures + far.figures,
+        {
+            "one_large_file": large.details,
+            "hls_folder": folder.details,
+            "hls_folder_rtt": far.details,
+        },
+        large.notes + folder.notes + far.notes,
+    )
+
+
+# A round trip to a store across a network, added to every request of both
+# sides (a sleep in the sending thread, as a network wait would be).
+S3_RTT = 0.020
+
+
+@contextmanager
+def _round_trip(clients: list[Any], seconds: float) -> Iterator[None]:
+    def wait(**_: Any) -> None:  # a before-send handler must return None to send
+        time.sleep(seconds)
+
+    if seconds:
+        for client in clients:
+            client.meta.events.register("before-send.s3", wait)
+    try:
+        yield
+    finally:
+        if seconds:
+            for client in clients:
+                client.meta.events.unregister("before-send.s3", wait)
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+@contextmanager
+def _aws_environment(root: Path) -> Iterator[None]:
+    """Fake credentials for moto, for this process only (restored afterwards);
+    no AWS profile or file of the user's is read."""
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            del os.environ[name]
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="AKIABENCHMARKONLY000",
+        AWS_SECRET_ACCESS_KEY="benchmark-secret-key-for-moto-only",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=str(root / "aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(root / "aws-credentials"),
+    )
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextmanager
+def _moto_server(root: Path) -> Iterator[tuple[str, int]]:
+    """moto's S3 server on 127.0.0.1 in a child process: (endpoint URL, its pid)."""
+    log_path = root / "moto.log"
+    with log_path.open("w", encoding="utf-8") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-c", _MOTO_SERVER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        try:
+            assert server.stdout is not None
+            port = server.stdout.readline().strip()
+            if not port.isdigit():
+                tail = " | ".join(log_path.read_text(encoding="utf-8").splitlines()[-3:])
+                raise BenchmarkError(f"moto's server did not start: {tail}")
+            yield f"http://127.0.0.1:{port}", server.pid
+        finally:
+            assert server.stdin is not None
+            server.stdin.close()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _process_cpu(pid: int) -> float | None:
+    """user+sys seconds of a running process (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _random_file(path: Path, size: int, rng: random.Random) -> Path:
+    with path.open("wb") as fh:
+        left = size
+        while left:
+            chunk = min(left, 4 * MiB)
+            fh.write(rng.randbytes(chunk))
+            left -= chunk
+    return path
+
+
+def _hls_like_folder(folder: Path, files: int, rng: random.Random) -> None:
+    """``files`` files laid out like an HLS ladder: a master playlist, three
+    rendition playlists and segments of 64-256 KiB."""
+    renditions = ("1080p", "720p", "480p")
+    segments = files - 1 - len(renditions)
+    if segments < len(renditions):
+        raise BenchmarkError(f"an HLS-like folder needs more than {files} files")
+    folder.mkdir(parents=True)
+    master = ["#EXTM3U"]
+    for i, name in enumerate(renditions):
+        master += [f"#EXT-X-STREAM-INF:BANDWIDTH={(3 - i) * 1_500_000}", f"{name}/index.m3u8"]
+        (folder / name).mkdir()
+        count = segments // len(renditions) + (1 if i < segments % len(renditions) else 0)
+        playlist = ["#EXTM3U", "#EXT-X-TARGETDURATION:4"]
+        for n in range(count):
+            segment = f"seg_{n:05d}.ts"
+            _random_file(folder / name / segment, rng.randint(64, 256) * 1024, rng)
+            playlist += ["#EXTINF:4.0,", segment]
+        (folder / name / "index.m3u8").write_text("\n".join([*playlist, "#EXT-X-ENDLIST\n"]))
+    (folder / "master.m3u8").write_text("\n".join(master) + "\n")
+
+
+class _S3Bench:
+    """One job store, one mediaforge Uploader and one plain boto3 client, made
+    once (as a worker makes them once), against one moto server."""
+
+    def __init__(self, ws: Workspace, endpoint: str, server_pid: int, sizes: Sizes) -> None:
+        import boto3
+        import botocore.config
+        import yaml
+        from boto3.s3.transfer import TransferConfig
+
+        from mediaforge.config import load_config
+        from mediaforge.jobs import JobStore
+        from mediaforge.uploads import Uploader
+
+        self.ws, self.sizes, self.server_pid = ws, sizes, server_pid
+        self.rng = random.Random(20261121)
+        self.runs = itertools.count()  # a fresh key (prefix) for every run
+        config_file = Path(ws.env["MEDIAFORGE_CONFIG"])
+        config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+        config["s3"] = {
+            "bucket": S3_BUCKET,
+            "region": "us-east-1",
+            "endpoint_url": endpoint,
+            "multipart_threshold_mb": sizes.s3_threshold_mib,
+            "part_size_mb": sizes.s3_part_mib,
+        }
+        config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+        self.config = load_config(None, ws.env)
+        self.settings = self.config.s3
+        self.store = JobStore.open(self.config)
+        self.uploader = Uploader(self.config, self.store)
+        _ = self.uploader.client  # made now, not in the first timed run
+        # What a script would write: a client for a path-style endpoint and
+        # the same TransferConfig (threshold, part size, parallel parts).
+        self.plain_client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            config=botocore.config.Config(s3={"addressing_style": "path"}),
+        )
+        self.transfer = TransferConfig(
+            multipart_threshold=self.settings.multipart_threshold_mb * MiB,
+            multipart_chunksize=self.settings.part_size_mb * MiB,
+            max_concurrency=self.settings.concurrency,
+            use_threads=True,
+        )
+        self.plain_client.create_bucket(Bucket=S3_BUCKET)
+        self.server_cpu: dict[str, list[float]] = {"mediaforge": [], "baseline": []}
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- the two sides -------------------------------------------------------------
+
+    def _timed(self, side: str, work: Callable[[], Any]) -> tuple[Sample, Any]:
+        """Wall and CPU time of ``work`` in this process (moto's CPU is in its own)."""
+        server_before = _process_cpu(self.server_pid)
+        cpu, start = time.process_time(), time.perf_counter()
+        result = work()
+        sample = Sample(time.perf_counter() - start, time.process_time() - cpu)
+        server_after = _process_cpu(self.server_pid)
+        if server_before is not None and server_after is not None:
+            self.server_cpu[side].append(server_after - server_before)
+        return sample, result
+
+    def ours(self, output: Path, kind: str) -> Sample:
+        """Record a succeeded job that made ``output`` and the rows it owes S3
+        (untimed: that happens when the job finishes), then time its upload step."""
+        from mediaforge.jobs import JobStatus, NewJob, Output
+        from mediaforge.uploads import UploadStatus, UploadStore, planned_uploads
+
+        source = str(self.ws.root / "source.mov")
+        [job_id] = self.store.create([NewJob(input_path=source, preset="bench")])
+        files = sorted(output.rglob("*")) if output.is_dir() else [output]
+        size = sum(p.stat().st_size for p in files if p.is_file())
+        made = Output(path=str(output), kind=kind, size=size)
+        if self.store.claim(job_id, "bench") is None or not self.store.finish(
+            job_id, "bench", JobStatus.SUCCEEDED, outputs=[made]
+        ):
+            raise BenchmarkError(f"could not make job {job_id} succeed")
+        table = UploadStore(self.store)
+        table.add(job_id, planned_uploads(self.config, source, [made]))
+        owed = table.for_job(job_id)
+
+        sample, result = self._timed(
+            "mediaforge", lambda: self.uploader.upload_job(job_id, "bench", everything=True)
+        )
+        rows = table.for_job(job_id)
+        bad = [r for r in rows if r.status is not UploadStatus.UPLOADED]
+        if bad:
+            raise BenchmarkError(
+                f"{len(bad)} of {len(rows)} upload(s) not uploaded: {bad[0].status.value}, "
+                f"{bad[0].error}"
+            )
+        if len(result.uploaded) != len(owed) or not owed:
+            raise BenchmarkError(
+                f"{len(owed)} file(s) owed, {len(result.uploaded)} uploaded, "
+                f"{len(result.already)} 'already there'"
+            )
+        if not any(r.url for r in rows):
+            raise BenchmarkError("no link was made for the job's output")
+        self._check_and_remove({r.key: r.size for r in rows})
+        return sample
+
+    def plain(self, files: list[tuple[Path, str]]) -> Sample:
+        """boto3 upload_file for each file, one after another; no verification."""
+
+        def upload_all() -> None:
+            for path, key in files:
+                self.plain_client.upload_file(str(path), S3_BUCKET, key, Config=self.transfer)
+
+        sample, _ = self._timed("baseline", upload_all)
+        self._check_and_remove({key: path.stat().st_size for path, key in files})
+        return sample
+
+    def _check_and_remove(self, expected: dict[str, int]) -> None:
+        """Untimed: the store holds exactly these objects at these sizes (so a
+        broken upload cannot look fast); then empty the bucket for the next run."""
+        stored: dict[str, int] = {}
+        pages = self.plain_client.get_paginator("list_objects_v2").paginate(Bucket=S3_BUCKET)
+        for page in pages:
+            stored.update({o["Key"]: o["Size"] for o in page.get("Contents", [])})
+        if stored != expected:
+            wrong = sorted(set(stored.items()) ^ set(expected.items()))[:3]
+            raise BenchmarkError(f"the bucket does not hold what was uploaded: {wrong}")
+        keys = [{"Key": key} for key in stored]
+        for first in range(0, len(keys), 1000):
+            self.plain_client.delete_objects(
+                Bucket=S3_BUCKET, Delete={"Objects": keys[first : first + 1000], "Quiet": True}
+            )
+
+    # -- what is measured --------------------------------------------------------------
+
+    def _measure(
+        self, run_plain: Callable[[], None], run_ours: Callable[[], None], *lists: list[Sample]
+    ) -> dict[str, list[float]]:
+        """One untimed round of each side (imports, connection pools, moto's own
+        first-use costs), then the alternated repeats; moto's CPU per run."""
+        self.server_cpu = {"mediaforge": [], "baseline": []}
+        _alternate(1, run_plain, run_ours)
+        for samples in lists:
+            samples.clear()
+        measured: dict[str, list[float]] = {"mediaforge": [], "baseline": []}
+        self.server_cpu = measured
+        _alternate(self.sizes.s3_repeats, run_plain, run_ours)
+        return measured
+
+    def one_large_file(self) -> Report:
+        from mediaforge.s3 import expected_etag
+
+        sizes = self.sizes
+        folder = self.ws.folder("large")
+        current = [_random_file(folder / "film.mp4", sizes.s3_file_mib * MiB, self.rng)]
+        ours: list[Sample] = []
+        base: list[Sample] = []
+
+        def run_ours() -> None:
+            # A fresh name, so a fresh key: "already there" never applies.
+            current[0] = current[0].rename(folder / f"film-{next(self.runs)}.mp4")
+            ours.append(self.ours(current[0], "video"))
+
+        def run_plain() -> None:
+            base.append(self.plain([(current[0], f"plain/{next(self.runs)}/film.mp4")]))
+
+        server = self._measure(run_plain, run_ours, ours, base)
+        md5_walls = []
+        for _ in range(3):
+            start = time.perf_counter()
+            expected_etag(
+                current[0],
+                threshold=self.settings.multipart_threshold_mb * MiB,
+                part_size=self.settings.part_size_mb * MiB,
+            )
+            md5_walls.append(time.perf_counter() - start)
+
+        size = sizes.s3_file_mib * MiB
+        part = self.settings.part_size_mb * MiB
+        parts = -(-size // part) if size >= self.settings.multipart_threshold_mb * MiB else 1
+        what = (
+            f"one {sizes.s3_file_mib} MiB file, {parts} parts of {self.settings.part_size_mb} MiB"
+        )
+        label = "boto3 upload_file, same TransferConfig"
+        figures = _ratio_figures("s3-upload", what, ours, base, label, wall_target=1.5)
+        added = median([o.wall - b.wall for o, b in zip(ours, base, strict=True)])
+        notes = [
+            f"s3-upload: verification adds {added:.2f} s to one {sizes.s3_file_mib} MiB upload "
+            f"(median of back-to-back pairs); recomputing its multipart MD5 alone takes "
+            f"{median(md5_walls):.2f} s; moto's server used "
+            f"{_median_or_none(server['mediaforge'])} s CPU per mediaforge run and "
+            f"{_median_or_none(server['baseline'])} s per plain run."
+        ]
+        details = {
+            "file_bytes": size,
+            "parts": parts,
+            "multipart_threshold_mb": self.settings.multipart_threshold_mb,
+            "part_size_mb": self.settings.part_size_mb,
+            "concurrency": self.settings.concurrency,
+            "added_wall": added,
+            "md5_wall": md5_walls,
+            "server_cpu": server,
+        }
+        return Report(figures, details, notes)
+
+    def hls_folder(self, rtt: float) -> Report:
+        sizes = self.sizes
+        root = self.ws.folder(f"hls-{rtt * 1000:.0f}ms")
+        current = [root / "clip.hls"]
+        _hls_like_folder(current[0], sizes.s3_files, self.rng)
+        files = sorted(p for p in current[0].rglob("*") if p.is_file())
+        total_bytes = sum(p.stat().st_size for p in files)
+        ours: list[Sample] = []
+        base: list[Sample] = []
+
+        def run_ours() -> None:
+            current[0] = current[0].rename(root / f"clip-{next(self.runs)}.hls")
+            ours.append(self.ours(current[0], "hls"))
+
+        def run_plain() -> None:
+            folder, prefix = current[0], f"plain/{next(self.runs)}/clip.hls"
+            keys = [
+                (p, f"{prefix}/{p.relative_to(folder).as_posix()}")
+                for p in sorted(p for p in folder.rglob("*") if p.is_file())
+            ]
+            base.append(self.plain(keys))
+
+        clients = [self.uploader.client.client, self.plain_client]
+        with _round_trip(clients, rtt):
+            server = self._measure(run_plain, run_ours, ours, base)
+        n = len(files)
+        where = f", {rtt * 1000:.0f} ms round trip" if rtt else ", local"
+        what = f"HLS-like folder, {n} files, {total_bytes / MiB:.0f} MiB{where}"
+        label = "boto3 upload_file per file, one after another"
+        # Locally, client and server share two cores: parallel requests cannot
+        # gain there, so only the figure with a round trip has a target.
+        target = 1.0 if rtt else None
+        figures = _ratio_figures("s3-upload", what, ours, base, label, wall_target=target)
+        notes = [
+            f"s3-upload{where}: per file of the folder, mediaforge "
+            f"{median(_walls(ours)) / n * 1000:.1f} ms wall with {self.settings.concurrency} "
+            f"files at a time, the plain loop {median(_walls(base)) / n * 1000:.1f} ms; "
+            f"moto's server used {_median_or_none(server['mediaforge'])} s CPU per mediaforge "
+            f"run and {_median_or_none(server['baseline'])} s per plain run."
+        ]
+        details = {
+            "files": n,
+            "bytes": total_bytes,
+            "concurrency": self.settings.concurrency,
+            "server_cpu": server,
+        }
+        return Report(figures, details, notes)
+
+
+def _median_or_none(values: list[float]) -> str:
+    return f"{median(values):.2f}" if values else "(unknown)"
+
+
 BENCHMARKS: dict[str, Callable[[Sizes], Report]] = {
     "run": bench_run,
     "hls-ladder": bench_hls_ladder,
@@ -628,4 +1074,5 @@ BENCHMARKS: dict[str, Callable[[Sizes], Report]] = {
     "job-overhead": bench_job_overhead,
     "submit": bench_submit,
     "jobs": bench_jobs,
+    "s3-upload": bench_s3_upload,
 }
