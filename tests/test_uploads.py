@@ -9,10 +9,13 @@ CLI and real workers is in test_s3.py.
 from __future__ import annotations
 
 import base64
+import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,8 +25,10 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from mediaforge.config import Config, WatchRule, load_config
-from mediaforge.jobs import JobStatus, JobStore, NewJob, Output, UploadRow
+from mediaforge.config import Config, NotifyTarget, WatchRule, load_config
+from mediaforge.errors import ConfigError
+from mediaforge.jobs import JobStatus, JobStore, NewJob, NotificationRow, Output, UploadRow
+from mediaforge.notify import Notifier
 from mediaforge.pipeline import run_job
 from mediaforge.queue import JobQueue
 from mediaforge.s3 import MiB, S3Client, content_type_for, expected_etag
@@ -43,9 +48,9 @@ SECRET = "rules-secret-Kq7"
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    """A local S3-compatible server; boto3 in this process gets test credentials
-    (and only for this module: later tests build their own environment)."""
+def aws_env() -> Iterator[None]:
+    """Test credentials for boto3 in this process, for this module only (later
+    tests build their own environment); no profile or key of the machine's."""
     saved = dict(os.environ)
     os.environ.update(
         AWS_ACCESS_KEY_ID="AKIARULES",
@@ -55,6 +60,14 @@ def endpoint() -> Iterator[str]:
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         AWS_CONFIG_FILE=os.devnull,
     )
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def endpoint(aws_env: None) -> Iterator[str]:
+    """A local S3-compatible server, with a bucket."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -62,8 +75,6 @@ def endpoint() -> Iterator[str]:
     boto3.client("s3", endpoint_url=url).create_bucket(Bucket=BUCKET)
     yield url
     server.stop()
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 def make_config(tmp_path: Path, endpoint: str | None = "http://127.0.0.1:9", **s3: Any) -> Config:
@@ -359,3 +370,217 @@ def test_a_single_put_carries_the_files_md5_for_the_store_to_check(
 
     assert etag == md5.hexdigest()
     assert sent == [base64.b64encode(md5.digest())]
+
+
+# -- review findings: shared originals, stores that do not answer, odd failures ------------
+
+
+def test_an_original_of_several_jobs_is_uploaded_once_and_deleted_after_the_last(
+    tmp_path: Path, endpoint: str
+) -> None:
+    config = make_config(
+        tmp_path, endpoint, upload="both", delete_local="true", raw_prefix="raw-shared/"
+    )
+    store = JobStore.open(config)
+    original = write(tmp_path / "in" / "talk.mov", 30)
+    first = succeeded_job(store, config, str(original), [output(write(tmp_path / "a.mp4", 20))])
+    [second] = store.create([NewJob(input_path=str(original), preset="aac-audio")])
+    uploader = Uploader(config, store)
+
+    uploader.upload_job(first, "test")
+    assert original.exists()  # the second job still needs it
+    assert store.claim(second, "w") is not None
+    m4a = output(write(tmp_path / "a.m4a", 10))
+    uploads = planned_uploads(config, str(original), [m4a])
+    assert store.finish(second, "w", JobStatus.SUCCEEDED, outputs=[m4a], uploads=uploads)
+    result = uploader.upload_job(second, "test")
+
+    originals = [u for j in (first, second) for u in UploadStore(store).for_job(j)]
+    originals = [u for u in originals if u.kind is UploadKind.ORIGINAL]
+    assert [(u.job_id, u.status) for u in originals] == [(first, UploadStatus.UPLOADED)]
+    assert str(original) in result.deleted and not original.exists()
+    assert not UploadStore(store).failed()
+
+
+@pytest.fixture
+def silent_endpoint(aws_env: None) -> Iterator[str]:
+    """A store that accepts connections and never answers (a hung NAS gateway)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def fast_worker(config: Config) -> Config:
+    """The same config with heartbeats every 0.2 s and stale after 1 s."""
+    worker = dataclasses.replace(config.worker, heartbeat_interval=0.2, stale_after=1.0)
+    return dataclasses.replace(config, worker=worker)
+
+
+def test_a_download_that_waits_on_a_silent_store_keeps_its_job(
+    tmp_path: Path, silent_endpoint: str
+) -> None:
+    # Each request may wait s3.timeout (1 s) three times: far longer than
+    # stale_after (1 s). The job's heartbeats must go on all the same.
+    config = fast_worker(make_config(tmp_path, silent_endpoint, timeout=1))
+    store = JobStore.open(config)
+    [job_id] = store.create([NewJob(input_path=f"s3://{BUCKET}/in/clip.mp4", preset="aac-audio")])
+    taken: list[int] = []
+    done = threading.Event()
+
+    def sweep() -> None:
+        while not done.wait(0.3):
+            requeued, failed = store.recover(config.worker.stale_after)
+            taken.extend(requeued + failed)
+
+    sweeper = threading.Thread(target=sweep)
+    sweeper.start()
+    try:
+        outcome = run_job(store, config, job_id, f"{socket.gethostname()}:1/w")
+    finally:
+        done.set()
+        sweeper.join()
+
+    assert taken == []
+    assert outcome.job is not None and outcome.retry_in is not None  # a storage error: retried
+    assert "cannot reach" in (outcome.job.error or "")
+
+
+def test_uploads_that_wait_on_a_silent_store_keep_their_claims(
+    tmp_path: Path, silent_endpoint: str
+) -> None:
+    config = fast_worker(make_config(tmp_path, silent_endpoint, timeout=1))
+    store = JobStore.open(config)
+    mp4 = write(tmp_path / "clip.mp4", 20)
+    job_id = succeeded_job(store, config, str(tmp_path / "clip.mov"), [output(mp4)])
+    table = UploadStore(store)
+    released: list[int] = []
+    done = threading.Event()
+
+    def sweep() -> None:
+        while not done.wait(0.3):
+            released.extend(table.release_stale(time.time() - config.worker.stale_after))
+
+    sweeper = threading.Thread(target=sweep)
+    sweeper.start()
+    try:
+        result = Uploader(config, store).upload_job(job_id, "test")
+    finally:
+        done.set()
+        sweeper.join()
+
+    assert released == []
+    [row] = table.for_job(job_id)
+    assert (row.status, row.attempts) == (UploadStatus.PENDING, 1)
+    assert [u.id for u in result.retrying] == [row.id]
+
+
+def test_a_local_copy_that_cannot_be_deleted_is_kept_and_the_round_ends_well(
+    tmp_path: Path, endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A read-only share refuses the unlink. Permissions cannot make a file
+    # undeletable for root (these tests may run as root), so unlink is made to
+    # fail the way such a share makes it fail.
+    config = make_config(tmp_path, endpoint, delete_local="true", processed_prefix="ro/")
+    store = JobStore.open(config)
+    mp4 = write(tmp_path / "clip.mp4", 20)
+    job_id = succeeded_job(store, config, str(tmp_path / "clip.mov"), [output(mp4)])
+    real_unlink = Path.unlink
+
+    def refuse(self: Path, missing_ok: bool = False) -> None:
+        if self == mp4:
+            raise PermissionError(30, "Read-only file system")
+        real_unlink(self, missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    result = Uploader(config, store).upload_job(job_id, "test")
+
+    assert result.settled and result.deleted == [] and mp4.exists()
+    [row] = UploadStore(store).for_job(job_id)
+    assert row.status is UploadStatus.UPLOADED and not row.local_deleted
+
+
+def test_a_batch_job_whose_upload_settles_after_the_digest_is_not_reported_again(
+    tmp_path: Path, endpoint: str
+) -> None:
+    config = make_config(tmp_path, endpoint, processed_prefix="batch/")
+    notify = dataclasses.replace(
+        config.notify, targets=(NotifyTarget(url="json://127.0.0.1:9/hook"),)
+    )
+    config = dataclasses.replace(config, notify=notify)
+    store = JobStore.open(config)
+    notifier = Notifier(config, store)
+    jobs = store.create(
+        [
+            NewJob(input_path=str(tmp_path / f"{n}.mov"), preset="h264-720p", batch="b1")
+            for n in "ab"
+        ]
+    )
+    for job_id, name in zip(jobs, "ab", strict=True):
+        out = output(write(tmp_path / f"{name}.mp4", 20, seed=ord(name)))
+        assert store.claim(job_id, "w") is not None
+        uploads = planned_uploads(config, str(tmp_path / f"{name}.mov"), [out])
+        store.finish(job_id, "w", JobStatus.SUCCEEDED, outputs=[out], uploads=uploads)
+    # b's upload fails for good: the key holds another file.
+    other = write(tmp_path / "other.bin", 5)
+    S3Client(config.s3).upload(other, BUCKET, "batch/b.mp4", content_type="x", metadata={})
+    uploader = Uploader(config, store)
+    for job_id in jobs:
+        uploader.upload_job(job_id, "test")
+        assert notifier.job_ended(store.get(job_id)) is None or job_id == jobs[-1]
+    [digest] = [n for n in store.notifications_for(store.get(jobs[0])) if n.job_id is None]
+    assert digest.event == "batch_finished"
+    NotificationRow.update(status="sent").execute()  # as if it had gone out
+
+    # The blocking object goes; the failed upload is retried and settles again.
+    boto3.client("s3", endpoint_url=endpoint).delete_object(Bucket=BUCKET, Key="batch/b.mp4")
+    UploadStore(store).retry_failed()
+    assert uploader.upload_job(jobs[1], "test", everything=True).settled
+
+    assert notifier.job_ended(store.get(jobs[1])) is None
+    assert NotificationRow.select().count() == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("region", "'eu west 1'"),
+        ("endpoint_url", "'http://nas box:9000'"),
+        ("endpoint_url", "http://"),
+    ],
+)
+def test_a_region_or_endpoint_boto3_cannot_use_is_a_config_error(
+    tmp_path: Path, setting: str, value: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_config(tmp_path, **{setting: value})
+    assert f"s3.{setting}" in "\n".join(caught.value.problems)
+
+
+def test_an_s3_input_a_worker_cannot_reach_with_its_settings_fails_with_one_line(
+    tmp_path: Path, aws_env: None
+) -> None:
+    config = make_config(tmp_path, endpoint=None, bucket=None, profile="no-such-profile")
+    store = JobStore.open(config)
+    [job_id] = store.create([NewJob(input_path="s3://incoming/clip.mp4", preset="aac-audio")])
+
+    outcome = run_job(store, config, job_id, "w")
+
+    assert outcome.job is not None and outcome.job.status is JobStatus.FAILED
+    assert outcome.job.error is not None and outcome.job.error.startswith("s3.profile:")

@@ -276,7 +276,7 @@ class NotifyConfig:
         "\n"
         "{more}"
     )
-    digest_item: str = "- {icon} **{name}**: {status}. {error}"
+    digest_item: str = "- {icon} **{name}**: {status}. {error} {upload}"
 
     def _cross_check(self) -> Iterator[tuple[str, str]]:
         templates = {
@@ -336,9 +336,14 @@ class S3Config:
                 f"{self.bucket!r} is not a bucket name: 3-63 characters, lowercase letters, "
                 "digits, dots and hyphens (just the name, no s3:// and no folder)",
             )
+        if self.region is not None and not _REGION.fullmatch(self.region):
+            yield "region", f"{self.region!r} is not a region name, e.g. eu-west-1"
         if self.endpoint_url is not None:
+            host = self.endpoint_url.partition("://")[2].split("/", 1)[0]
             if not self.endpoint_url.startswith(("http://", "https://")):
                 yield "endpoint_url", "must start with http:// or https://, e.g. http://nas:9000"
+            elif not host or any(c.isspace() for c in self.endpoint_url):
+                yield "endpoint_url", "is not a URL with a host, e.g. http://nas:9000"
             elif "@" in self.endpoint_url.split("://", 1)[1].split("/", 1)[0]:
                 yield (
                     "endpoint_url",
@@ -357,6 +362,7 @@ class S3Config:
             )
 
 
+_REGION = re.compile(r"[a-z0-9][a-z0-9-]*[a-z0-9]")
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 
 

@@ -503,6 +503,8 @@ def insert_uploads(job_id: int, items: Sequence[NewUpload], due_at: float) -> in
     recorded for the job under the same key is left alone. Returns how many rows were new."""
     added = 0
     for item in items:
+        if item.kind == "original" and _original_recorded(item):
+            continue  # several jobs of one file: its original goes up once
         query = UploadRow.insert(
             job_id=job_id,
             kind=item.kind,
@@ -519,6 +521,23 @@ def insert_uploads(job_id: int, items: Sequence[NewUpload], due_at: float) -> in
         ).on_conflict_ignore()
         added += max(0, UploadRow._meta.database.execute(query).rowcount)
     return added
+
+
+def _original_recorded(item: NewUpload) -> bool:
+    """Whether this original (same file, size and key) is already owed to or in
+    S3 through another job; a failed upload of it does not count."""
+    return bool(
+        UploadRow.select()
+        .where(
+            (UploadRow.kind == "original")
+            & (UploadRow.path == item.path)
+            & (UploadRow.key == item.key)
+            & (UploadRow.bucket == item.bucket)
+            & (UploadRow.size == item.size)
+            & (UploadRow.status != "failed")
+        )
+        .exists()
+    )
 
 
 class JobStore:
@@ -870,14 +889,14 @@ class JobStore:
         )
         return not unfinished.exists()
 
-    def notification_status(self, key: str, event: str, target: str) -> NotificationStatus | None:
-        """The status of one recorded message, None when it was never recorded."""
+    def notification(self, key: str, event: str, target: str) -> Notification | None:
+        """One recorded message, None when it was never recorded."""
         row = NotificationRow.get_or_none(
             (NotificationRow.key == key)
             & (NotificationRow.event == event)
             & (NotificationRow.target == target)
         )
-        return None if row is None else NotificationStatus(row.status)
+        return None if row is None else Notification.from_row(row)
 
     def due_notification_targets(self, now: float) -> list[str]:
         """Targets with at least one pending message due by ``now``."""

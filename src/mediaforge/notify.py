@@ -44,7 +44,14 @@ from typing import Any
 from mediaforge.config import Config, NotifyConfig
 from mediaforge.errors import NotifyError
 from mediaforge.events import Event
-from mediaforge.jobs import Job, JobStatus, JobStore, NewNotification, Notification
+from mediaforge.jobs import (
+    Job,
+    JobStatus,
+    JobStore,
+    NewNotification,
+    Notification,
+    NotificationStatus,
+)
 from mediaforge.redact import redact_text, redact_url, url_secrets
 from mediaforge.uploads import Upload, UploadStore, upload_summary
 
@@ -538,16 +545,16 @@ class Notifier:
             if job.batch is not None and Event.BATCH_FINISHED in target.events:
                 if not batch_done:
                     continue  # the batch's digest will report it
-                state = self.store.notification_status(
-                    batch_key, Event.BATCH_FINISHED, target.label
-                )
-                if state is None or state == "pending":
+                digest = self.store.notification(batch_key, Event.BATCH_FINISHED, target.label)
+                if digest is None or digest.status is NotificationStatus.PENDING:
                     items.append(
                         NewNotification(
                             batch_key, Event.BATCH_FINISHED, target.label, due, batch=job.batch
                         )
                     )
                     continue
+                if job.finished_at is not None and job.finished_at <= digest.created_at:
+                    continue  # the digest reported this ending (its uploads settled later)
                 # The digest went out before this job ended again (it was retried).
             if event in target.events:
                 key = f"job:{job.id}:{job.finished_at!r}"

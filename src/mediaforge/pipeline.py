@@ -18,6 +18,7 @@ from pathlib import Path
 from mediaforge.command import build_command
 from mediaforge.config import Config
 from mediaforge.errors import (
+    ConfigError,
     FFmpegError,
     InputError,
     Interrupted,
@@ -30,6 +31,7 @@ from mediaforge.planning import Action, Plan, plan_job
 from mediaforge.presets import get_preset
 from mediaforge.probe import MediaInfo, probe
 from mediaforge.process import Progress, run_ffmpeg
+from mediaforge.pulse import Pulse
 from mediaforge.remote import download_folder, fetch_input, remote_outputs_dir
 from mediaforge.s3 import is_s3_url
 from mediaforge.storage import ensure_folder, publish, remove_quietly, remove_stale_temps
@@ -152,10 +154,7 @@ def run_job(
         preset = get_preset(job.preset, config.presets_dir)
         if remote:
             download = download_folder(config, job.id, job.attempts)
-            watchdog = _Watchdog(
-                store, job, worker, config.worker.heartbeat_interval, stop, on_progress
-            )
-            input_path = fetch_input(config, job.input_path, download, watchdog.should_stop)
+            input_path = _fetch(store, config, job, worker, download, stop)
         info = _prober(config)(input_path)
         out_dir = _output_dir(job, config, input_path)
         ensure_folder(out_dir)
@@ -240,8 +239,9 @@ def run_job(
             log.info("job %s handed back to the queue (%s)", job.id, exc.reason)
             return Outcome(store.get(job.id), retry_in=0.0, handed_back=True)
         return Outcome(store.get(job.id))
-    except (InputError, PresetError) as exc:
-        # Input that can never work: fail now, no retries, original untouched.
+    except (InputError, PresetError, ConfigError) as exc:
+        # Input that can never work (or S3 settings this worker cannot use):
+        # fail now, no retries, original untouched.
         _cleanup(plan)
         tail = getattr(exc, "log_tail", "") or command_log or None
         store.finish(job.id, worker, JobStatus.FAILED, error=str(exc), log_tail=tail)
@@ -271,6 +271,31 @@ def run_job(
     finally:
         if download is not None:
             remove_quietly(download)  # the downloaded copy of an s3:// input, always
+
+
+def _fetch(
+    store: JobStore, config: Config, job: Job, worker: str, folder: Path, stop: StopCheck
+) -> Path:
+    """Download an s3:// input into ``folder``, heartbeating all along: the
+    requests before the first byte can block for the store's timeouts."""
+
+    def heartbeat() -> bool:
+        return store.heartbeat(job.id, worker, 0.0)
+
+    with Pulse(heartbeat, config.worker.heartbeat_interval) as pulse:
+
+        def should_stop() -> str | None:
+            reason = stop()
+            if reason is None and pulse.lost.is_set():
+                current = store.get(job.id).status
+                reason = CANCELLED if current is JobStatus.CANCELLED else LOST
+            return reason
+
+        path = fetch_input(config, job.input_path, folder, should_stop)
+    reason = should_stop()
+    if reason is not None:
+        raise Interrupted(f"download of {job.input_path} stopped", reason)
+    return path
 
 
 def _cleanup(plan: Plan | None) -> None:

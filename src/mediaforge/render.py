@@ -177,6 +177,8 @@ def sync_report(console: Console, report: SyncReport) -> None:
         line(f"not uploaded {u.path}: {u.error}; a worker tries again later")
     for u in report.still_failed:
         line(f"failed {u.path} -> {u.s3_url}: {u.error}")
+    for u in report.in_flight:
+        line(f"still owed {u.path} -> {u.s3_url}: {u.status.value} elsewhere (a worker has it)")
     for path in report.missing:
         line(f"cannot upload {path}: it is gone locally")
     if r.deleted:
@@ -186,6 +188,7 @@ def sync_report(console: Console, report: SyncReport) -> None:
     line(
         f"{total} file(s) uploaded ({size}), {len(r.already)} already there, "
         f"{len(r.retrying)} to retry, {len(report.still_failed)} failed"
+        + (f", {len(report.in_flight)} in a worker's hands" if report.in_flight else "")
     )
 
 

@@ -193,18 +193,25 @@ class S3Client:
                 f"s3.profile: there is no AWS profile named {settings.profile!r}; "
                 "see 'aws configure list-profiles'"
             ) from None
-        self.client = self.session.client(
-            "s3",
-            endpoint_url=settings.endpoint_url,
-            config=botocore.config.Config(
-                signature_version="s3v4",
-                connect_timeout=settings.timeout,
-                read_timeout=settings.timeout,
-                retries={"mode": "standard", "max_attempts": 3},
-                # Most S3-compatible stores (MinIO, Ceph) want bucket names in the path.
-                s3={"addressing_style": "path" if settings.endpoint_url else "auto"},
-            ),
-        )
+        try:
+            self.client = self.session.client(
+                "s3",
+                endpoint_url=settings.endpoint_url,
+                config=botocore.config.Config(
+                    signature_version="s3v4",
+                    connect_timeout=settings.timeout,
+                    read_timeout=settings.timeout,
+                    retries={"mode": "standard", "max_attempts": 3},
+                    # Most S3-compatible stores (MinIO, Ceph) want bucket names in the path.
+                    s3={"addressing_style": "path" if settings.endpoint_url else "auto"},
+                ),
+            )
+        except botocore.exceptions.InvalidRegionError:
+            raise ConfigError(
+                f"s3.region: {settings.region!r} is not a region name, e.g. eu-west-1"
+            ) from None
+        except ValueError as exc:  # botocore's word for an endpoint it cannot use
+            raise ConfigError(f"s3.endpoint_url: {exc}; e.g. http://nas:9000") from None
         self.threshold = settings.multipart_threshold_mb * MiB
         self.part_size = settings.part_size_mb * MiB
         self.transfer = TransferConfig(

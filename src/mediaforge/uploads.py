@@ -53,6 +53,7 @@ from mediaforge.jobs import (
     snapshot,
     worker_is_dead_here,
 )
+from mediaforge.pulse import Pulse
 from mediaforge.s3 import (
     JOB_KEY,
     ORIGIN_KEY,
@@ -341,21 +342,34 @@ class UploadStore:
         )
         return [Upload.from_row(r) for r in query.order_by(UploadRow.id)]
 
-    def touch(self, ids: Sequence[int], claimer: str) -> None:
-        """Refresh a claim while its bytes flow (a claim that goes stale is taken back)."""
+    def touch(self, ids: Sequence[int], claimer: str) -> bool:
+        """Refresh a claim while it is worked on (a claim that goes stale is taken
+        back); False when none of ``ids`` is claimed by ``claimer`` any more."""
         with self.db.atomic():
-            UploadRow.update(claimed_at=time.time()).where(
-                UploadRow.id.in_(list(ids)) & (UploadRow.claimed_by == claimer)
-            ).execute()
+            return bool(
+                UploadRow.update(claimed_at=time.time())
+                .where(
+                    UploadRow.id.in_(list(ids))
+                    & (UploadRow.claimed_by == claimer)
+                    & (UploadRow.status == UploadStatus.UPLOADING.value)
+                )
+                .execute()
+            )
 
-    def settle(self, upload_id: int, claimer: str, status: UploadStatus, **fields: Any) -> None:
+    def settle(self, upload_id: int, claimer: str, status: UploadStatus, **fields: Any) -> bool:
+        """Record the outcome of a claimed file; False when the claim was lost
+        meanwhile (the recovery sweep gave the file to someone else)."""
         fields.update(status=status.value, claimed_by=None, claimed_at=None, updated_at=time.time())
         with self.db.atomic():
-            UploadRow.update(**fields).where(
-                (UploadRow.id == upload_id)
-                & (UploadRow.claimed_by == claimer)
-                & (UploadRow.status == UploadStatus.UPLOADING.value)
-            ).execute()
+            return bool(
+                UploadRow.update(**fields)
+                .where(
+                    (UploadRow.id == upload_id)
+                    & (UploadRow.claimed_by == claimer)
+                    & (UploadRow.status == UploadStatus.UPLOADING.value)
+                )
+                .execute()
+            )
 
     def mark_local_deleted(self, upload_id: int) -> None:
         with self.db.atomic():
@@ -416,6 +430,15 @@ class UploadStore:
                 updated_at=time.time(),
             ).where(UploadRow.status == UploadStatus.FAILED.value).execute()
         return sorted(job_ids)
+
+    def uploaded_originals(self, path: str) -> list[Upload]:
+        """The verified uploads of the original at ``path`` (any job's)."""
+        query = UploadRow.select().where(
+            (UploadRow.kind == UploadKind.ORIGINAL.value)
+            & (UploadRow.path == path)
+            & (UploadRow.status == UploadStatus.UPLOADED.value)
+        )
+        return [Upload.from_row(r) for r in query]
 
     def failed(self) -> list[Upload]:
         query = UploadRow.select().where(UploadRow.status == UploadStatus.FAILED.value)
@@ -504,9 +527,9 @@ class Uploader:
         claim = f"{claimer}#{uuid.uuid4().hex[:8]}"
         result = Round()
         rows = self.table.claim(job_id, claim, everything=everything)
-        beat = _Beat(
-            self.table, [r.id for r in rows], claim, stop, self.config.worker.heartbeat_interval
-        )
+        interval = self.config.worker.heartbeat_interval
+        beat = _Beat(stop, interval)
+        ids = [r.id for r in rows]
 
         def one(row: Upload) -> bool:
             beat(0)  # a stop asked for before this file started: do not start it
@@ -516,10 +539,14 @@ class Uploader:
 
         interrupted: Interrupted | None = None
         # Files in parallel (an HLS folder is hundreds of small ones); a large
-        # file's parts are parallel inside boto3 as well.
-        with ThreadPoolExecutor(
-            max_workers=max(1, min(self.settings.concurrency, len(rows)))
-        ) as pool:
+        # file's parts are parallel inside boto3 as well. The claims on all of
+        # them are refreshed for the whole round, whatever a request waits on.
+        with (
+            Pulse(lambda: self.table.touch(ids, claim), interval),
+            ThreadPoolExecutor(
+                max_workers=max(1, min(self.settings.concurrency, len(rows)))
+            ) as pool,
+        ):
             futures = {pool.submit(one, row): row for row in rows}
             for future in as_completed(futures):
                 row = futures[future]
@@ -539,7 +566,10 @@ class Uploader:
         uploads = self.table.for_job(job_id)
         verified = uploads and all(u.status is UploadStatus.UPLOADED for u in uploads)
         if verified and self.settings.delete_local:
-            result.deleted += self._delete_local(job_id, uploads)
+            # The original may have gone up with another job of the same file.
+            input_path = self.store.get(job_id).input_path
+            shared = [u for u in self.table.uploaded_originals(input_path) if u.job_id != job_id]
+            result.deleted += self._delete_local(job_id, [*uploads, *shared])
         result.settled = bool(rows) and self.table.settled(job_id)
         return result
 
@@ -617,19 +647,22 @@ class Uploader:
             return
         attempt = row.attempts + 1
         if isinstance(exc, _Permanent) or attempt >= self.settings.max_attempts:
-            self.table.settle(row.id, claim, UploadStatus.FAILED, attempts=attempt, error=str(exc))
-            result.failed.append(self._get(row.id))
-            log.error("upload of %s failed for good: %s", row.s3_url, exc)
+            if self.table.settle(
+                row.id, claim, UploadStatus.FAILED, attempts=attempt, error=str(exc)
+            ):
+                result.failed.append(self._get(row.id))
+                log.error("upload of %s failed for good: %s", row.s3_url, exc)
             return
         delay = self.settings.retry_backoff * 2 ** (attempt - 1)
-        self.table.settle(
+        if not self.table.settle(
             row.id,
             claim,
             UploadStatus.PENDING,
             attempts=attempt,
             error=str(exc),
             due_at=time.time() + delay,
-        )
+        ):
+            return  # the file was given to another worker meanwhile: its outcome counts
         result.retrying.append(self._get(row.id))
         result.retry_in = delay if result.retry_in is None else min(result.retry_in, delay)
         log.warning(
@@ -665,7 +698,11 @@ class Uploader:
             if st.st_size != upload.size or st.st_mtime > (upload.uploaded_at or 0):
                 log.warning("kept %s: it changed after its upload", path)
                 continue
-            path.unlink()
+            try:
+                path.unlink()
+            except OSError as exc:  # a read-only share: the file stays, nothing is lost
+                log.warning("kept %s: cannot delete it (%s)", path, exc.strerror)
+                continue
             self.table.mark_local_deleted(upload.id)
             deleted.append(str(path))
             # An HLS folder's files: the folders between the file and the output.
@@ -724,6 +761,8 @@ class Uploader:
             if done.settled:
                 report.settled_jobs.append(job_id)
         report.still_failed = self.table.failed()
+        retrying = {u.id for u in report.round.retrying}
+        report.in_flight = [u for u in self.table.pending() if u.id not in retrying]
         return report
 
     def refresh_links(self, job_id: int, expiry: int) -> list[Upload]:
@@ -736,15 +775,12 @@ class Uploader:
 
 
 class _Beat:
-    """Called as bytes flow (from several threads): every ``interval`` seconds,
-    refreshes the claim on all of a round's files, and raises Interrupted once
-    ``stop`` gives a reason (that reason again on every later call)."""
+    """Called as bytes flow (from several threads): every ``interval`` seconds
+    asks ``stop``, and raises Interrupted once it gives a reason (that reason
+    again on every later call)."""
 
-    def __init__(
-        self, table: UploadStore, ids: list[int], claim: str, stop: StopCheck, interval: float
-    ) -> None:
-        self.table, self.ids, self.claim, self.stop = table, ids, claim, stop
-        self.interval = interval
+    def __init__(self, stop: StopCheck, interval: float) -> None:
+        self.stop, self.interval = stop, interval
         self.last = time.monotonic()
         self.lock = threading.Lock()
         self.reason: str | None = None
@@ -755,8 +791,6 @@ class _Beat:
             if self.reason is None and now - self.last >= self.interval:
                 self.last = now
                 self.reason = self.stop()
-                if self.reason is None:
-                    self.table.touch(self.ids, self.claim)
             if self.reason is not None:
                 raise Interrupted("uploads stopped", self.reason)
 
@@ -771,11 +805,14 @@ class SyncReport:
     round: Round = field(default_factory=Round)
     still_failed: list[Upload] = field(default_factory=list)
     settled_jobs: list[int] = field(default_factory=list)  # nothing more to upload now
+    # Still owed, not by this sync: uploading in a worker, or waiting for the
+    # machine that has the file.
+    in_flight: list[Upload] = field(default_factory=list)
 
     @property
     def in_sync(self) -> bool:
-        """Whether nothing is left to retry or failed."""
-        return not (self.round.retrying or self.still_failed)
+        """Whether nothing is left owed: nothing to retry, failed or in flight."""
+        return not (self.round.retrying or self.still_failed or self.in_flight)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``mediaforge s3 sync --json``."""
@@ -787,6 +824,7 @@ class SyncReport:
             "already_there": [u.to_dict() for u in r.already],
             "retrying": [u.to_dict() for u in r.retrying],
             "failed": [u.to_dict() for u in self.still_failed],
+            "in_flight": [u.to_dict() for u in self.in_flight],
             "deleted_local": r.deleted,
             "missing_local": self.missing,
         }

@@ -100,23 +100,26 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
 
     def _upload(self, job_id: int) -> None:
         worker = f"{self.name}/{threading.current_thread().name}"
+        # Counted as running until the retry or the notification is enqueued,
+        # like a job: a burst worker must not stop in between.
         with self._running_lock:
             self._running += 1
         try:
-            result = self.uploader.upload_job(
-                job_id, worker, stop=lambda: SHUTDOWN if self.hand_back.is_set() else None
-            )
-        except Interrupted:
-            self.queue.enqueue_upload(job_id)
-            return
+            try:
+                result = self.uploader.upload_job(
+                    job_id, worker, stop=lambda: SHUTDOWN if self.hand_back.is_set() else None
+                )
+            except Interrupted:
+                self.queue.enqueue_upload(job_id)
+                return
+            if result.retry_in is not None:
+                self.queue.enqueue_upload(job_id, delay=result.retry_in)
+            if result.settled:
+                # The job's notification waited for its uploads (it carries their links).
+                self._job_ended(self.store.get(job_id))
         finally:
             with self._running_lock:
                 self._running -= 1
-        if result.retry_in is not None:
-            self.queue.enqueue_upload(job_id, delay=result.retry_in)
-        if result.settled:
-            # The job's notification waited for its uploads (it carries their links).
-            self._job_ended(self.store.get(job_id))
 
     def _recover_uploads(self) -> None:
         """Give back uploads of dead workers; re-enqueue due ones the queue lost."""
