@@ -136,7 +136,22 @@ def _migration_1(db: peewee.Database) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS job_batch ON "job" (batch)')
 
 
-class NotificationRow(BaseModel):
+class ClaimedRow(BaseModel):
+    """What a notification and an upload share: something owed, delivered by
+    one worker at a time (a compare-and-set claim it refreshes), retried with
+    backoff from ``due_at`` on. Not a table of its own."""
+
+    status = peewee.CharField(max_length=16, default="pending")
+    attempts = peewee.IntegerField(default=0)
+    error = peewee.TextField(null=True)
+    claimed_by = peewee.CharField(max_length=200, null=True)
+    claimed_at = peewee.DoubleField(null=True)
+    due_at = peewee.DoubleField()
+    created_at = peewee.DoubleField()
+    updated_at = peewee.DoubleField()
+
+
+class NotificationRow(ClaimedRow):
     """One message owed to one notification target about one event (see notify.py).
 
     ``key`` names what the event is about (``job:12:<finished_at>``,
@@ -152,15 +167,7 @@ class NotificationRow(BaseModel):
     job_id = peewee.IntegerField(null=True)
     batch = peewee.CharField(max_length=64, null=True)
     payload = peewee.TextField(default="{}")
-    status = peewee.CharField(max_length=16, default="pending")
-    attempts = peewee.IntegerField(default=0)
-    error = peewee.TextField(null=True)
-    claimed_by = peewee.CharField(max_length=200, null=True)
-    claimed_at = peewee.DoubleField(null=True)
-    due_at = peewee.DoubleField()
-    created_at = peewee.DoubleField()
     sent_at = peewee.DoubleField(null=True)
-    updated_at = peewee.DoubleField()
 
     class Meta:
         table_name = "notification"
@@ -180,7 +187,7 @@ def _migration_2(db: peewee.Database) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS notification_batch ON "notification" (batch)')
 
 
-class UploadRow(BaseModel):
+class UploadRow(ClaimedRow):
     """One file of a job owed to S3 (see uploads.py); ``key`` is its object key,
     ``name`` the file's name within its output (``clip.hls/720p/seg_00001.ts``).
 
@@ -197,20 +204,12 @@ class UploadRow(BaseModel):
     key = peewee.TextField()
     size = peewee.BigIntegerField()
     content_type = peewee.CharField(max_length=100)
-    status = peewee.CharField(max_length=16, default="pending")
-    attempts = peewee.IntegerField(default=0)
-    error = peewee.TextField(null=True)
     etag = peewee.CharField(max_length=100, null=True)
     url = peewee.TextField(null=True)
     url_expires_at = peewee.DoubleField(null=True)
     local_deleted = peewee.BooleanField(default=False)
     host = peewee.CharField(max_length=200)  # where ``path`` was written
-    claimed_by = peewee.CharField(max_length=200, null=True)
-    claimed_at = peewee.DoubleField(null=True)
-    due_at = peewee.DoubleField()
-    created_at = peewee.DoubleField()
     uploaded_at = peewee.DoubleField(null=True)
-    updated_at = peewee.DoubleField()
 
     class Meta:
         table_name = "upload"
