@@ -537,9 +537,10 @@ def test_without_boto3_run_and_worker_refuse_with_the_install_hint_before_any_tr
     runs = mfs("run", clip, "-p", "remux-mp4")
     works = mfs("worker", "--burst")
     syncs = mfs("s3", "sync")
+    checks = mfs("config", "check")
     plan = mfs("s3", "sync", "--dry-run")  # asks nothing of the store: works without boto3
 
-    for done in (runs, works, syncs):
+    for done in (runs, works, syncs, checks):
         assert done.code == 3, done.err
         assert "Traceback" not in done.err
         assert len(done.error_lines()) == 1, done.err
@@ -548,7 +549,7 @@ def test_without_boto3_run_and_worker_refuse_with_the_install_hint_before_any_tr
     assert (job["id"], job["status"], job["attempts"]) == (queued, "queued", 0)
     assert plan.code == 0, plan.err
     assert "0 file(s) would be uploaded" in plan.out
-    for done in (runs, works, syncs):
+    for done in (runs, works, syncs, checks):
         [line] = done.error_lines()
         assert "pipx install 'mediaforge[s3]'" in line
 

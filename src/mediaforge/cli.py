@@ -514,7 +514,10 @@ def config_show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 @config_app.command("check")
 def config_check(ctx: typer.Context) -> None:
     """Validate the configuration file; every bad field is listed with its line."""
+    from mediaforge.uploads import ensure_available
+
     config = _state(ctx).config
+    ensure_available(config)  # an s3 section is only usable with boto3 installed
     where = config.source or "no config file; built-in defaults"
     out.print(f"{where}: ok", markup=False, soft_wrap=True)
 
