@@ -125,6 +125,22 @@ def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None
         time.sleep(0.05)
 
 
+def ffmpeg_pids(marker: str) -> list[int]:
+    """Live ffmpeg processes whose command line mentions ``marker``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # exited while we looked
+        # A zombie's cmdline is empty: it has died and only waits to be reaped.
+        if Path(os.fsdecode(argv[0])).name == "ffmpeg" and marker.encode() in b" ".join(argv):
+            pids.append(int(entry.name))
+    return pids
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

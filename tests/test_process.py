@@ -14,26 +14,11 @@ import pytest
 
 from mediaforge.errors import EnvironmentProblem, FFmpegError, Interrupted
 from mediaforge.process import Progress, last_error_line, media_path, run_ffmpeg
+from tests.mfcli import ffmpeg_pids
 
 
 def lavfi_video(seconds: float, size: str = "320x240") -> list[str]:
     return ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:d={seconds}"]
-
-
-def ffmpeg_pids(marker: str) -> list[int]:
-    """Live ffmpeg processes whose command line mentions ``marker``."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue  # exited while we looked
-        # A zombie's cmdline is empty: it has died and only waits to be reaped.
-        if Path(os.fsdecode(argv[0])).name == "ffmpeg" and marker.encode() in b" ".join(argv):
-            pids.append(int(entry.name))
-    return pids
 
 
 def wait_for(condition: Callable[[], bool], seconds: float) -> bool:

@@ -31,6 +31,7 @@ from mediaforge.jobs import Job, JobStatus, JobStore
 from mediaforge.queue import JobQueue
 from mediaforge.storage import is_temp_name
 from mediaforge.submission import submit
+from tests.mfcli import ffmpeg_pids
 
 pytestmark = pytest.mark.slow
 
@@ -207,19 +208,7 @@ class Sandbox:
 
     def ffmpeg_pids(self, marker: str | None = None) -> list[int]:
         """Live ffmpeg processes whose command line mentions ``marker`` (default: the sandbox)."""
-        needle = (marker or str(self.root)).encode()
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue  # exited while we looked
-            # A zombie's cmdline is empty: it is dead and only waits to be reaped.
-            if Path(os.fsdecode(argv[0])).name == "ffmpeg" and needle in b" ".join(argv):
-                pids.append(int(entry.name))
-        return pids
+        return ffmpeg_pids(marker or str(self.root))
 
     def temps(self) -> list[Path]:
         return sorted(p for p in self.root.rglob(".*") if is_temp_name(p.name))
