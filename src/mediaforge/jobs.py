@@ -506,13 +506,7 @@ def insert_uploads(job_id: int, items: Sequence[NewUpload], due_at: float) -> in
             continue  # several jobs of one file: its original goes up once
         query = UploadRow.insert(
             job_id=job_id,
-            kind=item.kind,
-            path=item.path,
-            name=item.name,
-            bucket=item.bucket,
-            key=item.key,
-            size=item.size,
-            content_type=item.content_type,
+            **dataclasses.asdict(item),
             host=socket.gethostname(),
             due_at=due_at,
             created_at=due_at,

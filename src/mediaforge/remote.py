@@ -108,5 +108,5 @@ def fetch_input(
             if reason is not None:
                 raise Interrupted(f"download of {url} stopped", reason)
 
-    client.download(bucket, key, dest, progress=progress)
+    client.download(remote, dest, progress=progress)
     return dest

@@ -337,13 +337,17 @@ class S3Client:
         return None
 
     def download(
-        self, bucket: str, key: str, dest: Path, *, progress: ProgressCallback | None = None
-    ) -> RemoteObject:
-        """Stream ``bucket/key`` into ``dest`` and check it arrived whole: its
-        size, and its MD5 when the ETag is one. InputError when there is no
-        such object (or no right to read it)."""
+        self,
+        remote: RemoteObject,
+        dest: Path,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        """Stream the object ``remote`` (from ``head_input``) into ``dest`` and
+        check it arrived whole: its size, and its MD5 when the ETag is one.
+        InputError when there is no such object (or no right to read it)."""
+        bucket, key = remote.bucket, remote.key
         url = object_url(bucket, key)
-        remote = self.head_input(bucket, key)
         try:
             self.client.download_file(
                 bucket, key, str(dest), Config=self.transfer, Callback=progress
@@ -361,7 +365,6 @@ class S3Client:
             actual = expected_etag(dest, threshold=got + 1, part_size=self.part_size)
             if actual != remote.etag:
                 raise S3Error(f"downloading {url}: the MD5 does not match; will try again")
-        return remote
 
     def presign(self, bucket: str, key: str, expires: int) -> str:
         """A link that downloads ``bucket/key`` for ``expires`` seconds. Signed
