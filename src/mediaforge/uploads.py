@@ -316,14 +316,6 @@ class UploadStore:
         )
         return sorted(job_id for (job_id,) in cast(Any, query.tuples()))
 
-    def next_due(self, job_id: int) -> float | None:
-        due = (
-            UploadRow.select(peewee.fn.MIN(UploadRow.due_at))
-            .where((UploadRow.job_id == job_id) & (UploadRow.status == UploadStatus.PENDING.value))
-            .scalar()
-        )
-        return None if due is None else float(due)
-
     def claim(self, job_id: int, claimer: str, *, everything: bool = False) -> list[Upload]:
         """Take the job's due pending files (``everything``: all pending) for ``claimer``."""
         now = time.time()
