@@ -581,8 +581,8 @@ def bench_jobs(sizes: Sizes) -> Report:
 def _fill(ws: Workspace, rows: int) -> None:
     """Create the job database of ``ws`` with ``rows`` finished jobs (1% failed),
     in one transaction, through the JobStore's own models."""
-    from mediaforge.config import load_config
-    from mediaforge.jobs import JobRow, JobStore
+    from mediaforge.config.schema import load_config
+    from mediaforge.jobs.store import JobRow, JobStore
 
     store = JobStore.open(load_config(None, ws.env))
     start = time.time() - rows * 60
@@ -822,9 +822,9 @@ class _S3Bench:
         import yaml
         from boto3.s3.transfer import TransferConfig
 
-        from mediaforge.config import load_config
-        from mediaforge.jobs import JobStore
-        from mediaforge.uploads import Uploader
+        from mediaforge.config.schema import load_config
+        from mediaforge.jobs.store import JobStore
+        from mediaforge.storage.s3.uploads import Uploader
 
         self.ws, self.sizes, self.server_pid = ws, sizes, server_pid
         self.rng = random.Random(20261121)
@@ -879,8 +879,8 @@ class _S3Bench:
     def ours(self, output: Path, kind: str) -> Sample:
         """Record a succeeded job that made ``output`` and the rows it owes S3
         (untimed: that happens when the job finishes), then time its upload step."""
-        from mediaforge.jobs import JobStatus, NewJob, Output
-        from mediaforge.uploads import UploadStatus, UploadStore, planned_uploads
+        from mediaforge.jobs.store import JobStatus, NewJob, Output
+        from mediaforge.storage.s3.uploads import UploadStatus, UploadStore, planned_uploads
 
         source = str(self.ws.root / "source.mov")
         [job_id] = self.store.create([NewJob(input_path=source, preset="bench")])
@@ -959,7 +959,7 @@ class _S3Bench:
         return measured
 
     def one_large_file(self) -> Report:
-        from mediaforge.s3 import expected_etag
+        from mediaforge.storage.s3.client import expected_etag
 
         sizes = self.sizes
         folder = self.ws.folder("large")

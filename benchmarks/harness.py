@@ -45,7 +45,7 @@ def _find_mediaforge() -> str:
 
 
 MEDIAFORGE = _find_mediaforge()
-# How mediaforge.probe.probe runs ffprobe (input probe and output verification).
+# How mediaforge.media.probe.probe runs ffprobe (input probe and output verification).
 FFPROBE = ("ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json")
 
 
@@ -135,7 +135,8 @@ def builtin_preset(name: str) -> dict[str, Any]:
     """The YAML of a built-in preset, as data (to derive benchmark presets from)."""
     from importlib.resources import files
 
-    text = files("mediaforge.presets").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    builtin = files("mediaforge.presets").joinpath("builtin")
+    text = builtin.joinpath(f"{name}.yaml").read_text(encoding="utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
     return data
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mediaforge.process import media_path
+from mediaforge.media.process import media_path
 from tests.mfcli import Mediaforge
 
 # Muxer for each file extension make_media knows.

@@ -19,7 +19,7 @@ import typer
 from typer.testing import CliRunner
 
 from mediaforge import __version__
-from mediaforge.cli import app
+from mediaforge.cli.main import app
 from mediaforge.errors import ExitCode
 from tests.mfcli import Done, Mediaforge, digest
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import pytest
 import yaml
 
-from mediaforge.config import (
+from mediaforge.config.schema import (
     SYSTEM_CONFIG,
     Config,
     DatabaseConfig,

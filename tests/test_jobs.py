@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mediaforge.errors import JobStateError
-from mediaforge.jobs import JobStatus, JobStore, NewJob, connect
+from mediaforge.jobs.store import JobStatus, JobStore, NewJob, connect
 
 HOST = socket.gethostname()
 
@@ -85,7 +85,7 @@ def test_only_one_of_many_racing_processes_claims_a_job(tmp_path: Path, store: J
     script = (
         "import os, sys, time\n"
         "from pathlib import Path\n"
-        "from mediaforge.jobs import JobStore, connect\n"
+        "from mediaforge.jobs.store import JobStore, connect\n"
         f"store = JobStore(connect(None, Path({str(tmp_path / 'data')!r})))\n"
         f"while not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
         f"print('won' if store.claim({job_id}, sys.argv[1]) else 'lost')\n"
@@ -279,9 +279,9 @@ def test_recover_fails_a_job_whose_worker_died_on_its_last_attempt(tmp_path: Pat
 def test_a_worker_enqueues_queued_jobs_that_the_queue_lost(
     tmp_path: Path, make_media: Callable[..., Path]
 ) -> None:
-    from mediaforge.config import load_config
-    from mediaforge.queue import JobQueue
-    from mediaforge.submission import prepare_jobs, submit
+    from mediaforge.config.schema import load_config
+    from mediaforge.queue.backend import JobQueue
+    from mediaforge.queue.submission import prepare_jobs, submit
 
     config_file = tmp_path / "config.yaml"
     config_file.write_text("worker: {heartbeat_interval: 0.5, stale_after: 3}\n")

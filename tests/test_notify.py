@@ -32,14 +32,14 @@ import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from mediaforge.config import Config, load_config
+from mediaforge.config.schema import Config, load_config
 from mediaforge.errors import ConfigError
 from mediaforge.events import Event
-from mediaforge.jobs import Job, JobStatus, JobStore, NewJob, NotificationStatus, Output
-from mediaforge.notify import Notifier, compose, load_targets, target_label
-from mediaforge.pipeline import run_foreground
-from mediaforge.queue import JobQueue
-from mediaforge.submission import submit
+from mediaforge.jobs.store import Job, JobStatus, JobStore, NewJob, NotificationStatus, Output
+from mediaforge.notify.delivery import Notifier, compose, load_targets, target_label
+from mediaforge.queue.backend import JobQueue
+from mediaforge.queue.pipeline import run_foreground
+from mediaforge.queue.submission import submit
 from tests.mfcli import wait_until
 
 MEDIAFORGE = [sys.executable, "-m", "mediaforge"]
@@ -727,7 +727,7 @@ def test_submitting_does_not_import_apprise(
     clip = make_media("clip.mp4")
     code = (
         "import sys\n"
-        "from mediaforge.cli import app\n"
+        "from mediaforge.cli.main import app\n"
         f"sys.argv = ['mediaforge', 'submit', {str(clip)!r}, '--preset', 'remux-mp4']\n"
         "try:\n    app()\nexcept SystemExit:\n    pass\n"
         "print('apprise' in sys.modules)\n"

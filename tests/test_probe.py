@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mediaforge.errors import EnvironmentProblem, FFmpegError, InputError, ProbeError
-from mediaforge.probe import MediaInfo, StreamInfo, check_readable, probe
+from mediaforge.media.probe import MediaInfo, StreamInfo, check_readable, probe
 
 MakeMedia = Callable[..., Path]
 

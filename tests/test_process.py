@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mediaforge.errors import EnvironmentProblem, FFmpegError, Interrupted
-from mediaforge.process import Progress, last_error_line, media_path, run_ffmpeg
+from mediaforge.media.process import Progress, last_error_line, media_path, run_ffmpeg
 from tests.mfcli import ffmpeg_pids
 
 
@@ -252,7 +252,7 @@ def test_a_missing_ffmpeg_is_an_environment_problem(tmp_path: Path, kind: str) -
 
 
 # A worker that calls run_ffmpeg, to be killed with SIGKILL.
-WORKER = "import sys; from mediaforge.process import run_ffmpeg; run_ffmpeg(sys.argv[1:])"
+WORKER = "import sys; from mediaforge.media.process import run_ffmpeg; run_ffmpeg(sys.argv[1:])"
 
 
 def _long_encode(tmp_path: Path) -> list[str]:

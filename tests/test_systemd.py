@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mediaforge.config import Config, load_config
-from mediaforge.systemd import (
+from mediaforge.config.schema import Config, load_config
+from mediaforge.ops.systemd import (
     UNIT_NAMES,
     find_executable,
     install_units,

@@ -25,21 +25,21 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from mediaforge.config import Config, NotifyTarget, WatchRule, load_config
+from mediaforge.config.schema import Config, NotifyTarget, WatchRule, load_config
 from mediaforge.errors import ConfigError
-from mediaforge.jobs import JobStatus, JobStore, NewJob, NotificationRow, Output, UploadRow
-from mediaforge.notify import Notifier
-from mediaforge.pipeline import run_job
-from mediaforge.queue import JobQueue
-from mediaforge.s3 import MiB, S3Client, content_type_for, expected_etag
-from mediaforge.uploads import (
+from mediaforge.jobs.store import JobStatus, JobStore, NewJob, NotificationRow, Output, UploadRow
+from mediaforge.notify.delivery import Notifier
+from mediaforge.queue.backend import JobQueue
+from mediaforge.queue.pipeline import run_job
+from mediaforge.storage.s3.client import MiB, S3Client, content_type_for, expected_etag
+from mediaforge.storage.s3.uploads import (
     Uploader,
     UploadKind,
     UploadStatus,
     UploadStore,
     planned_uploads,
 )
-from mediaforge.watch import Watcher
+from mediaforge.watch.watcher import Watcher
 
 MakeMedia = Callable[..., Path]
 

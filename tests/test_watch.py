@@ -27,11 +27,17 @@ from typing import Any
 import peewee
 import pytest
 
-from mediaforge.config import Config, WatchRule, example_config_text, load_config, parse_dataclass
+from mediaforge.config.schema import (
+    Config,
+    WatchRule,
+    example_config_text,
+    load_config,
+    parse_dataclass,
+)
 from mediaforge.errors import ConfigError
-from mediaforge.jobs import Job, JobStatus, JobStore
-from mediaforge.queue import JobQueue
-from mediaforge.watch import (
+from mediaforge.jobs.store import Job, JobStatus, JobStore
+from mediaforge.queue.backend import JobQueue
+from mediaforge.watch.watcher import (
     FileState,
     StabilityTracker,
     Watcher,

@@ -26,11 +26,11 @@ from typing import Any
 import pytest
 import yaml
 
-from mediaforge.config import load_config
-from mediaforge.jobs import Job, JobStatus, JobStore
-from mediaforge.queue import JobQueue
-from mediaforge.storage import is_temp_name
-from mediaforge.submission import submit
+from mediaforge.config.schema import load_config
+from mediaforge.jobs.store import Job, JobStatus, JobStore
+from mediaforge.queue.backend import JobQueue
+from mediaforge.queue.submission import submit
+from mediaforge.storage.local import is_temp_name
 from tests.mfcli import ffmpeg_pids
 
 pytestmark = pytest.mark.slow

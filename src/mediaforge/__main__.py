@@ -1,3 +1,3 @@
-from mediaforge.cli import app
+from mediaforge.cli.main import app
 
 app()

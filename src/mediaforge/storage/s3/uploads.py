@@ -39,9 +39,10 @@ from typing import Any, cast
 
 import peewee
 
-from mediaforge.config import Config
+from mediaforge.config.schema import Config
 from mediaforge.errors import Interrupted
-from mediaforge.jobs import (
+from mediaforge.jobs.pulse import Pulse
+from mediaforge.jobs.store import (
     Job,
     JobRow,
     JobStatus,
@@ -53,8 +54,7 @@ from mediaforge.jobs import (
     snapshot,
     worker_is_dead_here,
 )
-from mediaforge.pulse import Pulse
-from mediaforge.s3 import (
+from mediaforge.storage.s3.client import (
     JOB_KEY,
     ORIGIN_KEY,
     S3Client,

@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mediaforge.command import build_command
-from mediaforge.config import Config
+from mediaforge.config.schema import Config
 from mediaforge.errors import (
     ConfigError,
     FFmpegError,
@@ -25,18 +24,19 @@ from mediaforge.errors import (
     PresetError,
     StorageError,
 )
-from mediaforge.jobs import Job, JobStatus, JobStore, Output
-from mediaforge.notify import notify_job_now
-from mediaforge.planning import Action, Plan, plan_job
-from mediaforge.presets import get_preset
-from mediaforge.probe import MediaInfo, probe
-from mediaforge.process import Progress, run_ffmpeg
-from mediaforge.pulse import Pulse
-from mediaforge.remote import download_folder, fetch_input, remote_outputs_dir
-from mediaforge.s3 import is_s3_url
-from mediaforge.storage import ensure_folder, publish, remove_quietly, remove_stale_temps
-from mediaforge.uploads import planned_uploads
-from mediaforge.verify import verify_output
+from mediaforge.jobs.pulse import Pulse
+from mediaforge.jobs.store import Job, JobStatus, JobStore, Output
+from mediaforge.media.command import build_command
+from mediaforge.media.planning import Action, Plan, plan_job
+from mediaforge.media.probe import MediaInfo, probe
+from mediaforge.media.process import Progress, run_ffmpeg
+from mediaforge.media.verify import verify_output
+from mediaforge.notify.delivery import notify_job_now
+from mediaforge.presets.model import get_preset
+from mediaforge.storage.local import ensure_folder, publish, remove_quietly, remove_stale_temps
+from mediaforge.storage.s3.client import is_s3_url
+from mediaforge.storage.s3.download import download_folder, fetch_input, remote_outputs_dir
+from mediaforge.storage.s3.uploads import planned_uploads
 
 log = logging.getLogger(__name__)
 
@@ -322,8 +322,8 @@ def run_foreground(
     returning; an upload that fails stays owed, for a worker or ``mediaforge
     s3 sync``. Returns the finished job.
     """
-    from mediaforge.jobs import this_worker_prefix
-    from mediaforge.submission import prepare_jobs
+    from mediaforge.jobs.store import this_worker_prefix
+    from mediaforge.queue.submission import prepare_jobs
 
     source = input_path if isinstance(input_path, str) else input_path.absolute()
     [new_job] = prepare_jobs(config, [source], preset, output_dir=output_dir)
@@ -357,7 +357,7 @@ def run_foreground(
 def upload_now(config: Config, store: JobStore, job_id: int, worker: str, stop: StopCheck) -> None:
     """Upload a job's files in this process (``mediaforge run``). A failure is
     logged and left owed; it never changes the job."""
-    from mediaforge.uploads import Uploader, UploadStore
+    from mediaforge.storage.s3.uploads import Uploader, UploadStore
 
     if UploadStore(store).settled(job_id):
         return
@@ -407,7 +407,7 @@ def preview_command(
     config: Config, preset_name: str, input_path: Path, output_dir: Path | None
 ) -> str:
     """The exact ffmpeg command a job would run on ``input_path`` (nothing is written)."""
-    from mediaforge.command import command_line
+    from mediaforge.media.command import command_line
 
     preset = get_preset(preset_name, config.presets_dir)
     info = _prober(config)(input_path)

@@ -15,10 +15,10 @@ from typing import Any
 
 import ffmpeg
 
-from mediaforge.planning import Plan, PlannedOutput
-from mediaforge.presets import AudioSpec, OutputKind, VideoSpec
-from mediaforge.probe import MediaInfo
-from mediaforge.process import media_path
+from mediaforge.media.planning import Plan, PlannedOutput
+from mediaforge.media.probe import MediaInfo
+from mediaforge.media.process import media_path
+from mediaforge.presets.model import AudioSpec, OutputKind, VideoSpec
 
 POSTER_WINDOW_FRAMES = 50
 
@@ -205,7 +205,7 @@ def command_line(command: Command, ffmpeg_bin: str) -> str:
     """The command as a shell would need it, for ``presets show``."""
     import shlex
 
-    from mediaforge.process import GLOBAL_OPTIONS
+    from mediaforge.media.process import GLOBAL_OPTIONS
 
     line = shlex.join([ffmpeg_bin, *GLOBAL_OPTIONS, *command.args])
     if command.cwd is not None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mediaforge.errors import InputError
-from mediaforge.presets import (
+from mediaforge.media.probe import MediaInfo
+from mediaforge.presets.model import (
     ENCODER_CODECS,
     AudioSpec,
     OutputKind,
@@ -21,8 +22,7 @@ from mediaforge.presets import (
     Preset,
     VideoSpec,
 )
-from mediaforge.probe import MediaInfo
-from mediaforge.storage import CollisionPolicy, decide_final, temp_path_for
+from mediaforge.storage.local import CollisionPolicy, decide_final, temp_path_for
 
 
 class Action(enum.StrEnum):

@@ -22,15 +22,15 @@ from types import FrameType
 
 from huey.consumer import Consumer, ConsumerStopped
 
-from mediaforge.config import Config
+from mediaforge.config.schema import Config
 from mediaforge.errors import Interrupted
 from mediaforge.events import Event
-from mediaforge.jobs import Job, JobStatus, JobStore, this_worker_prefix
-from mediaforge.notify import Notifier
-from mediaforge.pipeline import SHUTDOWN, run_job
-from mediaforge.queue import JobQueue
-from mediaforge.remote import remove_leftover_downloads
-from mediaforge.uploads import Uploader, ensure_available
+from mediaforge.jobs.store import Job, JobStatus, JobStore, this_worker_prefix
+from mediaforge.notify.delivery import Notifier
+from mediaforge.queue.backend import JobQueue
+from mediaforge.queue.pipeline import SHUTDOWN, run_job
+from mediaforge.storage.s3.download import remove_leftover_downloads
+from mediaforge.storage.s3.uploads import Uploader, ensure_available
 
 log = logging.getLogger(__name__)
 

@@ -8,16 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mediaforge.config import Config
+from mediaforge.config.schema import Config
 from mediaforge.errors import InputError
-from mediaforge.inputs import Fingerprint, fingerprint
-from mediaforge.jobs import JobSource, JobStore, NewJob
-from mediaforge.presets import get_preset
-from mediaforge.probe import probe
-from mediaforge.queue import JobQueue
+from mediaforge.jobs.store import JobSource, JobStore, NewJob
+from mediaforge.media.probe import probe
+from mediaforge.presets.model import get_preset
+from mediaforge.queue.backend import JobQueue
+from mediaforge.storage.inputs import Fingerprint, fingerprint
 
 if TYPE_CHECKING:
-    from mediaforge.s3 import S3Client
+    from mediaforge.storage.s3.client import S3Client
 
 
 def submit(
@@ -67,7 +67,7 @@ def prepare_jobs(
     get_preset(preset, config.presets_dir)
     client = None
     if any(isinstance(i, str) for i in inputs):
-        from mediaforge.s3 import S3Client
+        from mediaforge.storage.s3.client import S3Client
 
         client = S3Client(config.s3)  # ConfigError now when boto3 is missing
     new_jobs = []
@@ -102,7 +102,7 @@ def prepare_jobs(
 
 def _check(config: Config, path: Path | str, client: S3Client | None) -> Fingerprint | InputError:
     if isinstance(path, str):
-        from mediaforge.remote import remote_fingerprint
+        from mediaforge.storage.s3.download import remote_fingerprint
 
         try:
             return remote_fingerprint(config, path, client)

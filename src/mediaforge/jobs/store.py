@@ -27,7 +27,7 @@ import peewee
 from mediaforge.errors import ConfigError, EnvironmentProblem, JobNotFound, JobStateError
 
 if TYPE_CHECKING:
-    from mediaforge.config import Config
+    from mediaforge.config.schema import Config
 
 T = TypeVar("T")
 

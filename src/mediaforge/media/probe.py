@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mediaforge.errors import EnvironmentProblem, FFmpegError, InputError, ProbeError
-from mediaforge.process import REASON_MAX_CHARS, clean_line, media_path
+from mediaforge.media.process import REASON_MAX_CHARS, clean_line, media_path
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mediaforge.config import Config
+from mediaforge.config.schema import Config
 from mediaforge.errors import ConfigError, EnvironmentProblem
 
 RUN_JOB = "mediaforge.run_job"

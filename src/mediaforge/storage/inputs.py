@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mediaforge.errors import InputError
-from mediaforge.storage import is_temp_name
+from mediaforge.storage.local import is_temp_name
 
 # What a folder scan picks up. A file named explicitly is taken whatever its name.
 MEDIA_EXTENSIONS = frozenset(

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mediaforge.config import S3Config
+from mediaforge.config.schema import S3Config
 from mediaforge.errors import ConfigError, InputError, StorageError
 from mediaforge.redact import redact_text
 

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from mediaforge.config import LogConfig
+from mediaforge.config.schema import LogConfig
 
 
 class JsonFormatter(logging.Formatter):

@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mediaforge.config import Config
+from mediaforge.config.schema import Config
 from mediaforge.errors import Interrupted, StorageError
-from mediaforge.inputs import Fingerprint
-from mediaforge.s3 import S3Client, parse_s3_url
-from mediaforge.storage import ensure_folder, remove_quietly
+from mediaforge.storage.inputs import Fingerprint
+from mediaforge.storage.local import ensure_folder, remove_quietly
+from mediaforge.storage.s3.client import S3Client, parse_s3_url
 
 # Room kept free beside a download, for the outputs and everything else.
 _HEADROOM = 256 * 1024 * 1024

@@ -14,9 +14,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediaforge.jobs import Job, JobStatus, Notification, NotificationStatus
-from mediaforge.probe import MediaInfo
-from mediaforge.uploads import SyncReport, Upload, UploadStatus
+from mediaforge.jobs.store import Job, JobStatus, Notification, NotificationStatus
+from mediaforge.media.probe import MediaInfo
+from mediaforge.storage.s3.uploads import SyncReport, Upload, UploadStatus
 
 STATUS_STYLE = {
     JobStatus.QUEUED: "cyan",

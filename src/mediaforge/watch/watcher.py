@@ -41,7 +41,7 @@ from typing import Any
 
 import peewee
 
-from mediaforge.config import Config, WatchRule
+from mediaforge.config.schema import Config, WatchRule
 from mediaforge.errors import (
     ConfigError,
     FFmpegError,
@@ -50,14 +50,20 @@ from mediaforge.errors import (
     MediaforgeError,
     StorageError,
 )
-from mediaforge.inputs import Fingerprint, fingerprint, is_candidate
-from mediaforge.jobs import Job, JobRow, JobSource, JobStatus, JobStore
-from mediaforge.presets import get_preset
-from mediaforge.probe import check_readable
-from mediaforge.queue import JobQueue
-from mediaforge.storage import ensure_folder, is_temp_name, publish, remove_quietly, temp_path_for
-from mediaforge.submission import submit
-from mediaforge.uploads import UploadStore
+from mediaforge.jobs.store import Job, JobRow, JobSource, JobStatus, JobStore
+from mediaforge.media.probe import check_readable
+from mediaforge.presets.model import get_preset
+from mediaforge.queue.backend import JobQueue
+from mediaforge.queue.submission import submit
+from mediaforge.storage.inputs import Fingerprint, fingerprint, is_candidate
+from mediaforge.storage.local import (
+    ensure_folder,
+    is_temp_name,
+    publish,
+    remove_quietly,
+    temp_path_for,
+)
+from mediaforge.storage.s3.uploads import UploadStore
 
 log = logging.getLogger(__name__)
 

@@ -41,10 +41,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mediaforge.config import Config, NotifyConfig
+from mediaforge.config.schema import Config, NotifyConfig
 from mediaforge.errors import NotifyError
 from mediaforge.events import Event
-from mediaforge.jobs import (
+from mediaforge.jobs.store import (
     Job,
     JobStatus,
     JobStore,
@@ -53,7 +53,7 @@ from mediaforge.jobs import (
     NotificationStatus,
 )
 from mediaforge.redact import redact_text, redact_url, url_secrets
-from mediaforge.uploads import Upload, UploadStore, upload_summary
+from mediaforge.storage.s3.uploads import Upload, UploadStore, upload_summary
 
 log = logging.getLogger(__name__)
 
@@ -682,7 +682,7 @@ def notify_job_ended(config: Config, store: JobStore, job: Job) -> None:
     try:
         delay = notifier.job_ended(job)
         if delay is not None:
-            from mediaforge.queue import JobQueue
+            from mediaforge.queue.backend import JobQueue
 
             JobQueue(config).enqueue_notify(delay=delay)
     except Exception as e:  # reported, never in the way of the command

@@ -8,9 +8,9 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 
-from mediaforge.config import Config
+from mediaforge.config.schema import Config
 from mediaforge.errors import MediaforgeError
-from mediaforge.presets import load_presets
+from mediaforge.presets.model import load_presets
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def run_checks(config: Config) -> list[Check]:
     except OSError as exc:
         checks.append(Check("data dir", False, f"{config.data_dir}: {exc.strerror}"))
     try:
-        from mediaforge.jobs import JobStore
+        from mediaforge.jobs.store import JobStore
 
         store = JobStore.open(config)
         counts = store.count_by_status()
@@ -98,7 +98,7 @@ def run_checks(config: Config) -> list[Check]:
     except MediaforgeError as exc:
         checks.append(Check("job database", False, str(exc)))
     try:
-        from mediaforge.queue import JobQueue
+        from mediaforge.queue.backend import JobQueue
 
         queue = JobQueue(config)
         pending = queue.huey.pending_count()
@@ -114,7 +114,7 @@ def run_checks(config: Config) -> list[Check]:
 
 def _s3_check(config: Config) -> Check:
     """boto3 is installed, credentials are found and the bucket answers."""
-    from mediaforge.s3 import S3Client
+    from mediaforge.storage.s3.client import S3Client
 
     bucket = config.s3.bucket
     assert bucket is not None

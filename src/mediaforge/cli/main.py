@@ -24,9 +24,9 @@ from mediaforge import __version__
 from mediaforge.errors import ExitCode, MediaforgeError
 
 if TYPE_CHECKING:
-    from mediaforge.config import Config
-    from mediaforge.jobs import JobStore
-    from mediaforge.queue import JobQueue
+    from mediaforge.config.schema import Config
+    from mediaforge.jobs.store import JobStore
+    from mediaforge.queue.backend import JobQueue
 
 # emoji=False: rich would turn ":v:" in "-b:v:0" (or in a file name) into an emoji.
 out = Console(highlight=False, emoji=False)
@@ -84,7 +84,7 @@ class _State:
     @property
     def config(self) -> Config:
         if self._config is None:
-            from mediaforge.config import load_config
+            from mediaforge.config.schema import load_config
 
             self._config = load_config(self.config_path)
         return self._config
@@ -92,13 +92,13 @@ class _State:
     @property
     def store(self) -> JobStore:
         if self._store is None:
-            from mediaforge.jobs import JobStore
+            from mediaforge.jobs.store import JobStore
 
             self._store = JobStore.open(self.config)
         return self._store
 
     def queue(self) -> JobQueue:
-        from mediaforge.queue import JobQueue
+        from mediaforge.queue.backend import JobQueue
 
         return JobQueue(self.config)
 
@@ -154,10 +154,10 @@ def run(
     json_out: JsonOpt = False,
 ) -> None:
     """Run one job in the foreground (no queue, no worker needed)."""
-    from mediaforge.jobs import JobStatus
-    from mediaforge.pipeline import SHUTDOWN, run_foreground
-    from mediaforge.s3 import is_s3_url
-    from mediaforge.uploads import ensure_available
+    from mediaforge.jobs.store import JobStatus
+    from mediaforge.queue.pipeline import SHUTDOWN, run_foreground
+    from mediaforge.storage.s3.client import is_s3_url
+    from mediaforge.storage.s3.uploads import ensure_available
 
     state = _state(ctx)
     ensure_available(state.config)
@@ -180,11 +180,11 @@ def run(
     finally:
         signal.signal(signal.SIGINT, previous)
     if json_out:
-        from mediaforge.render import print_json
+        from mediaforge.cli.render import print_json
 
         print_json(job.to_dict())
     else:
-        from mediaforge.render import job_detail
+        from mediaforge.cli.render import job_detail
 
         job_detail(out, job, state.store.notifications_for(job), _uploads(state, job.id))
     if interrupted:
@@ -208,9 +208,9 @@ def submit(
     json_out: JsonOpt = False,
 ) -> None:
     """Queue one job per input; prints the job ids."""
-    from mediaforge.inputs import expand_inputs
-    from mediaforge.s3 import is_s3_url
-    from mediaforge.submission import submit as submit_jobs
+    from mediaforge.queue.submission import submit as submit_jobs
+    from mediaforge.storage.inputs import expand_inputs
+    from mediaforge.storage.s3.client import is_s3_url
 
     state = _state(ctx)
     local = expand_inputs([i for i in inputs if not is_s3_url(i)])
@@ -226,7 +226,7 @@ def submit(
     )
     if not wait:
         if json_out:
-            from mediaforge.render import print_json
+            from mediaforge.cli.render import print_json
 
             print_json([state.store.get(i).to_dict() for i in ids])
         else:
@@ -237,8 +237,8 @@ def submit(
 
 
 def _wait_for(state: _State, ids: list[int], json_out: bool) -> None:
-    from mediaforge.jobs import JobStatus
-    from mediaforge.render import follow, print_json
+    from mediaforge.cli.render import follow, print_json
+    from mediaforge.jobs.store import JobStatus
 
     if json_out:
         while not all(state.store.get(i).status.finished for i in ids):
@@ -265,8 +265,8 @@ def worker(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Run a worker: take jobs from the queue until stopped (SIGTERM/SIGINT)."""
-    from mediaforge.logs import setup_logging
-    from mediaforge.worker import run_worker
+    from mediaforge.ops.logs import setup_logging
+    from mediaforge.queue.worker import run_worker
 
     state = _state(ctx)
     setup_logging(state.config.log, verbose=verbose)
@@ -281,7 +281,7 @@ def status(
     json_out: JsonOpt = False,
 ) -> None:
     """Show one job."""
-    from mediaforge.render import job_detail, print_json
+    from mediaforge.cli.render import job_detail, print_json
 
     state = _state(ctx)
     job = state.store.get(job_id)
@@ -305,7 +305,7 @@ def status(
 
 
 def _uploads(state: _State, job_id: int) -> list[Any]:
-    from mediaforge.uploads import UploadStore
+    from mediaforge.storage.s3.uploads import UploadStore
 
     return UploadStore(state.store).for_job(job_id)
 
@@ -321,8 +321,8 @@ def jobs(
     json_out: JsonOpt = False,
 ) -> None:
     """List jobs, newest first."""
-    from mediaforge.jobs import JobStatus
-    from mediaforge.render import jobs_table, print_json
+    from mediaforge.cli.render import jobs_table, print_json
+    from mediaforge.jobs.store import JobStatus
 
     wanted = None
     if status_ is not None:
@@ -346,7 +346,7 @@ def cancel(
     job_id: Annotated[int, typer.Argument(metavar="JOB", help="Job id.")],
 ) -> None:
     """Cancel a queued or running job (a running ffmpeg is stopped, temp files removed)."""
-    from mediaforge.notify import notify_job_ended
+    from mediaforge.notify.delivery import notify_job_ended
 
     state = _state(ctx)
     job = state.store.cancel(job_id)
@@ -364,7 +364,7 @@ def retry(
     failed: Annotated[bool, typer.Option("--failed", help="Retry every failed job.")] = False,
 ) -> None:
     """Queue a failed or cancelled job again."""
-    from mediaforge.jobs import JobStatus
+    from mediaforge.jobs.store import JobStatus
 
     state = _state(ctx)
     if (job_id is None) == (not failed):
@@ -387,8 +387,8 @@ def probe(
     json_out: JsonOpt = False,
 ) -> None:
     """Show what ffprobe sees in a file."""
-    from mediaforge.probe import probe as probe_file
-    from mediaforge.render import media_info, print_json
+    from mediaforge.cli.render import media_info, print_json
+    from mediaforge.media.probe import probe as probe_file
 
     config = _state(ctx).config
     info = probe_file(input, ffprobe=config.ffprobe, timeout=config.probe_timeout)
@@ -401,7 +401,7 @@ def probe(
 @app.command()
 def doctor(ctx: typer.Context) -> None:
     """Check ffmpeg, encoders, the data folder, the job database and the queue."""
-    from mediaforge.doctor import run_checks
+    from mediaforge.ops.doctor import run_checks
 
     checks = run_checks(_state(ctx).config)
     for check in checks:
@@ -418,8 +418,8 @@ def doctor(ctx: typer.Context) -> None:
 @presets_app.command("list")
 def presets_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """List built-in and user presets."""
-    from mediaforge.presets import load_presets
-    from mediaforge.render import print_json
+    from mediaforge.cli.render import print_json
+    from mediaforge.presets.model import load_presets
 
     presets = load_presets(_state(ctx).config.presets_dir)
     if json_out:
@@ -452,14 +452,14 @@ def presets_show(
     output_dir: OutputDirOpt = None,
 ) -> None:
     """Show a preset, or the exact ffmpeg command it would run on --input."""
-    from mediaforge.presets import get_preset
+    from mediaforge.presets.model import get_preset
 
     config = _state(ctx).config
     preset = get_preset(name, config.presets_dir)
     if input is None:
         out.print(preset.describe(), markup=False, soft_wrap=True)
         return
-    from mediaforge.pipeline import preview_command
+    from mediaforge.queue.pipeline import preview_command
 
     out.print(preview_command(config, name, input, output_dir), markup=False, soft_wrap=True)
 
@@ -470,7 +470,7 @@ def presets_validate(
 ) -> None:
     """Check preset files; every problem is listed with its line."""
     from mediaforge.errors import PresetError
-    from mediaforge.presets import load_preset_file
+    from mediaforge.presets.model import load_preset_file
 
     bad = 0
     for path in files:
@@ -497,8 +497,8 @@ def config_show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Print the configuration in effect (secrets redacted)."""
     import yaml
 
-    from mediaforge.config import config_to_dict
-    from mediaforge.render import print_json
+    from mediaforge.cli.render import print_json
+    from mediaforge.config.schema import config_to_dict
 
     config = _state(ctx).config
     data = config_to_dict(config)
@@ -514,7 +514,7 @@ def config_show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 @config_app.command("check")
 def config_check(ctx: typer.Context) -> None:
     """Validate the configuration file; every bad field is listed with its line."""
-    from mediaforge.uploads import ensure_available
+    from mediaforge.storage.s3.uploads import ensure_available
 
     config = _state(ctx).config
     ensure_available(config)  # an s3 section is only usable with boto3 installed
@@ -528,7 +528,7 @@ def config_init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented config file with every setting at its default."""
-    from mediaforge.config import example_config_text
+    from mediaforge.config.schema import example_config_text
     from mediaforge.errors import ConfigError
 
     if path.exists() and not force:
@@ -554,8 +554,8 @@ def notify_test(
     json_out: JsonOpt = False,
 ) -> None:
     """Send a test message to each notification target and report which worked."""
-    from mediaforge.notify import send_test
-    from mediaforge.render import print_json
+    from mediaforge.cli.render import print_json
+    from mediaforge.notify.delivery import send_test
 
     results = send_test(_state(ctx).config, tag)
     if json_out:
@@ -587,10 +587,10 @@ def s3_sync(
 ) -> None:
     """Upload now whatever is owed to S3: files of jobs made before S3 was
     configured, uploads waiting for a retry, and (--retry-failed) failed ones."""
-    from mediaforge.jobs import this_worker_prefix
-    from mediaforge.notify import notify_job_now
-    from mediaforge.render import print_json, sync_report
-    from mediaforge.uploads import Uploader, ensure_available, sync_plan
+    from mediaforge.cli.render import print_json, sync_report
+    from mediaforge.jobs.store import this_worker_prefix
+    from mediaforge.notify.delivery import notify_job_now
+    from mediaforge.storage.s3.uploads import Uploader, ensure_available, sync_plan
 
     state = _state(ctx)
     config = state.config
@@ -645,8 +645,8 @@ def s3_links(
     json_out: JsonOpt = False,
 ) -> None:
     """Make new download links for a job's uploaded outputs (links expire)."""
-    from mediaforge.render import print_json
-    from mediaforge.uploads import Uploader
+    from mediaforge.cli.render import print_json
+    from mediaforge.storage.s3.uploads import Uploader
 
     state = _state(ctx)
     state.store.get(job_id)  # JobNotFound for a wrong id
@@ -693,8 +693,8 @@ def watch(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Watch folders: submit each new file once it is complete (see docs/watch.md)."""
-    from mediaforge.logs import setup_logging
-    from mediaforge.watch import run_watch, watch_rules
+    from mediaforge.ops.logs import setup_logging
+    from mediaforge.watch.watcher import run_watch, watch_rules
 
     config = _state(ctx).config
     setup_logging(config.log, verbose=verbose)
@@ -730,7 +730,7 @@ def systemd_install(
     ] = False,
 ) -> None:
     """Write worker and watch units that run this mediaforge (see docs/systemd.md)."""
-    from mediaforge.systemd import install_units
+    from mediaforge.ops.systemd import install_units
 
     result = install_units(_state(ctx).config, user=user, dest=dest, dry_run=dry_run)
     for path, unit in result.units.items():

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mediaforge.errors import MediaforgeError, VerificationError
-from mediaforge.jobs import Output
-from mediaforge.planning import PlannedOutput, Size
-from mediaforge.presets import OutputKind
-from mediaforge.probe import MediaInfo
+from mediaforge.jobs.store import Output
+from mediaforge.media.planning import PlannedOutput, Size
+from mediaforge.media.probe import MediaInfo
+from mediaforge.presets.model import OutputKind
 
 Prober = Callable[[Path], MediaInfo]
 

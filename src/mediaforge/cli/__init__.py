@@ -1,0 +1,3 @@
+"""The command line: a thin skin over the core.
+Each command parses its arguments, calls one core function and renders the result.
+"""

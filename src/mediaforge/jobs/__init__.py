@@ -1,0 +1,3 @@
+"""The job database: the one source of truth about every job.
+The job model and its allowed transitions, the tables and migrations, the store.
+"""

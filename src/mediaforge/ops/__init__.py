@@ -1,0 +1,2 @@
+"""Operations: checks of this machine (doctor), systemd units and logging.
+"""
