@@ -11,29 +11,33 @@ sees nothing of other machines' writes, are polled instead (``mode: auto``).
 The same content is never submitted twice: a stable file's fingerprint (size
 and a hash of its first and last MiB) is looked up in the job database first,
 so a renamed file is not new work and changed content is. What becomes of an
-original afterwards (keep, move, delete) happens here, once the watcher sees
-every job of the file finished, never inside the pipeline: DESIGN.md's
-invariant 1 (an original is touched only after its outputs are verified and
-in place) stays in one obvious place.
+original afterwards (keep, move, delete) happens in :mod:`.originals`, called
+here once the watcher sees every job of the file finished, never inside the
+pipeline: DESIGN.md's invariant 1 (an original is touched only after its
+outputs are verified and in place) stays in one obvious place.
+
+The rest of the watch package: :mod:`.mounts` (poll or events),
+:mod:`.stability` (when a file is complete), :mod:`.rules` (which files are
+work).
 """
+
+# Over ~450 lines: the Watcher is one loop over one state (events, scans,
+# submitting, job checks all read and update the same folders); its parts
+# read best side by side.
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import fnmatch
 import json
 import logging
 import os
 import queue as queue_module
-import re
-import shutil
 import signal
 import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -42,39 +46,27 @@ from typing import Any
 import peewee
 
 from mediaforge.config.schema import Config, WatchRule
-from mediaforge.errors import (
-    ConfigError,
-    FFmpegError,
-    InputError,
-    JobNotFound,
-    MediaforgeError,
-    StorageError,
-)
-from mediaforge.jobs.store import Job, JobRow, JobSource, JobStatus, JobStore
+from mediaforge.errors import FFmpegError, InputError, JobNotFound, MediaforgeError
+from mediaforge.jobs.store import JobRow, JobSource, JobStatus, JobStore
 from mediaforge.media.probe import check_readable
 from mediaforge.presets.model import get_preset
 from mediaforge.queue.backend import JobQueue
 from mediaforge.queue.submission import submit
-from mediaforge.storage.inputs import Fingerprint, fingerprint, is_candidate
-from mediaforge.storage.local import (
-    ensure_folder,
-    is_temp_name,
-    publish,
-    remove_quietly,
-    temp_path_for,
-)
+from mediaforge.storage.inputs import Fingerprint, fingerprint
 from mediaforge.storage.s3.uploads import UploadStore
+from mediaforge.watch.mounts import filesystem_type, needs_polling
+from mediaforge.watch.originals import act_on_original
+from mediaforge.watch.rules import FolderRule
+from mediaforge.watch.stability import FileState, StabilityTracker
+
+# Re-exported until importers are updated (layout change); FileState,
+# StabilityTracker, filesystem_type and needs_polling, imported above for the
+# watcher's own use, stay importable from here as well.
+# isort: split
+from mediaforge.watch.rules import watch_rules as watch_rules
 
 log = logging.getLogger(__name__)
 
-MOUNTINFO = Path("/proc/self/mountinfo")
-# Filesystems whose changes (made by other machines) never reach inotify.
-NETWORK_FILESYSTEMS = frozenset(
-    """
-    nfs nfs4 cifs smb smb3 smbfs sshfs 9p afs ceph glusterfs lustre gpfs beegfs ocfs2 gfs2
-    davfs ncpfs coda virtiofs vboxsf vmhgfs
-    """.split()
-)
 JOB_CHECK_INTERVAL = 1.0  # seconds between looks at the jobs of tracked files
 ACTION_RETRY = 30.0  # seconds before retrying a move or delete that failed
 MAX_BACKOFF = 60.0
@@ -88,141 +80,6 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.Error,
     OSError,
 )
-
-
-# -- where events arrive ---------------------------------------------------------
-
-
-def _unescape_mount_field(text: str) -> str:
-    # mountinfo writes space, tab, newline and backslash as octal escapes.
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
-
-
-def filesystem_type(path: Path, mountinfo: Path = MOUNTINFO) -> str | None:
-    """The type of the filesystem ``path`` lies on (``ext4``, ``nfs4``,
-    ``fuse.sshfs``, ...), from ``mountinfo``; None when it cannot be told."""
-    try:
-        text = mountinfo.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    target = os.path.realpath(path)
-    best: str | None = None
-    best_length = -1
-    for line in text.splitlines():
-        left, sep, right = line.partition(" - ")
-        fields, rest = left.split(), right.split()
-        if not sep or len(fields) < 5 or not rest:
-            continue
-        mount_point = _unescape_mount_field(fields[4])
-        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
-        # The longest mount point wins; of equal ones the last (it is mounted on top).
-        if inside and len(mount_point) >= best_length:
-            best, best_length = rest[0], len(mount_point)
-    return best
-
-
-def needs_polling(fs_type: str | None) -> bool:
-    """True for network and FUSE filesystems, where inotify misses other machines' writes."""
-    if fs_type is None:
-        return False
-    # fuseblk is a local disk (ntfs-3g, exfat): its writes go through this kernel.
-    return fs_type in NETWORK_FILESYSTEMS or (fs_type.startswith("fuse") and fs_type != "fuseblk")
-
-
-# -- when a file is complete -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FileState:
-    """What ``stat`` says about a file, as far as "is it still changing" goes."""
-
-    size: int
-    mtime_ns: int
-    inode: int
-
-    @classmethod
-    def of(cls, st: os.stat_result) -> FileState:
-        return cls(st.st_size, st.st_mtime_ns, st.st_ino)
-
-
-@dataclass
-class _Seen:
-    state: FileState
-    since: float  # clock time this state was first seen (or a deferred re-check)
-
-
-class StabilityTracker:
-    """Tells when a file has stopped changing.
-
-    Feed it every observation of a file (:meth:`observe`); a file is stable
-    once the same :class:`FileState` has been seen for ``settle`` seconds of
-    ``clock`` time. Any change starts the wait again. It never touches the
-    filesystem, so it is tested with a fake clock.
-    """
-
-    def __init__(self, settle: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.settle = settle
-        self.clock = clock
-        self._seen: dict[Path, _Seen] = {}
-
-    def observe(self, path: Path, state: FileState) -> bool:
-        """Record ``state`` for ``path``; True when it has been the same for ``settle`` s."""
-        now = self.clock()
-        seen = self._seen.get(path)
-        if seen is None or seen.state != state:
-            self._seen[path] = _Seen(state, now)
-            return self.settle <= 0
-        return now - seen.since >= self.settle
-
-    def defer(self, path: Path, seconds: float) -> None:
-        """Look at ``path`` again in ``seconds`` at the earliest (after a transient failure)."""
-        seen = self._seen.get(path)
-        if seen is not None:
-            seen.since = max(seen.since, self.clock() + seconds - self.settle)
-
-    def forget(self, path: Path) -> None:
-        self._seen.pop(path, None)
-
-    def due(self) -> list[Path]:
-        """Files worth a fresh ``stat`` now: their state may have settled."""
-        now = self.clock()
-        return [p for p, seen in self._seen.items() if now - seen.since >= self.settle]
-
-    def next_due(self) -> float | None:
-        """Clock time when the next file may have settled; None when none is pending."""
-        if not self._seen:
-            return None
-        return min(seen.since for seen in self._seen.values()) + self.settle
-
-    def __contains__(self, path: object) -> bool:
-        return path in self._seen
-
-    def __len__(self) -> int:
-        return len(self._seen)
-
-
-# -- moving originals ----------------------------------------------------------------
-
-
-def move_original(src: Path, dest_dir: Path) -> Path:
-    """Move ``src`` into ``dest_dir`` without replacing anything there; returns the new path.
-
-    A name already taken gets a number (``clip (1).mp4``). Across filesystems
-    the copy is complete, under a temporary name, before ``src`` is removed.
-    """
-    ensure_folder(dest_dir)
-    wanted = dest_dir / src.name
-    if os.stat(src).st_dev == os.stat(dest_dir).st_dev:
-        return publish(src, wanted, "rename")
-    temp = temp_path_for(wanted, 0, 0)
-    try:
-        shutil.copy2(src, temp)
-    except OSError as exc:
-        remove_quietly(temp)
-        raise StorageError(f"cannot copy {src} to {dest_dir}: {exc.strerror}") from None
-    final = publish(temp, wanted, "rename")
-    src.unlink()
-    return final
 
 
 # -- the watcher -----------------------------------------------------------------------
@@ -250,23 +107,13 @@ class _Decision:
     rejected: bool = False  # submit refused it (not media, or gone)
 
 
-class _Folder:
+class _Folder(FolderRule):
     """One rule and what the watcher knows about its folder."""
 
     def __init__(self, index: int, rule: WatchRule, config: Config,
                  clock: Callable[[], float]) -> None:
-        assert rule.path is not None, "WatchRule._cross_check requires a path"
-        self.index, self.rule, self.root = index, rule, rule.path
-        self.output_dir = rule.output_dir or config.output.dir or self.root / "output"
-        self.done_dir = rule.done_dir or self.root / "done"
-        self.failed_dir = rule.failed_dir or self.root / "failed"
-        # Folders mediaforge writes into are never watched: no loops.
-        skip = [self.output_dir]
-        if rule.on_success == "move":
-            skip.append(self.done_dir)
-        if rule.on_failure == "move":
-            skip.append(self.failed_dir)
-        self.skip_dirs = frozenset(skip)
+        super().__init__(rule, config)
+        self.index = index
         self.tracker = StabilityTracker(rule.settle_seconds, clock)
         self.known: dict[Path, FileState] = {}  # stable files already dealt with
         self.tracked: dict[Path, _Tracked] = {}
@@ -280,62 +127,6 @@ class _Folder:
         self.failures = 0
         self.waits = 0  # looks at a missing folder so far
         self.next_job_check = 0.0
-
-    # -- what belongs to the rule ---------------------------------------------
-
-    def _matches(self, patterns: Iterable[str], path: Path) -> bool:
-        relative = path.relative_to(self.root).as_posix()
-        return any(
-            fnmatch.fnmatch(relative if "/" in pattern else path.name, pattern)
-            for pattern in patterns
-        )
-
-    def wants_dir(self, folder: Path) -> bool:
-        if folder == self.root:
-            return True
-        if not self.rule.recursive or folder.name.startswith(".") or folder in self.skip_dirs:
-            return False
-        if any(folder.is_relative_to(s) for s in self.skip_dirs):
-            return False
-        if not folder.is_relative_to(self.root):
-            return False
-        excluded = [p for p in self.rule.exclude if "/" not in p]
-        return not any(fnmatch.fnmatch(folder.name, p) for p in excluded) and self.wants_dir(
-            folder.parent
-        )
-
-    def wants_file(self, path: Path) -> bool:
-        """Whether ``path`` is work for this rule, judged by its name and folder."""
-        if not path.is_relative_to(self.root) or not self.wants_dir(path.parent):
-            return False
-        if self.rule.include:
-            if path.name.startswith(".") or is_temp_name(path.name):
-                return False
-            if not self._matches(self.rule.include, path):
-                return False
-        elif not is_candidate(path):
-            return False
-        return not self._matches(self.rule.exclude, path)
-
-    def walk(self, top: Path) -> Iterator[tuple[Path, os.stat_result]]:
-        """Regular files under ``top`` that this rule wants, with their stat."""
-        pending = [top]
-        while pending:
-            folder = pending.pop()
-            try:
-                entries = list(os.scandir(folder))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            for entry in entries:
-                path = Path(entry.path)
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        if self.wants_dir(path):
-                            pending.append(path)
-                    elif entry.is_file() and self.wants_file(path):
-                        yield path, entry.stat()
-                except FileNotFoundError:
-                    continue
 
 
 @dataclass
@@ -801,108 +592,18 @@ class Watcher:
                 tracked.job_ids
             ):
                 try:
-                    self._after_jobs(folder, tracked, jobs)
+                    if act_on_original(folder, tracked.path, tracked.fingerprint, jobs,
+                                       self.uploads):
+                        folder.known.pop(tracked.path, None)
                 except (MediaforgeError, OSError) as exc:
                     log.warning("%s: %s; trying again in %.0f s", tracked.path, exc, ACTION_RETRY)
                     tracked.retry_at = now + ACTION_RETRY
                     continue
                 del folder.tracked[tracked.path]
 
-    def _after_jobs(self, folder: _Folder, tracked: _Tracked, jobs: list[Job]) -> None:
-        """Keep, move or delete an original whose jobs all finished (invariant 1)."""
-        ids = ", ".join(str(job.id) for job in jobs)
-        succeeded = all(job.status in (JobStatus.SUCCEEDED, JobStatus.SKIPPED) for job in jobs)
-        action = folder.rule.on_success if succeeded else folder.rule.on_failure
-        if action == "keep":
-            return
-        path = tracked.path
-        if self.uploads.original_failed(tracked.job_ids):
-            log.warning(
-                "kept %s: its upload to S3 failed; 'mediaforge s3 sync --retry-failed', "
-                "then move or delete it yourself",
-                path,
-            )
-            return
-        try:
-            current = fingerprint(path)
-        except InputError:
-            log.info("%s is gone already; nothing to %s", path, action)
-            return
-        if current.partial_hash != tracked.fingerprint.partial_hash:
-            log.warning("%s changed since job %s read it; left in place", path, ids)
-            return
-        if action == "delete":
-            reason = _why_not_delete(jobs, self.uploads)
-            if reason:
-                log.info("kept %s: %s", path, reason)
-                return
-            path.unlink()
-            log.info("deleted %s: job %s succeeded and its outputs are in place", path, ids)
-        else:
-            base = folder.done_dir if succeeded else folder.failed_dir
-            relative = path.parent.relative_to(folder.root) if path.is_relative_to(
-                folder.root) else Path()
-            final = move_original(path, base / relative)
-            outcome = "succeeded" if succeeded else "did not succeed"
-            log.info("moved %s to %s: job %s %s", path, final, ids, outcome)
-        folder.known.pop(path, None)
-
-
-def _why_not_delete(jobs: Sequence[Job], uploads: UploadStore) -> str | None:
-    """Why deleting the original of ``jobs`` could lose data; None when it is safe.
-    Outputs verified in S3 count as in place (``s3.delete_local`` removes them here)."""
-    for job in jobs:
-        if job.status is not JobStatus.SUCCEEDED or not job.outputs:
-            return f"job {job.id} made no output ({job.note or job.status.value})"
-        if uploads.outputs_in_store(job.id):
-            continue
-        for output in job.outputs:
-            if not Path(output.path).exists():
-                return f"output {output.path} of job {job.id} is gone"
-    return None
 
 
 # -- entry points -------------------------------------------------------------------------
-
-
-def watch_rules(
-    config: Config,
-    path: Path | None = None,
-    presets: Sequence[str] = (),
-    *,
-    output_dir: Path | None = None,
-    poll: bool = False,
-    settle: float | None = None,
-) -> list[WatchRule]:
-    """The rules to run: one ad hoc rule for ``path`` (with ``presets``), or the
-    configured ones; ``poll`` and ``settle`` override either."""
-    if path is not None:
-        if not presets:
-            raise ConfigError("give at least one --preset for the folder to watch")
-        root = Path(os.path.normpath(path.expanduser().absolute()))
-        rules = [WatchRule(path=root, presets=tuple(presets),
-                           output_dir=output_dir.absolute() if output_dir else None)]
-    elif presets or output_dir:
-        raise ConfigError("--preset and --output-dir go with a PATH to watch")
-    elif not config.watch:
-        where = config.source or "the configuration (there is no config file)"
-        raise ConfigError(
-            f"nothing to watch: {where} has no 'watch:' rules; add some "
-            "(see docs/watch.md), or run 'mediaforge watch PATH --preset NAME'"
-        )
-    else:
-        rules = list(config.watch)
-    overrides: dict[str, Any] = {}
-    if poll:
-        overrides["mode"] = "poll"
-    if settle is not None:
-        overrides["settle_seconds"] = settle
-    for rule in rules:
-        problems = list(dataclasses.replace(rule, **overrides)._cross_check())
-        if problems:
-            name, problem = problems[0]
-            raise ConfigError(f"watch {rule.path}: {name} {problem}")
-    return [dataclasses.replace(rule, **overrides) for rule in rules]
 
 
 def run_watch(
