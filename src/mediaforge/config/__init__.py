@@ -1,3 +1,4 @@
 """Configuration: one validated, typed object.
-The schema, the YAML reader that reports every bad field, and where the file is found.
+The schema, the YAML reader that reports every bad field, where the file is
+found, and how the configuration is shown.
 """
