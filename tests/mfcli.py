@@ -18,6 +18,9 @@ from typing import Any
 
 import pytest
 
+# The repository: its docs, examples and packaging are checked too.
+REPO = Path(__file__).resolve().parents[1]
+
 
 @dataclass(frozen=True)
 class Done:

@@ -45,9 +45,8 @@ from mediaforge.watch.watcher import (
     needs_polling,
     watch_rules,
 )
-from tests.mfcli import wait_until
+from tests.mfcli import REPO, wait_until
 
-REPO = Path(__file__).resolve().parents[1]
 PRESET = "aac-audio"
 
 

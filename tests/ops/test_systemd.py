@@ -21,8 +21,8 @@ from mediaforge.ops.systemd import (
     template,
     writable_paths,
 )
+from tests.mfcli import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 PACKAGED = REPO / "src/mediaforge/data/systemd"
 VARIANTS = ["system", "user"]
 

@@ -37,8 +37,8 @@ from mediaforge.config.schema import (
 )
 from mediaforge.errors import ConfigError, ExitCode
 from mediaforge.redact import redact_text, redact_url, url_secrets
+from tests.mfcli import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 # Every section added to Config appears here; "source" is not settable in the file.
 TOP_LEVEL_KEYS = ", ".join(f.name for f in dataclasses.fields(Config) if f.name != "source")
 
