@@ -353,7 +353,7 @@ def test_probe_json_describes_the_streams(mf: Mediaforge, make_media: Callable[.
     assert info["duration"] == pytest.approx(1.0, abs=0.1)
 
 
-# -- configuration and doctor ---------------------------------------------------------
+# -- configuration ---------------------------------------------------------------------
 
 
 def test_config_init_writes_a_file_that_checks_and_shows_without_secrets(
@@ -380,24 +380,6 @@ def test_config_init_writes_a_file_that_checks_and_shows_without_secrets(
     assert "hunter2" not in shown.out + shown.err + shown_json.out
     assert "postgresql://mediaforge:***@db.example.com/mediaforge" in shown.out
     assert shown_json.json()["database"]["url"].startswith("postgresql://mediaforge:***@")
-
-
-def test_doctor_passes_here_and_names_the_ffmpeg_versions(mf: Mediaforge) -> None:
-    done = mf("doctor")
-
-    assert done.code == 0, done.out + done.err
-    assert "ffmpeg version" in done.out and "ffprobe version" in done.out
-    assert "FAIL" not in done.out
-
-
-def test_doctor_fails_naming_a_missing_ffmpeg(mf: Mediaforge) -> None:
-    mf.configure("ffmpeg: /nonexistent/ffmpeg\n")
-
-    done = mf("doctor")
-
-    assert done.code != 0
-    [failed] = [line for line in done.out.splitlines() if line.startswith("FAIL")]
-    assert "/nonexistent/ffmpeg" in failed
 
 
 # -- submit --wait with a worker in another process ----------------------------------

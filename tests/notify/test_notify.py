@@ -33,7 +33,6 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mediaforge.config.schema import Config, load_config
-from mediaforge.errors import ConfigError
 from mediaforge.events import Event
 from mediaforge.jobs.store import Job, JobStatus, JobStore, NewJob, NotificationStatus, Output
 from mediaforge.notify.delivery import Notifier, compose, load_targets, target_label
@@ -651,31 +650,6 @@ def test_templates_are_configurable(sandbox: Sandbox) -> None:
 
     assert message.title == f"[succeeded] {job.id}"
     assert message.body.startswith("✅ /media/a.mp4 ") and message.body.endswith("x realtime")
-
-
-@pytest.mark.parametrize(
-    ("setting", "problem"),
-    [
-        ("title: '{nam}'", "notify.title: uses {nam}, which is not a field; the fields are: id,"),
-        ("digest_body: '{name}'", "notify.digest_body: uses {name}, which is not a field"),
-        ("body: 'a {'", "notify.body: is not a valid template"),
-        ("targets: [{name: x}]", "notify.targets[0].url: is required"),
-        ("targets: [{url: example.com}]", "notify.targets[0].url: is not a URL"),
-        ("events: [job_done]", "'job_done' is not allowed; use one of 'job_succeeded'"),
-    ],
-)
-def test_bad_notify_settings_are_reported_with_their_line(
-    tmp_path: Path, setting: str, problem: str
-) -> None:
-    path = tmp_path / "config.yaml"
-    path.write_text(f"notify:\n  {setting}\n", encoding="utf-8")
-
-    with pytest.raises(ConfigError) as error:
-        load_config(path, {"HOME": str(tmp_path)})
-
-    assert any(f"{path}:2: " in p and problem in p for p in error.value.problems), (
-        error.value.problems
-    )
 
 
 def test_an_apprise_config_file_adds_targets_that_choose_events_by_tag(tmp_path: Path) -> None:

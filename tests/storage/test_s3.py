@@ -648,32 +648,3 @@ def test_the_job_notification_waits_for_the_upload_and_carries_the_link(
     assert upload["link"] in post["message"]
     [note] = job["notifications"]
     assert (note["event"], note["status"]) == ("job_succeeded", "sent")
-
-
-# -- configuration -----------------------------------------------------------------------------
-
-
-def test_config_check_names_each_bad_s3_setting(mfs: S3Mediaforge) -> None:
-    mfs.mf.configure(
-        "s3:\n"
-        "  bucket: My_Videos\n"
-        "  endpoint_url: http://minio:hunter2@127.0.0.1:9000\n"
-        "  storage_class: CHEAPEST\n"
-    )
-    done = mfs("config", "check")
-    assert done.code == 3, done.err
-    for field, words in (
-        ("s3.bucket", "is not a bucket name"),
-        ("s3.endpoint_url", "holds credentials"),
-        ("s3.storage_class", "is not an S3 storage class"),
-    ):
-        [line] = [ln for ln in done.err.splitlines() if f"{field}:" in ln]
-        assert words in line
-    assert "hunter2" not in done.err
-    assert "3 problems" in done.err
-
-    # A value out of range is reported on its own: a section's other checks wait for it.
-    mfs.mf.configure("s3: {bucket: media, link_expiry: 604801}\n")
-    done = mfs("config", "check")
-    assert done.code == 3, done.err
-    assert "s3.link_expiry: must be at most 604800, got 604801" in done.err

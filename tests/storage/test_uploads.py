@@ -26,7 +26,6 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from mediaforge.config.schema import Config, NotifyTarget, WatchRule, load_config
-from mediaforge.errors import ConfigError
 from mediaforge.jobs.store import JobStatus, JobStore, NewJob, NotificationRow, Output, UploadRow
 from mediaforge.notify.delivery import Notifier
 from mediaforge.queue.backend import JobQueue
@@ -555,22 +554,6 @@ def test_a_batch_job_whose_upload_settles_after_the_digest_is_not_reported_again
 
     assert notifier.job_ended(store.get(jobs[1])) is None
     assert NotificationRow.select().count() == 1
-
-
-@pytest.mark.parametrize(
-    ("setting", "value"),
-    [
-        ("region", "'eu west 1'"),
-        ("endpoint_url", "'http://nas box:9000'"),
-        ("endpoint_url", "http://"),
-    ],
-)
-def test_a_region_or_endpoint_boto3_cannot_use_is_a_config_error(
-    tmp_path: Path, setting: str, value: str
-) -> None:
-    with pytest.raises(ConfigError) as caught:
-        make_config(tmp_path, **{setting: value})
-    assert f"s3.{setting}" in "\n".join(caught.value.problems)
 
 
 def test_an_s3_input_a_worker_cannot_reach_with_its_settings_fails_with_one_line(

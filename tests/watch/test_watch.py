@@ -10,12 +10,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import signal
 import struct
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 import wave
@@ -30,9 +28,7 @@ import pytest
 from mediaforge.config.schema import (
     Config,
     WatchRule,
-    example_config_text,
     load_config,
-    parse_dataclass,
 )
 from mediaforge.errors import ConfigError
 from mediaforge.jobs.store import Job, JobStatus, JobStore
@@ -45,7 +41,7 @@ from mediaforge.watch.watcher import (
     needs_polling,
     watch_rules,
 )
-from tests.mfcli import REPO, wait_until
+from tests.mfcli import wait_until
 
 PRESET = "aac-audio"
 
@@ -266,89 +262,6 @@ def test_an_unreadable_mount_table_means_events(tmp_path: Path) -> None:
 
 
 # -- rules in the configuration ------------------------------------------------------------
-
-
-def test_watch_rules_are_read_from_the_config_file(tmp_path: Path) -> None:
-    text = textwrap.dedent(
-        """\
-        watch:
-          - path: inbox
-            presets: [h264-720p, poster-jpg]
-            recursive: false
-            include: ["*.mov"]
-            exclude: ["raw/*"]
-            mode: poll
-            settle_seconds: 30
-            on_success: move
-            done_dir: ~/done
-            on_failure: move
-        """
-    )
-
-    config = parse_dataclass(Config, text, tmp_path / "c.yaml", home=tmp_path / "home",
-                             supplied={"source": None, "data_dir": tmp_path})
-
-    assert config.watch == (
-        WatchRule(
-            path=tmp_path / "inbox", presets=("h264-720p", "poster-jpg"), recursive=False,
-            include=("*.mov",), exclude=("raw/*",), mode="poll", settle_seconds=30.0,
-            on_success="move", done_dir=tmp_path / "home/done", on_failure="move",
-        ),
-    )
-
-
-def test_bad_watch_rules_are_reported_field_by_field(tmp_path: Path) -> None:
-    text = textwrap.dedent(
-        """\
-        watch:
-          - presets: []
-          - path: /in
-            presets: [x]
-            output_dir: /in
-            on_failure: delete
-            settle_seconds: -1
-        """
-    )
-
-    with pytest.raises(ConfigError) as error:
-        parse_dataclass(Config, text, tmp_path / "c.yaml",
-                        supplied={"source": None, "data_dir": tmp_path})
-
-    problems = "\n".join(error.value.problems)
-    assert "watch[0].path: is required" in problems
-    assert "watch[0].presets: is required" in problems
-    assert "watch[1].on_failure: 'delete' is not allowed; use one of 'keep', 'move'" in problems
-    assert "watch[1].settle_seconds: must be at least 0" in problems
-
-
-def test_an_output_folder_that_is_the_watched_folder_itself_is_refused(tmp_path: Path) -> None:
-    text = "watch:\n  - {path: /in, presets: [x], output_dir: /in}\n"
-
-    with pytest.raises(ConfigError) as error:
-        parse_dataclass(Config, text, tmp_path / "c.yaml",
-                        supplied={"source": None, "data_dir": tmp_path})
-
-    assert "watch[0].output_dir: is the watched folder itself" in error.value.problems[0]
-
-
-def test_the_example_rule_in_config_example_is_a_valid_rule(tmp_path: Path) -> None:
-    text = example_config_text()
-    block = text[text.index("# watch:\n"):text.index("\nwatch: []")]
-    uncommented = "\n".join(line[2:] for line in block.splitlines())
-
-    config = parse_dataclass(Config, uncommented, tmp_path / "c.yaml",
-                             supplied={"source": None, "data_dir": tmp_path})
-
-    assert config.watch == (WatchRule(path=Path("/srv/media/inbox"), presets=("h264-720p",)),)
-
-
-@pytest.mark.parametrize("key", [f.name for f in WatchRule.__dataclass_fields__.values()])
-def test_every_watch_rule_key_is_in_the_example_and_the_docs(key: str) -> None:
-    example = example_config_text()
-    docs = (REPO / "docs/configuration.md").read_text(encoding="utf-8")
-
-    assert re.search(rf"^#\s+(- )?(# )?{key}:", example, re.MULTILINE), key
-    assert f"| `watch[].{key}` |" in docs
 
 
 def test_ad_hoc_watching_needs_a_preset_and_no_rules_needs_a_path(box: Box) -> None:
