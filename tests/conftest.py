@@ -1,9 +1,11 @@
-"""Shared fixtures: real media synthesized with ffmpeg's lavfi sources."""
+"""Shared fixtures: real media synthesized with ffmpeg's lavfi sources, and a
+mediaforge installation in tmp_path."""
 
 from __future__ import annotations
 
+import os
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -105,6 +107,21 @@ def make_media(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture
-def mf(tmp_path: Path) -> Mediaforge:
-    """A ``mediaforge`` command with its own data, config and presets in tmp_path."""
-    return Mediaforge(tmp_path / "mf")
+def mf(tmp_path: Path) -> Iterator[Mediaforge]:
+    """A ``mediaforge`` installation in tmp_path/mf: its own data, config and presets.
+
+    Media the test makes live beside it, in tmp_path. Whatever it started is
+    stopped after the test.
+    """
+    with Mediaforge(tmp_path / "mf") as installation:
+        yield installation
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_is_written_into_the_current_folder() -> Iterator[None]:
+    """Tests write under tmp_path only: the run fails if the current folder gained a file."""
+    here = Path.cwd()
+    before = set(os.listdir(here))
+    yield
+    new = sorted(set(os.listdir(here)) - before)
+    assert not new, f"tests wrote into the current folder {here}: {new}"

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mediaforge.errors import JobStateError
 from mediaforge.jobs.store import JobStatus, JobStore, NewJob, connect
+from tests.mfcli import Mediaforge
 
 HOST = socket.gethostname()
 
@@ -273,102 +271,46 @@ def test_recover_fails_a_job_whose_worker_died_on_its_last_attempt(tmp_path: Pat
     store.close()
 
 
-# -- a worker making up for a lost queue ---------------------------------------------
-
-
-def test_a_worker_enqueues_queued_jobs_that_the_queue_lost(
-    tmp_path: Path, make_media: Callable[..., Path]
-) -> None:
-    from mediaforge.config.schema import load_config
-    from mediaforge.queue.backend import JobQueue
-    from mediaforge.queue.submission import prepare_jobs, submit
-
-    config_file = tmp_path / "config.yaml"
-    config_file.write_text("worker: {heartbeat_interval: 0.5, stale_after: 3}\n")
-    env = {
-        **os.environ,
-        "MEDIAFORGE_DATA_DIR": str(tmp_path / "data"),
-        "MEDIAFORGE_CONFIG": str(config_file),
-    }
-    config = load_config(None, env)
-    store = JobStore.open(config)
-    clips = [make_media(f"clip-{n}.mp4") for n in range(3)]
-    # Two jobs were submitted, then their queue rows vanished (a deleted or
-    # restored queue file); the third was committed by a submit that died
-    # before it could enqueue.
-    submitted = submit(config, store, JobQueue(config), clips[:2], "h264-720p")
-    with sqlite3.connect(tmp_path / "data" / "queue.db") as queue_db:
-        queue_db.execute("DELETE FROM task")
-    [never_enqueued] = store.create(prepare_jobs(config, clips[2:], "h264-720p"))
-    assert JobQueue(config).pending_job_ids() == set()
-
-    done = subprocess.run(
-        [sys.executable, "-m", "mediaforge", "worker", "--burst"], env=env, cwd=tmp_path,
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-
-    assert done.returncode == 0, done.stderr
-    for job_id in [*submitted, never_enqueued]:
-        job = store.get(job_id)
-        assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1), done.stderr
-    assert len(list(tmp_path.glob("clip-*.720p*.mp4"))) == 3
-    store.close()
-
-
 # -- listing ---------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def crowded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The environment of a job database with 600 jobs in every state.
+def crowded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mediaforge]:
+    """An installation whose job database has 600 jobs in every state.
 
     Job n is cancelled when n % 3 == 0, else succeeded when n % 5 == 0, else
     failed when n % 7 == 0, else running when n % 11 == 0, else queued.
     """
-    root = tmp_path_factory.mktemp("crowded")
-    config_file = root / "config.yaml"
-    config_file.write_text("worker: {max_attempts: 1}\n")
-    env = {
-        **os.environ,
-        "MEDIAFORGE_DATA_DIR": str(root / "data"),
-        "MEDIAFORGE_CONFIG": str(config_file),
-    }
-    store = JobStore(connect(None, root / "data"))
-    ids = new_jobs(store, 600)
-    for job_id in ids:
-        if job_id % 3 == 0:
-            store.cancel(job_id)
-        elif job_id % 5 == 0:
-            store.claim(job_id, "w1")
-            store.finish(job_id, "w1", JobStatus.SUCCEEDED)
-        elif job_id % 7 == 0:
-            store.claim(job_id, "w1")
-            store.finish(job_id, "w1", JobStatus.FAILED, error="broken")
-        elif job_id % 11 == 0:
-            store.claim(job_id, "w1")
-    store.close()
-    return env
-
-
-def mediaforge_jobs(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mediaforge", "jobs", *args], env=env, capture_output=True,
-        text=True, timeout=60, check=False,
-    )  # fmt: skip
+    with Mediaforge(tmp_path_factory.mktemp("crowded")) as mf:
+        mf.configure(worker={"max_attempts": 1})
+        store = JobStore(connect(None, mf.data))
+        for job_id in new_jobs(store, 600):
+            if job_id % 3 == 0:
+                store.cancel(job_id)
+            elif job_id % 5 == 0:
+                store.claim(job_id, "w1")
+                store.finish(job_id, "w1", JobStatus.SUCCEEDED)
+            elif job_id % 7 == 0:
+                store.claim(job_id, "w1")
+                store.finish(job_id, "w1", JobStatus.FAILED, error="broken")
+            elif job_id % 11 == 0:
+                store.claim(job_id, "w1")
+        store.close()
+        yield mf
 
 
 def test_jobs_lists_the_newest_first_up_to_the_limit(
-    crowded: dict[str, str],
+    crowded: Mediaforge,
 ) -> None:
-    done = mediaforge_jobs(crowded, "--json", "--limit", "50")
+    done = crowded("jobs", "--json", "--limit", "50")
 
-    assert done.returncode == 0, done.stderr
-    assert [j["id"] for j in json.loads(done.stdout)] == list(range(600, 550, -1))
+    assert done.code == 0, done.err
+    assert [j["id"] for j in done.json()] == list(range(600, 550, -1))
 
 
 @pytest.mark.parametrize("status", ["queued", "running", "succeeded", "failed", "cancelled"])
 def test_jobs_status_filter_lists_exactly_the_jobs_in_that_state(
-    crowded: dict[str, str], status: str
+    crowded: Mediaforge, status: str
 ) -> None:
     expected = {
         "cancelled": [i for i in range(600, 0, -1) if i % 3 == 0],
@@ -378,28 +320,28 @@ def test_jobs_status_filter_lists_exactly_the_jobs_in_that_state(
         "queued": [i for i in range(600, 0, -1) if i % 3 and i % 5 and i % 7 and i % 11],
     }[status]
 
-    done = mediaforge_jobs(crowded, "--json", "--status", status, "--limit", "1000")
+    done = crowded("jobs", "--json", "--status", status, "--limit", "1000")
 
-    assert done.returncode == 0, done.stderr
-    listed = json.loads(done.stdout)
+    assert done.code == 0, done.err
+    listed = done.json()
     assert [j["id"] for j in listed] == expected
     assert {j["status"] for j in listed} == {status}
 
 
 def test_jobs_text_listing_shows_the_newest_job_on_top(
-    crowded: dict[str, str],
+    crowded: Mediaforge,
 ) -> None:
-    done = mediaforge_jobs(crowded, "--status", "failed", "--limit", "3")
+    done = crowded("jobs", "--status", "failed", "--limit", "3")
 
-    assert done.returncode == 0, done.stderr
-    rows = [line.split()[:2] for line in done.stdout.splitlines()[1:]]
+    assert done.code == 0, done.err
+    rows = [line.split()[:2] for line in done.out.splitlines()[1:]]
     assert rows == [["581", "failed"], ["574", "failed"], ["553", "failed"]]
 
 
 def test_jobs_rejects_an_unknown_status_and_names_the_valid_ones(
-    crowded: dict[str, str],
+    crowded: Mediaforge,
 ) -> None:
-    done = mediaforge_jobs(crowded, "--status", "done")
+    done = crowded("jobs", "--status", "done")
 
-    assert done.returncode == 2
-    assert "'done' is not a job status; use one of queued, running" in " ".join(done.stderr.split())
+    assert done.code == 2
+    assert "'done' is not a job status; use one of queued, running" in " ".join(done.err.split())

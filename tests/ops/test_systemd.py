@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from mediaforge.config.schema import Config, load_config
 from mediaforge.ops.systemd import (
     UNIT_NAMES,
     find_executable,
@@ -21,8 +20,8 @@ from mediaforge.ops.systemd import (
     template,
     writable_paths,
 )
+from tests.mfcli import REPO, Mediaforge
 
-REPO = Path(__file__).resolve().parents[1]
 PACKAGED = REPO / "src/mediaforge/data/systemd"
 VARIANTS = ["system", "user"]
 
@@ -35,20 +34,6 @@ def settings(unit_text: str) -> dict[str, list[str]]:
             key, _, value = line.partition("=")
             found.setdefault(key, []).append(value)
     return found
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "HOME": str(tmp_path / "home"),
-        "MEDIAFORGE_DATA_DIR": str(tmp_path / "data"),
-        "MEDIAFORGE_CONFIG": str(tmp_path / "config.yaml"),
-    }
-
-
-def configure(tmp_path: Path, env: dict[str, str], text: str = "") -> Config:
-    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
-    return load_config(None, env)
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +102,9 @@ def test_every_unit_stops_gently_restarts_on_failure_and_is_hardened(
 
 
 @pytest.mark.parametrize("grace", [10, 100, 3600])
-def test_the_worker_stop_timeout_outlasts_the_shutdown_grace(
-    tmp_path: Path, env: dict[str, str], grace: int
-) -> None:
-    config = configure(tmp_path, env, f"worker: {{shutdown_grace: {grace}}}\n")
+def test_the_worker_stop_timeout_outlasts_the_shutdown_grace(mf: Mediaforge, grace: int) -> None:
+    mf.configure(worker={"shutdown_grace": grace})
+    config = mf.load_config()
 
     units = render_units(config, user=False, executable=Path("/opt/mf/bin/mediaforge"))
 
@@ -129,39 +113,33 @@ def test_the_worker_stop_timeout_outlasts_the_shutdown_grace(
     assert int(worker["TimeoutStopSec"][0]) >= grace + 30
 
 
-def test_read_write_paths_are_the_folders_the_config_names(
-    tmp_path: Path, env: dict[str, str]
-) -> None:
-    config = configure(
-        tmp_path, env,
+def test_read_write_paths_are_the_folders_the_config_names(mf: Mediaforge) -> None:
+    mf.configure(
         "output: {dir: /srv/out}\n"
         "log: {file: /var/log/mf/mf.log}\n"
         "watch:\n"
         "  - {path: /srv/in, presets: [x], output_dir: /srv/in/output, done_dir: /srv/done}\n"
         "  - {path: /mnt/nas share/in, presets: [x]}\n",
     )
+    config = mf.load_config()
 
     assert writable_paths(config, user=True) == [
         Path("/mnt/nas share/in"), Path("/srv/done"), Path("/srv/in"), Path("/srv/out"),
-        tmp_path / "data", Path("/var/log/mf"),
+        mf.data, Path("/var/log/mf"),
     ]
     user = settings(render_units(config, user=True, executable=Path("/x/mediaforge"))[1].text)
     assert user["ReadWritePaths"] == [
-        f'"-/mnt/nas share/in" -/srv/done -/srv/in -/srv/out -{tmp_path}/data -/var/log/mf'
+        f'"-/mnt/nas share/in" -/srv/done -/srv/in -/srv/out -{mf.data} -/var/log/mf'
     ]
     # System units keep their data in /var/lib/mediaforge (StateDirectory=).
     system = settings(render_units(config, user=False, executable=Path("/x/mediaforge"))[1].text)
-    assert str(tmp_path / "data") not in system["ReadWritePaths"][0]
+    assert str(mf.data) not in system["ReadWritePaths"][0]
 
 
-def test_a_config_file_the_service_would_not_find_is_named_in_the_units(
-    tmp_path: Path, env: dict[str, str]
-) -> None:
-    config = configure(tmp_path, env)
+def test_a_config_file_the_service_would_not_find_is_named_in_the_units(mf: Mediaforge) -> None:
+    [worker, _] = render_units(mf.load_config(), user=True, executable=Path("/x/mediaforge"))
 
-    [worker, _] = render_units(config, user=True, executable=Path("/x/mediaforge"))
-
-    assert settings(worker.text)["Environment"] == [f"MEDIAFORGE_CONFIG={tmp_path}/config.yaml"]
+    assert settings(worker.text)["Environment"] == [f"MEDIAFORGE_CONFIG={mf.config}"]
 
 
 def test_the_executable_is_this_installation_s_mediaforge(tmp_path: Path) -> None:
@@ -179,9 +157,10 @@ def test_the_executable_is_this_installation_s_mediaforge(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_installed_units_pass_systemd_analyze_verify(
-    tmp_path: Path, env: dict[str, str], systemd_analyze: str, variant: str
+    mf: Mediaforge, tmp_path: Path, systemd_analyze: str, variant: str
 ) -> None:
-    config = configure(tmp_path, env, "watch:\n  - {path: /srv/media/in, presets: [x]}\n")
+    mf.configure("watch:\n  - {path: /srv/media/in, presets: [x]}\n")
+    config = mf.load_config()
     dest = tmp_path / "units"
 
     installed = install_units(config, user=variant == "user", dest=dest)
@@ -195,10 +174,10 @@ def test_installed_units_pass_systemd_analyze_verify(
 
 
 def test_verify_catches_a_unit_whose_program_does_not_exist(
-    tmp_path: Path, env: dict[str, str], systemd_analyze: str
+    mf: Mediaforge, tmp_path: Path, systemd_analyze: str
 ) -> None:
     # Proves the check above can fail: a template as shipped points at /usr/local/bin.
-    config = configure(tmp_path, env)
+    config = mf.load_config()
     dest = tmp_path / "units"
     install_units(config, user=False, dest=dest, executable=tmp_path / "missing" / "mediaforge")
     for path in dest.iterdir():
@@ -215,57 +194,38 @@ def test_verify_catches_a_unit_whose_program_does_not_exist(
 
 
 def test_the_command_writes_user_units_and_says_how_to_enable_them(
-    tmp_path: Path, env: dict[str, str]
+    mf: Mediaforge, tmp_path: Path
 ) -> None:
-    configure(tmp_path, env)
     dest = tmp_path / "units"
 
-    done = subprocess.run(
-        [sys.executable, "-m", "mediaforge", "systemd", "install", "--user", "--dest", str(dest)],
-        env={**os.environ, **env}, cwd=tmp_path, capture_output=True, text=True, timeout=60,
-        check=False,
-    )
+    done = mf("systemd", "install", "--user", "--dest", dest)
 
-    assert done.returncode == 0, done.stderr
-    assert f"wrote {dest}/mediaforge-worker.service" in done.stdout
-    assert "systemctl --user daemon-reload" in done.stdout
+    assert done.code == 0, done.err
+    assert f"wrote {dest}/mediaforge-worker.service" in done.out
+    assert "systemctl --user daemon-reload" in done.out
     assert "systemctl --user enable --now mediaforge-worker.service mediaforge-watch.service" \
-        in done.stdout
-    assert "journalctl --user -u mediaforge-worker -u mediaforge-watch" in done.stdout
-    assert (tmp_path / "data").is_dir()  # ReadWritePaths needs it to exist
+        in done.out
+    assert "journalctl --user -u mediaforge-worker -u mediaforge-watch" in done.out
+    assert mf.data.is_dir()  # ReadWritePaths needs it to exist
 
 
-def test_a_dry_run_prints_the_units_and_writes_nothing(
-    tmp_path: Path, env: dict[str, str]
-) -> None:
-    configure(tmp_path, env)
+def test_a_dry_run_prints_the_units_and_writes_nothing(mf: Mediaforge, tmp_path: Path) -> None:
     dest = tmp_path / "units"
 
-    done = subprocess.run(
-        [sys.executable, "-m", "mediaforge", "systemd", "install", "--dest", str(dest),
-         "--dry-run"],
-        env={**os.environ, **env}, cwd=tmp_path, capture_output=True, text=True, timeout=60,
-        check=False,
-    )
+    done = mf("systemd", "install", "--dest", dest, "--dry-run")
 
-    assert done.returncode == 0, done.stderr
+    assert done.code == 0, done.err
     assert not dest.exists()
-    assert f"# {dest}/mediaforge-watch.service" in done.stdout
-    assert "KillMode=mixed" in done.stdout and "sudo systemctl daemon-reload" in done.stdout
+    assert f"# {dest}/mediaforge-watch.service" in done.out
+    assert "KillMode=mixed" in done.out and "sudo systemctl daemon-reload" in done.out
 
 
 def test_a_unit_folder_that_cannot_be_written_is_a_clear_error(
-    tmp_path: Path, env: dict[str, str]
+    mf: Mediaforge, tmp_path: Path
 ) -> None:
-    configure(tmp_path, env)
     (tmp_path / "file").write_text("in the way", encoding="utf-8")
 
-    done = subprocess.run(
-        [sys.executable, "-m", "mediaforge", "systemd", "install", "--dest",
-         str(tmp_path / "file" / "units")],
-        env={**os.environ, **env}, cwd=tmp_path, capture_output=True, text=True, timeout=60,
-        check=False,
-    )
+    done = mf("systemd", "install", "--dest", tmp_path / "file" / "units")
 
-    assert done.returncode == 1
-    assert "Error: cannot write the units into" in done.stderr and "Traceback" not in done.stderr
+    assert done.code == 1
+    assert "Error: cannot write the units into" in done.err and "Traceback" not in done.err

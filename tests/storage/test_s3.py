@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import socket
+import os
 import sqlite3
 import subprocess
 import sys
@@ -30,17 +30,11 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.mfcli import Done, Mediaforge, ffprobe, wait_until
+from tests.mfcli import Done, Mediaforge, ffprobe, free_port
 
 ACCESS_KEY = "AKIAMFTESTKEY0000042"
 SECRET = "mf-test-secret-Zq9"
 MiB = 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def sha256(data: bytes) -> str:
@@ -91,61 +85,38 @@ def bucket(new_bucket: Callable[[str], str]) -> str:
     return new_bucket("media-out")
 
 
-class S3Mediaforge:
-    """``mediaforge`` with AWS credentials in its environment (and nowhere else).
+class S3Mediaforge(Mediaforge):
+    """The test installation with AWS credentials in its environment (and nowhere else).
 
-    Every command's stdout and stderr are kept and checked for the secret key."""
+    Every command's stdout and stderr are checked for the secret key as they come back."""
 
-    def __init__(self, mf: Mediaforge, tmp_path: Path) -> None:
-        self.mf = mf
-        self.data = mf.home / "data"
-        mf.env.update(
+    def __init__(self, home: Path) -> None:
+        super().__init__(home)
+        self.env.update(
             {
                 "AWS_ACCESS_KEY_ID": ACCESS_KEY,
                 "AWS_SECRET_ACCESS_KEY": SECRET,
                 "AWS_DEFAULT_REGION": "us-east-1",
                 "AWS_EC2_METADATA_DISABLED": "true",
-                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-such-credentials"),
-                "AWS_CONFIG_FILE": str(tmp_path / "no-such-aws-config"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-such-credentials"),
+                "AWS_CONFIG_FILE": str(home / "no-such-aws-config"),
                 "COLUMNS": "250",  # status rows on one line each
             }
         )
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "PYTHONPATH"):
-            mf.env.pop(name, None)
-        self.outputs: list[str] = []
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            self.env.pop(name, None)
 
-    @property
-    def env(self) -> dict[str, str]:
-        return self.mf.env
+    def use_s3(self, bucket: str, endpoint: str, extra: str = "", **s3: object) -> None:
+        """An ``s3:`` section with these settings, and ``extra`` after it."""
+        self.configure(extra, s3={"bucket": bucket, "endpoint_url": endpoint, **s3})
 
-    def configure(self, bucket: str, endpoint: str, extra: str = "", **s3: object) -> None:
-        """An ``s3:`` section (JSON is YAML) with these settings, after ``extra``."""
-        settings = {"bucket": bucket, "endpoint_url": endpoint, **s3}
-        self.mf.configure(f"{extra}s3: {json.dumps(settings)}\n")
-
-    def keep(self, done: Done) -> Done:
-        self.outputs.append(done.out + done.err)
+    def record(self, done: Done) -> Done:
         assert SECRET not in done.out + done.err
-        return done
+        return super().record(done)
 
-    def __call__(self, *args: object) -> Done:
-        return self.keep(self.mf(*args))
-
-    def ok(self, *args: object) -> Done:
-        done = self(*args)
-        assert done.code == 0, done.err
-        return done
-
-    def burst(self, *args: str) -> Done:
-        """``worker --burst -v`` to its end."""
-        return self.ok("worker", "--burst", "--verbose", *args)
-
-    def submit(self, *args: object) -> int:
+    def submit_one(self, *args: object) -> int:
+        """``mediaforge submit ARGS`` for one input: its job id."""
         return int(self.ok("submit", *args).out.strip())
-
-    def status(self, job_id: int) -> dict[str, Any]:
-        result: dict[str, Any] = self.ok("status", job_id, "--json").json()
-        return result
 
     def upload_rows(self) -> list[dict[str, Any]]:
         """The upload table, read straight from the job database."""
@@ -154,17 +125,11 @@ class S3Mediaforge:
             db.row_factory = sqlite3.Row
             return [dict(r) for r in db.execute('SELECT * FROM "upload" ORDER BY id')]
 
-    def database_dump(self) -> str:
-        parts: list[str] = []
-        for path in sorted(self.data.glob("*.db")):
-            with closing(sqlite3.connect(path)) as db:
-                parts.extend(db.iterdump())
-        return "\n".join(parts)
-
 
 @pytest.fixture
-def mfs(mf: Mediaforge, tmp_path: Path) -> S3Mediaforge:
-    return S3Mediaforge(mf, tmp_path)
+def mfs(tmp_path: Path) -> Iterator[S3Mediaforge]:
+    with S3Mediaforge(tmp_path / "mf") as installation:
+        yield installation
 
 
 def stored(s3: Any, bucket: str, key: str) -> bytes:
@@ -187,7 +152,7 @@ def down_endpoint() -> str:
 def test_run_uploads_the_output_verified_and_gives_a_link_that_downloads_its_bytes(
     mfs: S3Mediaforge, s3: Any, bucket: str, endpoint: str, make_media: Callable[..., Path]
 ) -> None:
-    mfs.configure(bucket, endpoint)
+    mfs.use_s3(bucket, endpoint)
     clip = make_media("clip.mp4")
 
     mfs.ok("run", clip, "-p", "remux-mp4")
@@ -218,7 +183,7 @@ def test_run_uploads_the_output_verified_and_gives_a_link_that_downloads_its_byt
 def test_an_output_above_the_multipart_threshold_is_uploaded_in_parts_and_verified(
     mfs: S3Mediaforge, s3: Any, bucket: str, endpoint: str, make_media: Callable[..., Path]
 ) -> None:
-    mfs.configure(bucket, endpoint, multipart_threshold_mb=5, part_size_mb=5)
+    mfs.use_s3(bucket, endpoint, multipart_threshold_mb=5, part_size_mb=5)
     # Noise at the best MPEG-4 quality: > 10 MiB from 4 s of 320x240, in a fraction of a second.
     big = make_media(
         "big.mp4", duration=4.0, vcodec="mpeg4",
@@ -243,7 +208,7 @@ def test_an_output_above_the_multipart_threshold_is_uploaded_in_parts_and_verifi
 def test_an_hls_folder_is_uploaded_whole_with_hls_types_and_one_link_to_the_master_playlist(
     mfs: S3Mediaforge, s3: Any, bucket: str, endpoint: str, make_media: Callable[..., Path]
 ) -> None:
-    mfs.configure(bucket, endpoint)
+    mfs.use_s3(bucket, endpoint)
     clip = make_media("show.mp4", duration=2.0)
 
     mfs.ok("run", clip, "-p", "hls-ladder")
@@ -284,7 +249,7 @@ def test_an_s3_input_is_fetched_by_the_worker_processed_uploaded_and_its_downloa
     endpoint: str,
     make_media: Callable[..., Path],
 ) -> None:
-    mfs.configure(bucket, endpoint)
+    mfs.use_s3(bucket, endpoint)
     inbox = new_bucket("media-in")
     clip = make_media("cam.mp4")
     s3.upload_file(str(clip), inbox, "cams/front/cam.mp4")
@@ -296,10 +261,10 @@ def test_an_s3_input_is_fetched_by_the_worker_processed_uploaded_and_its_downloa
         [line] = refused.error_lines()
         assert url in line
         assert "Traceback" not in refused.err
-    assert mfs.mf.jobs() == []
+    assert mfs.jobs() == []
 
-    job_id = mfs.submit(f"s3://{inbox}/cams/front/cam.mp4", "-p", "h264-720p")
-    mfs.burst()
+    job_id = mfs.submit_one(f"s3://{inbox}/cams/front/cam.mp4", "-p", "h264-720p")
+    mfs.burst("--verbose")
 
     job = mfs.status(job_id)
     assert job["status"] == "succeeded", job["error"]
@@ -324,11 +289,11 @@ def test_uploads_to_a_store_that_is_down_fail_without_failing_the_job_and_sync_f
     mfs: S3Mediaforge, s3: Any, bucket: str, endpoint: str, make_media: Callable[..., Path]
 ) -> None:
     down = down_endpoint()
-    mfs.configure(bucket, down, max_attempts=3, retry_backoff=0.2, timeout=2)
+    mfs.use_s3(bucket, down, max_attempts=3, retry_backoff=0.2, timeout=2)
     clip = make_media("clip.mp4")
-    job_id = mfs.submit(clip, "-p", "remux-mp4")
+    job_id = mfs.submit_one(clip, "-p", "remux-mp4")
 
-    worker = mfs.burst()
+    worker = mfs.burst("--verbose")
 
     job = mfs.status(job_id)
     assert job["status"] == "succeeded"
@@ -347,7 +312,7 @@ def test_uploads_to_a_store_that_is_down_fail_without_failing_the_job_and_sync_f
     text = mfs.ok("status", job_id).out
     assert f"failed s3://{bucket}/processed/clip.remux.mp4 after 3 attempt(s)" in text
 
-    mfs.configure(bucket, endpoint, max_attempts=3, retry_backoff=0.2, timeout=2)
+    mfs.use_s3(bucket, endpoint, max_attempts=3, retry_backoff=0.2, timeout=2)
     synced = mfs.ok("s3", "sync", "--retry-failed")
 
     assert "1 failed upload(s) tried again" in synced.out
@@ -371,29 +336,26 @@ def test_the_worker_retries_an_upload_once_the_store_is_back_without_transcoding
     mfs: S3Mediaforge, s3: Any, bucket: str, make_media: Callable[..., Path]
 ) -> None:
     port = free_port()
-    mfs.configure(bucket, f"http://127.0.0.1:{port}", max_attempts=5, retry_backoff=1, timeout=2)
+    mfs.use_s3(bucket, f"http://127.0.0.1:{port}", max_attempts=5, retry_backoff=1, timeout=2)
     clip = make_media("clip.mp4")
-    job_id = mfs.submit(clip, "-p", "remux-mp4")
+    job_id = mfs.submit_one(clip, "-p", "remux-mp4")
     output = clip.with_name("clip.remux.mp4")
 
-    worker = mfs.mf.popen("worker", "--burst", "--verbose")
+    worker = mfs.start("worker", "--burst", "--verbose")
     server = None
     try:
         # The first attempt finds nobody at the port; the store comes up before the next one.
-        wait_until(
+        mfs.wait_until(
             lambda: any(r["attempts"] >= 1 for r in mfs.upload_rows()), 30, "a failed attempt"
         )
         mtime = output.stat().st_mtime_ns
         server = start_moto(port)
-        out, err = worker.communicate(timeout=60)
+        done = mfs.finish(worker, timeout=60)
     finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
         if server is not None:
             server.stop()
-    mfs.keep(Done(worker.returncode, out, err))
-    assert worker.returncode == 0, err
+    assert done.code == 0, done.err
+    err = done.err
 
     job = mfs.status(job_id)
     assert job["status"] == "succeeded"
@@ -417,7 +379,7 @@ def test_sync_after_enabling_s3_lists_then_uploads_the_outputs_of_earlier_jobs(
     mfs.ok("run", first, "-p", "remux-mp4")
     mfs.ok("run", second, "-p", "remux-mp4")
     assert mfs.status(1)["uploads"] == []
-    mfs.configure(bucket, endpoint)
+    mfs.use_s3(bucket, endpoint)
 
     plan = mfs.ok("s3", "sync", "--dry-run")
 
@@ -452,7 +414,7 @@ def test_sync_leaves_an_object_with_the_same_bytes_and_never_overwrites_another_
     s3.put_object(Bucket=bucket, Key="processed/same.remux.mp4", Body=same_out.read_bytes())
     theirs = b"a different file that happens to have this name"
     s3.put_object(Bucket=bucket, Key="processed/other.remux.mp4", Body=theirs)
-    mfs.configure(bucket, endpoint)
+    mfs.use_s3(bucket, endpoint)
 
     synced = mfs("s3", "sync")
 
@@ -480,7 +442,7 @@ def test_sync_leaves_an_object_with_the_same_bytes_and_never_overwrites_another_
 def test_delete_local_removes_an_output_once_its_upload_is_verified_and_only_then(
     mfs: S3Mediaforge, s3: Any, bucket: str, endpoint: str, make_media: Callable[..., Path]
 ) -> None:
-    mfs.configure(bucket, endpoint, delete_local=True)
+    mfs.use_s3(bucket, endpoint, delete_local=True)
     clip = make_media("clip.mp4")
 
     mfs.ok("run", clip, "-p", "remux-mp4")
@@ -498,7 +460,7 @@ def test_delete_local_removes_an_output_once_its_upload_is_verified_and_only_the
     )["ETag"].strip('"')
     assert "(local copy deleted)" in mfs.ok("status", 1).out
 
-    mfs.configure(bucket, down_endpoint(), delete_local=True, timeout=2)
+    mfs.use_s3(bucket, down_endpoint(), delete_local=True, timeout=2)
     second = make_media("second.mp4")
 
     mfs.ok("run", second, "-p", "remux-mp4")
@@ -525,10 +487,12 @@ def test_without_boto3_run_and_worker_refuse_with_the_install_hint_before_any_tr
     (hidden / "__init__.py").write_text(
         "raise ImportError(\"No module named 'boto3'\", name='boto3')\n", encoding="utf-8"
     )
-    mfs.configure(bucket, endpoint)
+    mfs.use_s3(bucket, endpoint)
     clip = make_media("clip.mp4")
-    queued = mfs.submit(clip, "-p", "remux-mp4")  # a local input: submit needs no boto3
-    mfs.env["PYTHONPATH"] = str(hidden.parent)
+    queued = mfs.submit_one(clip, "-p", "remux-mp4")  # a local input: submit needs no boto3
+    # Before the sources under test (a PYTHONPATH of their own, if they have one).
+    paths = [str(hidden.parent), mfs.env.get("PYTHONPATH", "")]
+    mfs.env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     hides = subprocess.run(
         [sys.executable, "-c", "import boto3"], env=mfs.env, capture_output=True, check=False
     )
@@ -545,7 +509,7 @@ def test_without_boto3_run_and_worker_refuse_with_the_install_hint_before_any_tr
         assert "Traceback" not in done.err
         assert len(done.error_lines()) == 1, done.err
     assert not clip.with_name("clip.remux.mp4").exists()
-    [job] = mfs.mf.jobs()  # run made no job; the queued one was not taken
+    [job] = mfs.jobs()  # run made no job; the queued one was not taken
     assert (job["id"], job["status"], job["attempts"]) == (queued, "queued", 0)
     assert plan.code == 0, plan.err
     assert "0 file(s) would be uploaded" in plan.out
@@ -561,24 +525,24 @@ def test_the_secret_key_is_in_no_output_no_log_and_not_in_the_job_database(
     mfs: S3Mediaforge, s3: Any, bucket: str, endpoint: str, make_media: Callable[..., Path]
 ) -> None:
     clip, late = make_media("clip.mp4"), make_media("late.mp4")
-    mfs.configure(bucket, endpoint)
+    mfs.use_s3(bucket, endpoint)
     mfs.ok("run", clip, "-p", "remux-mp4")
     mfs.ok("s3", "links", "1", "--expiry", "600")
     mfs("doctor")
     # A store that is down: errors written to the database and the worker's log.
-    mfs.configure(bucket, down_endpoint(), max_attempts=2, retry_backoff=0.2, timeout=2)
-    late_id = mfs.submit(late, "-p", "remux-mp4")
-    mfs.burst()
+    mfs.use_s3(bucket, down_endpoint(), max_attempts=2, retry_backoff=0.2, timeout=2)
+    late_id = mfs.submit_one(late, "-p", "remux-mp4")
+    mfs.burst("--verbose")
     mfs("s3", "sync")
     mfs("doctor")
     failing = mfs.database_dump()
-    mfs.configure(bucket, endpoint)
+    mfs.use_s3(bucket, endpoint)
     mfs.ok("s3", "sync", "--retry-failed", "--json")
     mfs.ok("status", late_id)
     mfs.ok("status", late_id, "--json")
     mfs.ok("config", "show")
 
-    everything = "\n".join(mfs.outputs)
+    everything = "\n".join(mfs.transcript)
     assert "uploaded" in everything and "cannot reach" in everything  # both paths were taken
     assert ACCESS_KEY in everything  # the links name the access key ID, as they must
     assert SECRET not in everything
@@ -634,10 +598,10 @@ def test_the_job_notification_waits_for_the_upload_and_carries_the_link(
     make_media: Callable[..., Path],
 ) -> None:
     notify = {"targets": [{"url": webhook.url}], "window": 0}
-    mfs.configure(bucket, endpoint, extra=f"notify: {json.dumps(notify)}\n")
-    job_id = mfs.submit(make_media("clip.mp4"), "-p", "remux-mp4")
+    mfs.use_s3(bucket, endpoint, extra=f"notify: {json.dumps(notify)}\n")
+    job_id = mfs.submit_one(make_media("clip.mp4"), "-p", "remux-mp4")
 
-    mfs.burst()
+    mfs.burst("--verbose")
 
     job = mfs.status(job_id)
     [upload] = job["uploads"]
@@ -648,32 +612,3 @@ def test_the_job_notification_waits_for_the_upload_and_carries_the_link(
     assert upload["link"] in post["message"]
     [note] = job["notifications"]
     assert (note["event"], note["status"]) == ("job_succeeded", "sent")
-
-
-# -- configuration -----------------------------------------------------------------------------
-
-
-def test_config_check_names_each_bad_s3_setting(mfs: S3Mediaforge) -> None:
-    mfs.mf.configure(
-        "s3:\n"
-        "  bucket: My_Videos\n"
-        "  endpoint_url: http://minio:hunter2@127.0.0.1:9000\n"
-        "  storage_class: CHEAPEST\n"
-    )
-    done = mfs("config", "check")
-    assert done.code == 3, done.err
-    for field, words in (
-        ("s3.bucket", "is not a bucket name"),
-        ("s3.endpoint_url", "holds credentials"),
-        ("s3.storage_class", "is not an S3 storage class"),
-    ):
-        [line] = [ln for ln in done.err.splitlines() if f"{field}:" in ln]
-        assert words in line
-    assert "hunter2" not in done.err
-    assert "3 problems" in done.err
-
-    # A value out of range is reported on its own: a section's other checks wait for it.
-    mfs.mf.configure("s3: {bucket: media, link_expiry: 604801}\n")
-    done = mfs("config", "check")
-    assert done.code == 3, done.err
-    assert "s3.link_expiry: must be at most 604800, got 604801" in done.err

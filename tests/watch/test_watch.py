@@ -10,12 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import signal
 import struct
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 import wave
@@ -30,9 +26,6 @@ import pytest
 from mediaforge.config.schema import (
     Config,
     WatchRule,
-    example_config_text,
-    load_config,
-    parse_dataclass,
 )
 from mediaforge.errors import ConfigError
 from mediaforge.jobs.store import Job, JobStatus, JobStore
@@ -45,9 +38,8 @@ from mediaforge.watch.watcher import (
     needs_polling,
     watch_rules,
 )
-from tests.mfcli import wait_until
+from tests.mfcli import Mediaforge, wait_until
 
-REPO = Path(__file__).resolve().parents[1]
 PRESET = "aac-audio"
 
 
@@ -67,25 +59,15 @@ def wav(path: Path, seed: int, seconds: float = 0.2) -> Path:
 
 
 class Box:
-    """A data folder, a config file and a watched inbox in ``tmp_path``."""
+    """A watched inbox in ``tmp_path``, beside the test installation (one attempt per job)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.inbox = root / "inbox"
+    def __init__(self, mf: Mediaforge, inbox: Path) -> None:
+        self.mf = mf
+        self.inbox = inbox
         self.inbox.mkdir()
-        config_file = root / "config.yaml"
-        config_file.write_text(
-            "worker: {heartbeat_interval: 0.5, stale_after: 3, retry_backoff: 0.2, "
-            "shutdown_grace: 1, max_attempts: 1}\n",
-            encoding="utf-8",
-        )
-        self.env = {
-            **os.environ,
-            "MEDIAFORGE_DATA_DIR": str(root / "data"),
-            "MEDIAFORGE_CONFIG": str(config_file),
-        }
-        self.config: Config = load_config(None, self.env)
-        self.store = JobStore.open(self.config)
+        mf.configure(worker={"max_attempts": 1})
+        self.config: Config = mf.load_config()
+        self.store = mf.store
 
     def rule(self, **settings: Any) -> WatchRule:
         return WatchRule(**{"path": self.inbox, "presets": (PRESET,), "settle_seconds": 0.5,
@@ -105,26 +87,14 @@ class Box:
     def jobs(self) -> list[Job]:
         return sorted(self.store.list_jobs(limit=10_000), key=lambda job: job.id)
 
-    def mediaforge(self, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "mediaforge", *args], env=self.env, cwd=self.root,
-            text=True, **kwargs,
-        )
-
     def burst(self) -> None:
         """Run a worker until the queue is empty."""
-        done = subprocess.run(
-            [sys.executable, "-m", "mediaforge", "worker", "--burst"], env=self.env,
-            cwd=self.root, capture_output=True, text=True, timeout=120, check=False,
-        )
-        assert done.returncode == 0, done.stderr
+        self.mf.burst()
 
 
 @pytest.fixture
-def box(tmp_path: Path) -> Iterator[Box]:
-    box = Box(tmp_path)
-    yield box
-    box.store.close()
+def box(mf: Mediaforge, tmp_path: Path) -> Box:
+    return Box(mf, tmp_path / "inbox")
 
 
 @contextmanager
@@ -269,89 +239,6 @@ def test_an_unreadable_mount_table_means_events(tmp_path: Path) -> None:
 # -- rules in the configuration ------------------------------------------------------------
 
 
-def test_watch_rules_are_read_from_the_config_file(tmp_path: Path) -> None:
-    text = textwrap.dedent(
-        """\
-        watch:
-          - path: inbox
-            presets: [h264-720p, poster-jpg]
-            recursive: false
-            include: ["*.mov"]
-            exclude: ["raw/*"]
-            mode: poll
-            settle_seconds: 30
-            on_success: move
-            done_dir: ~/done
-            on_failure: move
-        """
-    )
-
-    config = parse_dataclass(Config, text, tmp_path / "c.yaml", home=tmp_path / "home",
-                             supplied={"source": None, "data_dir": tmp_path})
-
-    assert config.watch == (
-        WatchRule(
-            path=tmp_path / "inbox", presets=("h264-720p", "poster-jpg"), recursive=False,
-            include=("*.mov",), exclude=("raw/*",), mode="poll", settle_seconds=30.0,
-            on_success="move", done_dir=tmp_path / "home/done", on_failure="move",
-        ),
-    )
-
-
-def test_bad_watch_rules_are_reported_field_by_field(tmp_path: Path) -> None:
-    text = textwrap.dedent(
-        """\
-        watch:
-          - presets: []
-          - path: /in
-            presets: [x]
-            output_dir: /in
-            on_failure: delete
-            settle_seconds: -1
-        """
-    )
-
-    with pytest.raises(ConfigError) as error:
-        parse_dataclass(Config, text, tmp_path / "c.yaml",
-                        supplied={"source": None, "data_dir": tmp_path})
-
-    problems = "\n".join(error.value.problems)
-    assert "watch[0].path: is required" in problems
-    assert "watch[0].presets: is required" in problems
-    assert "watch[1].on_failure: 'delete' is not allowed; use one of 'keep', 'move'" in problems
-    assert "watch[1].settle_seconds: must be at least 0" in problems
-
-
-def test_an_output_folder_that_is_the_watched_folder_itself_is_refused(tmp_path: Path) -> None:
-    text = "watch:\n  - {path: /in, presets: [x], output_dir: /in}\n"
-
-    with pytest.raises(ConfigError) as error:
-        parse_dataclass(Config, text, tmp_path / "c.yaml",
-                        supplied={"source": None, "data_dir": tmp_path})
-
-    assert "watch[0].output_dir: is the watched folder itself" in error.value.problems[0]
-
-
-def test_the_example_rule_in_config_example_is_a_valid_rule(tmp_path: Path) -> None:
-    text = example_config_text()
-    block = text[text.index("# watch:\n"):text.index("\nwatch: []")]
-    uncommented = "\n".join(line[2:] for line in block.splitlines())
-
-    config = parse_dataclass(Config, uncommented, tmp_path / "c.yaml",
-                             supplied={"source": None, "data_dir": tmp_path})
-
-    assert config.watch == (WatchRule(path=Path("/srv/media/inbox"), presets=("h264-720p",)),)
-
-
-@pytest.mark.parametrize("key", [f.name for f in WatchRule.__dataclass_fields__.values()])
-def test_every_watch_rule_key_is_in_the_example_and_the_docs(key: str) -> None:
-    example = example_config_text()
-    docs = (REPO / "docs/configuration.md").read_text(encoding="utf-8")
-
-    assert re.search(rf"^#\s+(- )?(# )?{key}:", example, re.MULTILINE), key
-    assert f"| `watch[].{key}` |" in docs
-
-
 def test_ad_hoc_watching_needs_a_preset_and_no_rules_needs_a_path(box: Box) -> None:
     with pytest.raises(ConfigError, match="--preset"):
         watch_rules(box.config, box.inbox, [])
@@ -365,11 +252,10 @@ def test_ad_hoc_watching_needs_a_preset_and_no_rules_needs_a_path(box: Box) -> N
 
 
 def test_the_command_without_rules_says_what_to_do(box: Box) -> None:
-    proc = box.mediaforge("watch", "--once", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, err = proc.communicate(timeout=30)
+    done = box.mf("watch", "--once")
 
-    assert proc.returncode == 3
-    assert "nothing to watch" in err and "mediaforge watch PATH --preset NAME" in err
+    assert done.code == 3
+    assert "nothing to watch" in done.err and "mediaforge watch PATH --preset NAME" in done.err
 
 
 # -- what is picked up --------------------------------------------------------------------
@@ -488,11 +374,7 @@ def test_outputs_written_beside_their_input_in_a_watched_folder_are_not_picked_u
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="mediaforge.watch")
     source = wav(box.inbox / "a.wav", 1)
-    done = subprocess.run(
-        [sys.executable, "-m", "mediaforge", "run", str(source), "-p", "mp3-audio"],
-        env=box.env, cwd=box.root, capture_output=True, text=True, timeout=60, check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    box.mf.ok("run", source, "-p", "mp3-audio")
     assert (box.inbox / "a.mp3").is_file()
 
     box.once(presets=("mp3-audio",))
@@ -652,33 +534,29 @@ def test_polling_mode_picks_up_new_files_without_events(box: Box) -> None:
 
 
 def test_files_dropped_while_the_daemon_was_down_are_found_at_start_up(box: Box) -> None:
-    log = (box.root / "watch.log").open("w")
+    mf = box.mf
+    watch = ("watch", box.inbox, "-p", PRESET, "--settle", "0.3")
 
-    def start() -> subprocess.Popen[str]:
-        return box.mediaforge("watch", str(box.inbox), "-p", PRESET, "--settle", "0.3",
-                              stderr=log)
+    daemon = mf.start(*watch)
+    wav(box.inbox / "first.wav", 1)
+    mf.wait_until(lambda: len(box.jobs()) == 1, 30, "the first job")
+    daemon.send_signal(signal.SIGTERM)
+    first = mf.finish(daemon, timeout=15)
+    assert first.code == 0, first.err
 
-    daemon = start()
-    try:
-        wav(box.inbox / "first.wav", 1)
-        wait_until(lambda: len(box.jobs()) == 1, 30, "the first job")
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=15) == 0
-
-        wav(box.inbox / "second.wav", 2)
-        wav(box.inbox / "sub" / "third.wav", 3)
-        daemon = start()
-        wait_until(lambda: len(box.jobs()) == 3, 30, "jobs for the files dropped meanwhile")
-        time.sleep(1)
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=15) == 0
-        log.close()
+    wav(box.inbox / "second.wav", 2)
+    wav(box.inbox / "sub" / "third.wav", 3)
+    daemon = mf.start(*watch)
+    mf.wait_until(lambda: len(box.jobs()) == 3, 30, "jobs for the files dropped meanwhile")
+    time.sleep(1)
+    daemon.send_signal(signal.SIGTERM)
+    second = mf.finish(daemon, timeout=15)
+    assert second.code == 0, second.err
 
     assert sorted(Path(j.input_path).name for j in box.jobs()) == [
         "first.wav", "second.wav", "third.wav"
     ]
-    text = (box.root / "watch.log").read_text(encoding="utf-8")
+    text = first.err + second.err
     assert text.count("picked up") == 3
     assert "Traceback" not in text
 

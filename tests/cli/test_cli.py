@@ -1,5 +1,6 @@
 """The ``mediaforge`` command's contract: exit codes, one-line errors, JSON,
-every command and its help, and submit/worker as separate processes.
+every command with its help and its section in docs/cli.md, and submit/worker
+as separate processes.
 
 The command runs as a real subprocess (``python -m mediaforge``), as users
 run it; typer's CliRunner is only used to walk the registered commands.
@@ -7,10 +8,13 @@ run it; typer's CliRunner is only used to walk the registered commands.
 
 from __future__ import annotations
 
+import itertools
+import re
 import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,7 @@ from typer.testing import CliRunner
 from mediaforge import __version__
 from mediaforge.cli.main import app
 from mediaforge.errors import ExitCode
-from tests.mfcli import Done, Mediaforge, digest
+from tests.mfcli import REPO, Done, Mediaforge, digest
 
 
 def assert_one_error_line(done: Done, *, problems: int = 0) -> str:
@@ -40,6 +44,8 @@ def assert_one_error_line(done: Done, *, problems: int = 0) -> str:
 def _commands(group: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     # typer vendors its own click: a group is recognised by its "commands".
     for name, command in group.commands.items():
+        if getattr(command, "hidden", False):
+            continue
         yield (*prefix, name)
         if hasattr(command, "commands"):
             yield from _commands(command, (*prefix, name))
@@ -52,10 +58,21 @@ def _lookup(path: tuple[str, ...]) -> Any:
     return command
 
 
+def _long_options(command: Any) -> set[str]:
+    """Every ``--name`` of a command's options (``--help`` is click's own)."""
+    return {
+        name
+        for param in command.params
+        if param.param_type_name == "option" and not getattr(param, "hidden", False)
+        for name in (*param.opts, *param.secondary_opts)
+        if name.startswith("--")
+    }
+
+
 COMMANDS = sorted(_commands(typer.main.get_command(app)))
 
 
-def test_the_command_tree_is_the_documented_one() -> None:
+def test_the_core_commands_are_registered() -> None:
     names = {" ".join(path) for path in COMMANDS}
     assert {"run", "submit", "worker", "status", "jobs", "cancel", "retry", "probe", "doctor",
             "presets list", "presets show", "presets validate",
@@ -74,6 +91,79 @@ def test_every_command_has_help_for_itself_and_each_parameter(path: tuple[str, .
     for param in command.params:
         if param.name != "help":
             assert getattr(param, "help", None), f"{' '.join(path)}: {param.name} has no help"
+
+
+# -- every command and option is in docs/cli.md ----------------------------------------
+
+CLI_DOCS = REPO / "docs" / "cli.md"
+OPTION = re.compile(r"--[a-z][a-z0-9-]*")
+COMMAND_WORD = re.compile(r"[a-z][a-z0-9-]*")  # arguments are upper case: JOB, INPUT...
+
+
+@dataclass(frozen=True)
+class CliDocs:
+    """docs/cli.md, read as the command tree it describes.
+
+    The global options are the ones named before the first ``##`` heading.
+    A heading ``### `mediaforge COMMAND ARGS...` `` documents COMMAND (the
+    leading lower-case words; a heading may name it more than once, as in
+    ``retry JOB`` / ``retry --failed``) and every option named in it or in
+    the text below it, up to the next heading.
+    """
+
+    global_options: set[str]
+    sections: dict[tuple[str, ...], set[str]]  # command -> options named in its sections
+    usages: list[tuple[tuple[str, ...], set[str]]]  # command -> options named in a heading
+
+    @classmethod
+    def read(cls) -> CliDocs:
+        text = CLI_DOCS.read_text(encoding="utf-8")
+        docs = cls(set(OPTION.findall(text.split("\n## ", 1)[0])), {}, [])
+        for block in re.split(r"^(?=#{1,6} )", text, flags=re.MULTILINE):
+            heading = block.partition("\n")[0]
+            if not heading.startswith("### "):
+                continue
+            for usage in re.findall(r"`mediaforge ([^`]*)`", heading):
+                path = tuple(itertools.takewhile(COMMAND_WORD.fullmatch, usage.split()))
+                docs.sections.setdefault(path, set()).update(OPTION.findall(block))
+                docs.usages.append((path, set(OPTION.findall(usage))))
+        return docs
+
+    def options_of(self, path: tuple[str, ...]) -> set[str] | None:
+        """The options documented for a command or group (None: it has no section).
+
+        A group is documented by the sections of its commands."""
+        if not path:
+            return self.global_options
+        found = [opts for doc, opts in self.sections.items() if doc[: len(path)] == path]
+        return set().union(*found) if found else None
+
+
+DOCS = CliDocs.read()
+
+
+@pytest.mark.parametrize("path", [(), *COMMANDS], ids=lambda p: " ".join(p) or "mediaforge")
+def test_every_command_and_each_of_its_options_is_in_the_cli_docs(path: tuple[str, ...]) -> None:
+    command = " ".join(("mediaforge", *path))
+
+    documented = DOCS.options_of(path)
+
+    assert documented is not None, f"{CLI_DOCS.name} has no section '### `{command} ...`'"
+    missing = sorted(_long_options(_lookup(path)) - documented)
+    assert not missing, f"{CLI_DOCS.name} does not document {', '.join(missing)} of '{command}'"
+
+
+def test_the_cli_docs_name_only_commands_and_options_that_exist() -> None:
+    tree = {path: _long_options(_lookup(path)) for path in [(), *COMMANDS]}
+    stale = [f"mediaforge {opt}" for opt in sorted(DOCS.global_options - tree[()])]
+    for path, options in DOCS.usages:
+        if path not in tree:
+            stale.append(" ".join(("mediaforge", *path)))
+        else:
+            stale += [f"mediaforge {' '.join(path)} {opt}" for opt in sorted(options - tree[path])]
+
+    assert DOCS.usages, f"no '### `mediaforge ...`' headings found in {CLI_DOCS}"
+    assert stale == [], f"{CLI_DOCS.name} names what the command does not have"
 
 
 def test_help_works_in_a_real_process(mf: Mediaforge) -> None:
@@ -353,7 +443,7 @@ def test_probe_json_describes_the_streams(mf: Mediaforge, make_media: Callable[.
     assert info["duration"] == pytest.approx(1.0, abs=0.1)
 
 
-# -- configuration and doctor ---------------------------------------------------------
+# -- configuration ---------------------------------------------------------------------
 
 
 def test_config_init_writes_a_file_that_checks_and_shows_without_secrets(
@@ -382,31 +472,13 @@ def test_config_init_writes_a_file_that_checks_and_shows_without_secrets(
     assert shown_json.json()["database"]["url"].startswith("postgresql://mediaforge:***@")
 
 
-def test_doctor_passes_here_and_names_the_ffmpeg_versions(mf: Mediaforge) -> None:
-    done = mf("doctor")
-
-    assert done.code == 0, done.out + done.err
-    assert "ffmpeg version" in done.out and "ffprobe version" in done.out
-    assert "FAIL" not in done.out
-
-
-def test_doctor_fails_naming_a_missing_ffmpeg(mf: Mediaforge) -> None:
-    mf.configure("ffmpeg: /nonexistent/ffmpeg\n")
-
-    done = mf("doctor")
-
-    assert done.code != 0
-    [failed] = [line for line in done.out.splitlines() if line.startswith("FAIL")]
-    assert "/nonexistent/ffmpeg" in failed
-
-
 # -- submit --wait with a worker in another process ----------------------------------
 
 
-def _wait_for_jobs(mf: Mediaforge, count: int, submitter: subprocess.Popen[str]) -> None:
+def _wait_for_jobs(mf: Mediaforge, count: int, submitter: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while len(mf.jobs()) < count:
-        assert submitter.poll() is None, submitter.communicate()
+        assert submitter.poll() is None, mf.logs()
         assert time.monotonic() < deadline, "submit --wait queued nothing"
         time.sleep(0.2)
 
@@ -417,22 +489,20 @@ def test_submit_wait_exits_when_the_worker_is_done_and_reports_failures(
 ) -> None:
     good = make_media("good.mp4", duration=0.4)
     other = make_media("other.mp4", duration=0.4)
-    submitter = mf.popen("submit", "--wait", good, other, "--preset", "poster-jpg")
-    try:
-        _wait_for_jobs(mf, 2, submitter)
-        if one_goes_bad:
-            # Replaced after submit checked it: the worker meets a file that is not media.
-            other.write_text("not a video any more\n")
-        worker = mf("worker", "--burst")
-        _, err = submitter.communicate(timeout=60)
-    finally:
-        submitter.kill()
+    submitter = mf.start("submit", "--wait", good, other, "--preset", "poster-jpg")
+    _wait_for_jobs(mf, 2, submitter)
+    if one_goes_bad:
+        # Replaced after submit checked it: the worker meets a file that is not media.
+        other.write_text("not a video any more\n")
+
+    worker = mf("worker", "--burst")
+    submitted = mf.finish(submitter, timeout=60)
 
     assert worker.code == 0, worker.err
-    assert submitter.returncode == (ExitCode.FAILURE if one_goes_bad else ExitCode.OK), err
+    assert submitted.code == (ExitCode.FAILURE if one_goes_bad else ExitCode.OK), submitted.err
     statuses = {Path(j["input"]).name: j["status"] for j in mf.jobs()}
     assert statuses == {"good.mp4": "succeeded",
                         "other.mp4": "failed" if one_goes_bad else "succeeded"}  # fmt: skip
     if one_goes_bad:
-        assert f"not a media file ffprobe can read: {other}" in err
-    assert "Traceback" not in err
+        assert f"not a media file ffprobe can read: {other}" in submitted.err
+    assert "Traceback" not in submitted.err

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,26 +24,16 @@ from typing import Any
 import pytest
 import yaml
 
-from mediaforge.config.schema import load_config
-from mediaforge.jobs.store import Job, JobStatus, JobStore
+from mediaforge.jobs.store import Job, JobStatus
 from mediaforge.queue.backend import JobQueue
-from mediaforge.queue.submission import submit
 from mediaforge.storage.local import is_temp_name
-from tests.mfcli import ffmpeg_pids
+from tests.mfcli import QUICK_WORKER, Mediaforge, ffmpeg_pids
 
 pytestmark = pytest.mark.slow
 
-MEDIAFORGE = [sys.executable, "-m", "mediaforge"]
-
-# Settings that make a worker react in about a second instead of a minute.
-QUICK_WORKER = {
-    "heartbeat_interval": 0.5,
-    "stale_after": 3,
-    "retry_backoff": 0.2,
-    "shutdown_grace": 1,
-    "stall_timeout": 10,
-    "recovery_interval": 1,
-}
+# Beside the quick settings every test installation has: ffmpeg stalls and
+# recovery sweeps noticed within seconds.
+WORKER = {"stall_timeout": 10, "recovery_interval": 1}
 
 
 def preset(name: str, *, audio_filter: str | None = None, **video_options: str) -> dict[str, Any]:
@@ -79,24 +67,19 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-class Sandbox:
-    """One mediaforge installation in ``tmp_path``: config, presets, data, workers."""
+class Sandbox(Mediaforge):
+    """A mediaforge installation in ``tmp_path`` itself, with its media and test presets.
+
+    The media, the outputs and the installation share one folder: the
+    temporary files and ffmpeg processes of a job are then the ones that
+    name that folder.
+    """
 
     def __init__(self, root: Path, make_media: Callable[..., Path]) -> None:
+        super().__init__(root)
         self.root = root
         self.make_media = make_media
-        self.presets_dir = root / "presets"
-        self.presets_dir.mkdir()
-        self.config_path = root / "config.yaml"
-        self.env = {
-            **os.environ,
-            "MEDIAFORGE_DATA_DIR": str(root / "data"),
-            "MEDIAFORGE_CONFIG": str(self.config_path),
-        }
-        self.env.pop("MEDIAFORGE_DEBUG", None)
-        self.workers: list[subprocess.Popen[bytes]] = []
-        self._store: JobStore | None = None
-        self.configure()
+        self.set_worker()
         self.set_pace(None)
         self.write_preset(preset("fast"))
         # ffmpeg nearly stops: one audio frame (21 ms) per 213 s of wall time.
@@ -106,16 +89,12 @@ class Sandbox:
 
     # -- setting up ------------------------------------------------------------
 
-    def configure(self, **worker: float) -> None:
-        settings = {
-            "presets_dir": str(self.presets_dir),
-            "worker": {**QUICK_WORKER, **worker},
-            "log": {"format": "json"},
-        }
-        self.config_path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    def set_worker(self, **worker: float) -> None:
+        """Worker settings beside the quick ones; JSON logs (see ``log_records``)."""
+        self.configure(worker={**WORKER, **worker}, log={"format": "json"})
 
     def write_preset(self, data: dict[str, Any]) -> None:
-        (self.presets_dir / f"{data['name']}.yaml").write_text(yaml.safe_dump(data), "utf-8")
+        self.add_preset(data["name"], yaml.safe_dump(data))
 
     def set_pace(self, speed: float | None) -> None:
         """Make preset ``paced`` run at ``speed`` x real time (None: full speed).
@@ -130,71 +109,19 @@ class Sandbox:
         """A 2 s 320x240 H.264/AAC clip."""
         return self.make_media(name, duration=2.0)
 
-    @property
-    def store(self) -> JobStore:
-        if self._store is None:
-            self._store = JobStore.open(self.config())
-        return self._store
-
-    def config(self) -> Any:
-        return load_config(None, self.env)
-
-    def submit(self, inputs: Sequence[Path], preset_name: str) -> list[int]:
-        """Queue jobs through the same door as ``mediaforge submit``."""
-        config = self.config()
-        return submit(config, self.store, JobQueue(config), list(inputs), preset_name)
-
     # -- processes ---------------------------------------------------------------
 
     def start_worker(self, *args: str) -> subprocess.Popen[bytes]:
-        n = len(self.workers) + 1
-        with (
-            open(self.root / f"worker-{n}.out", "wb") as stdout,
-            open(self.root / f"worker-{n}.err", "wb") as stderr,
-        ):
-            proc = subprocess.Popen(
-                [*MEDIAFORGE, "worker", *args], env=self.env, cwd=self.root,
-                stdout=stdout, stderr=stderr,
-            )  # fmt: skip
-        self.workers.append(proc)
-        return proc
+        return self.start("worker", *args)
 
     def run_burst(self, *args: str, timeout: float = 60) -> int:
         """Run ``worker --burst`` to its end; returns its exit code."""
-        proc = self.start_worker("--burst", *args)
-        try:
-            return proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"burst worker still running after {timeout} s\n{self.logs()}")
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*MEDIAFORGE, *args], env=self.env, cwd=self.root, capture_output=True,
-            text=True, timeout=60, check=False,
-        )  # fmt: skip
-
-    def stop_everything(self) -> None:
-        """Kill what this sandbox started: workers, then any ffmpeg of theirs."""
-        for proc in self.workers:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
-        for pid in self.ffmpeg_pids():
-            os.kill(pid, signal.SIGKILL)
-        if self._store is not None:
-            self._store.close()
+        return self.finish(self.start_worker("--burst", *args), timeout=timeout).code
 
     # -- looking -------------------------------------------------------------------
 
     def job(self, job_id: int) -> Job:
         return self.store.get(job_id)
-
-    def wait_until(self, condition: Callable[[], bool], seconds: float, what: str) -> None:
-        deadline = time.monotonic() + seconds
-        while not condition():
-            if time.monotonic() > deadline:
-                pytest.fail(f"waited {seconds} s for {what}\n{self.logs()}")
-            time.sleep(0.05)
 
     def wait_for_progress(self, job_id: int) -> None:
         """Until the job runs and has written part of its output."""
@@ -218,28 +145,19 @@ class Sandbox:
         return sorted(self.root.glob(f"{stem}.{preset_name}*.mp4"))
 
     def log_records(self) -> list[dict[str, Any]]:
+        """The workers' JSON log records, worker by worker."""
         records = []
-        for path in sorted(self.root.glob("worker-*.err")):
-            for line in path.read_text(errors="replace").splitlines():
+        for started in self.started:
+            for line in started.err.read_text(errors="replace").splitlines():
                 if line.startswith("{"):
                     records.append(json.loads(line))
         return records
 
-    def logs(self) -> str:
-        parts = []
-        for path in sorted(self.root.glob("worker-*.*")):
-            parts.append(f"--- {path.name}\n{path.read_text(errors='replace')}")
-        return "\n".join(parts)
-
 
 @pytest.fixture
 def sandbox(tmp_path: Path, make_media: Callable[..., Path]) -> Iterator[Sandbox]:
-    box = Sandbox(tmp_path, make_media)
-    try:
+    with Sandbox(tmp_path, make_media) as box:
         yield box
-    finally:
-        box.stop_everything()
-        print(box.logs())  # shown by pytest when the test failed
 
 
 def assert_one_good_output(box: Sandbox, job_id: int, stem: str, preset_name: str) -> None:
@@ -332,9 +250,9 @@ def test_cancelling_a_running_job_stops_its_ffmpeg_and_the_worker_goes_on(
     sandbox.wait_for_progress(slow_id)
     assert sandbox.ffmpeg_pids(str(slow))
 
-    done = sandbox.cli("cancel", str(slow_id))
+    done = sandbox("cancel", slow_id)
 
-    assert (done.returncode, done.stdout.strip()) == (0, f"job {slow_id} cancelled")
+    assert (done.code, done.out.strip()) == (0, f"job {slow_id} cancelled")
     sandbox.wait_until(lambda: not sandbox.ffmpeg_pids(str(slow)), 5, "the cancelled ffmpeg to die")
     sandbox.wait_until(lambda: not sandbox.temps(), 5, "the cancelled job's temp file to go")
     assert worker.wait(timeout=60) == 0
@@ -359,9 +277,9 @@ def test_input_that_is_not_media_fails_at_once_and_succeeds_when_retried_after_a
     assert failed.error and "\n" not in failed.error and str(clip) in failed.error
     assert clip.read_bytes() == b"this is not a video\n" * 50
 
-    done = sandbox.cli("retry", str(job_id))
+    done = sandbox("retry", job_id)
 
-    assert (done.returncode, done.stdout.strip()) == (0, f"job {job_id} queued again")
+    assert (done.code, done.out.strip()) == (0, f"job {job_id} queued again")
     queued = sandbox.job(job_id)
     assert (queued.status, queued.attempts, queued.error) == (JobStatus.QUEUED, 0, None)
 
@@ -381,25 +299,25 @@ def test_retry_failed_queues_every_failed_job_and_only_those(sandbox: Sandbox) -
     assert sandbox.run_burst() == 0
     assert [sandbox.job(i).status for i in bad_ids] == [JobStatus.FAILED] * 2
 
-    done = sandbox.cli("retry", "--failed")
+    done = sandbox("retry", "--failed")
 
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [f"job {i} queued again" for i in bad_ids]
+    assert done.code == 0, done.err
+    assert done.out.splitlines() == [f"job {i} queued again" for i in bad_ids]
     assert [sandbox.job(i).status for i in bad_ids] == [JobStatus.QUEUED] * 2
     assert sandbox.job(good_id).status is JobStatus.SUCCEEDED
-    assert JobQueue(sandbox.config()).pending_job_ids() == set(bad_ids)
-    again = sandbox.cli("retry", "--failed")
-    assert (again.returncode, again.stdout.strip()) == (0, "no failed jobs")
-    refused = sandbox.cli("retry", str(good_id))
-    assert refused.returncode == 1
-    assert f"job {good_id} is succeeded; only failed or cancelled jobs" in refused.stderr
+    assert JobQueue(sandbox.load_config()).pending_job_ids() == set(bad_ids)
+    again = sandbox("retry", "--failed")
+    assert (again.code, again.out.strip()) == (0, "no failed jobs")
+    refused = sandbox("retry", good_id)
+    assert refused.code == 1
+    assert f"job {good_id} is succeeded; only failed or cancelled jobs" in refused.err
 
 
 def test_an_ffmpeg_failure_is_retried_after_a_growing_backoff_until_attempts_run_out(
     sandbox: Sandbox,
 ) -> None:
     backoff = 0.3
-    sandbox.configure(max_attempts=3, retry_backoff=backoff)
+    sandbox.set_worker(max_attempts=3, retry_backoff=backoff)
     [job_id] = sandbox.submit([sandbox.clip()], "broken")
 
     assert sandbox.run_burst() == 0
@@ -427,7 +345,7 @@ def test_an_ffmpeg_that_stalls_is_killed_and_the_attempt_counts_as_a_transient_f
 ) -> None:
     # A hung NAS read cannot be made here on purpose; an arealtime filter that
     # sleeps for minutes between audio frames stalls a real ffmpeg just as well.
-    sandbox.configure(stall_timeout=2, max_attempts=2)
+    sandbox.set_worker(stall_timeout=2, max_attempts=2)
     [job_id] = sandbox.submit([sandbox.clip()], "stalls")
 
     assert sandbox.run_burst() == 0
@@ -445,7 +363,7 @@ def test_an_ffmpeg_that_stalls_is_killed_and_the_attempt_counts_as_a_transient_f
 def assert_handed_back(box: Sandbox, job_id: int) -> None:
     job = box.job(job_id)
     assert (job.status, job.attempts, job.worker) == (JobStatus.QUEUED, 0, None), box.logs()
-    assert job_id in JobQueue(box.config()).pending_job_ids()
+    assert job_id in JobQueue(box.load_config()).pending_job_ids()
     assert box.ffmpeg_pids() == []
     assert box.temps() == []
     assert box.outputs("clip", "paced") == []
@@ -455,7 +373,7 @@ def test_sigterm_hands_a_running_job_back_after_the_grace_and_a_later_worker_fin
     sandbox: Sandbox,
 ) -> None:
     grace = 1.0
-    sandbox.configure(shutdown_grace=grace)
+    sandbox.set_worker(shutdown_grace=grace)
     sandbox.set_pace(0.1)  # 20 s of work: far longer than the grace
     [job_id] = sandbox.submit([sandbox.clip()], "paced")
     worker = sandbox.start_worker()
@@ -480,7 +398,7 @@ def test_sigterm_hands_a_running_job_back_after_the_grace_and_a_later_worker_fin
 def test_a_second_stop_signal_hands_the_running_job_back_at_once(
     sandbox: Sandbox, stop_signal: signal.Signals
 ) -> None:
-    sandbox.configure(shutdown_grace=120)
+    sandbox.set_worker(shutdown_grace=120)
     sandbox.set_pace(0.1)
     [job_id] = sandbox.submit([sandbox.clip()], "paced")
     worker = sandbox.start_worker()
@@ -502,7 +420,7 @@ def test_a_second_stop_signal_hands_the_running_job_back_at_once(
 def test_sigterm_lets_a_job_that_ends_within_the_grace_succeed_and_takes_no_more_work(
     sandbox: Sandbox,
 ) -> None:
-    sandbox.configure(shutdown_grace=120)
+    sandbox.set_worker(shutdown_grace=120)
     sandbox.set_pace(1.0)  # 2 s of work
     [job_id] = sandbox.submit([sandbox.clip()], "paced")
     [next_id] = sandbox.submit([sandbox.clip("next.mp4")], "fast")
