@@ -204,7 +204,9 @@ def test_a_frozen_worker_whose_job_was_recovered_drops_its_attempt_when_it_wakes
     sandbox: Sandbox,
 ) -> None:
     clip = sandbox.clip()
-    sandbox.set_pace(0.2)  # 10 s of work
+    # 20 s of work: the frozen worker's ffmpeg must outlast the wait for a stale
+    # heartbeat and the second worker's whole run, even on a loaded machine.
+    sandbox.set_pace(0.1)
     [job_id] = sandbox.submit([clip], "paced")
     frozen = sandbox.start_worker()
     sandbox.wait_for_progress(job_id)
