@@ -26,18 +26,15 @@ Apprise configuration file is read.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import logging
-import re
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from mediaforge.config.schema import Config, NotifyConfig
@@ -51,29 +48,18 @@ from mediaforge.jobs.store import (
     NotificationStatus,
 )
 from mediaforge.notify.messages import Message, compose
-from mediaforge.redact import redact_text, redact_url, url_secrets
+from mediaforge.notify.redactor import _REDACTOR
+from mediaforge.notify.targets import Target, _apprise, load_targets
+from mediaforge.redact import redact_text
 from mediaforge.storage.s3.uploads import UploadStore
+
+# isort: split
+# Re-exported until importers are updated (layout change).
+from mediaforge.notify.targets import target_label as target_label
 
 log = logging.getLogger(__name__)
 
-_EVENT_NAMES = frozenset(event.value for event in Event)
 _EARLY = 0.2  # seconds before its due time a message may go out
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
-
-# Loggers that may print a target's URL or its parts while sending.
-_CHATTY_LOGGERS = ("apprise", "urllib3.connectionpool")
-
-
-@dataclass(frozen=True)
-class Target:
-    """One place messages go. ``label`` is how it is shown and stored: no secrets."""
-
-    label: str
-    tags: frozenset[str]
-    events: frozenset[Event]
-    secrets: tuple[str, ...]
-    url: str | None = None  # from notify.targets
-    service: Any = None  # an Apprise service loaded from notify.apprise_config
 
 
 @dataclass(frozen=True)
@@ -83,130 +69,6 @@ class Delivery:
     target: str
     ok: bool
     reason: str | None = None
-
-
-# -- targets ---------------------------------------------------------------------
-
-
-def target_label(url: str) -> str:
-    """``scheme://host[:port]`` of an Apprise URL, with any token in the host masked."""
-    redacted = redact_url(url)
-    scheme, _, rest = redacted.partition("://")
-    authority = rest
-    for stop in "/?#":
-        authority = authority.split(stop, 1)[0]
-    host = authority.rpartition("@")[2]
-    return f"{scheme.lower()}://{host}" if host else f"{scheme.lower()}://"
-
-
-def load_targets(config: NotifyConfig) -> list[Target]:
-    """Every configured target: ``notify.targets``, then the services of
-    ``notify.apprise_config`` (whose tags that are event names choose their events).
-
-    Labels are made unique by a ``#2``, ``#3`` suffix. Raises NotifyError when
-    the Apprise configuration file cannot be read.
-    """
-    default_events = frozenset(config.events)
-    found: list[tuple[str, Target]] = []
-    for item in config.targets:
-        assert item.url is not None  # the config validator requires it
-        found.append(
-            (
-                item.name or target_label(item.url),
-                Target(
-                    label="",
-                    tags=frozenset(item.tags),
-                    events=frozenset(item.events) if item.events is not None else default_events,
-                    secrets=tuple(url_secrets(item.url)),
-                    url=item.url,
-                ),
-            )
-        )
-    if config.apprise_config is not None:
-        for service in _apprise_config_services(config.apprise_config):
-            tags = frozenset(str(tag) for tag in getattr(service, "tags", ()))
-            named = frozenset(Event(tag) for tag in tags if tag in _EVENT_NAMES)
-            full_url = str(service.url(privacy=False))
-            found.append(
-                (
-                    target_label(str(service.url(privacy=True))),
-                    Target(
-                        label="",
-                        tags=tags,
-                        events=named or default_events,
-                        secrets=tuple(url_secrets(full_url)),
-                        service=service,
-                    ),
-                )
-            )
-    targets: list[Target] = []
-    seen: dict[str, int] = {}
-    for label, target in found:
-        seen[label] = seen.get(label, 0) + 1
-        unique = label if seen[label] == 1 else f"{label} #{seen[label]}"
-        targets.append(dataclasses.replace(target, label=unique))
-    _REDACTOR.add(secret for target in targets for secret in target.secrets)
-    return targets
-
-
-def _apprise_config_services(path: Path) -> list[Any]:
-    apprise = _apprise()
-    if not path.is_file():
-        raise NotifyError(
-            f"notify.apprise_config: {path} does not exist; fix the path or remove the setting"
-        )
-    config = apprise.AppriseConfig()
-    if not config.add(str(path)):
-        raise NotifyError(f"notify.apprise_config: Apprise cannot read {path}")
-    services = config.services() if hasattr(config, "services") else config.servers()
-    return list(services)
-
-
-def _apprise() -> Any:
-    """The apprise module, imported on first use (it is slow to import)."""
-    import apprise
-
-    return apprise
-
-
-# -- secrets in logs -------------------------------------------------------------
-
-
-class _Redactor(logging.Filter):
-    """Scrubs every known target secret from log records of chatty libraries."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-        self._installed = False
-
-    def add(self, secrets: Iterable[str]) -> None:
-        self.secrets.update(s for s in secrets if s)
-        if not self._installed:
-            self._installed = True
-            for name in _CHATTY_LOGGERS:
-                logging.getLogger(name).addFilter(self)
-
-    def scrub(self, text: str) -> str:
-        """``text`` without known secrets, and with every URL in it redacted
-        (Apprise's own masking keeps a password's first and last characters)."""
-        text = redact_text(text, self.secrets)
-        return _URL_IN_TEXT.sub(lambda match: redact_url(match.group()), text)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        message = record.getMessage()
-        if record.exc_info:
-            # Tracebacks quote URLs too; flatten them into the scrubbed message.
-            message += "\n" + logging.Formatter().formatException(record.exc_info)
-            record.exc_info = None
-            record.exc_text = None
-        record.msg, record.args = self.scrub(message), ()
-        return True
-
-
-_REDACTOR = _Redactor()
 
 
 class _Capture(logging.Handler):
