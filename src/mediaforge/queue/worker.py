@@ -13,17 +13,19 @@ job queued again). A second signal hands them back at once.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import signal
 import threading
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
-from huey.consumer import Consumer, ConsumerStopped
+from huey.consumer import Consumer
 
 from mediaforge.config.schema import Config
-from mediaforge.errors import Interrupted
+from mediaforge.errors import EnvironmentProblem, Interrupted
 from mediaforge.events import Event
 from mediaforge.jobs.store import Job, JobStatus, JobStore, this_worker_prefix
 from mediaforge.notify.delivery import Notifier
@@ -34,16 +36,92 @@ from mediaforge.storage.s3.uploads import Uploader, ensure_available
 
 log = logging.getLogger(__name__)
 
+# How often the main loop looks at its flags, and how often it checks that
+# huey's threads are alive (a dead one is replaced).
+MAIN_LOOP_INTERVAL = 0.1
+HEALTH_CHECK_INTERVAL = 5.0
 
-class MediaforgeConsumer(Consumer):  # type: ignore[misc]
-    """Huey's consumer with job-database recovery, --burst and two-step shutdown."""
+SignalHandler = Callable[[int, FrameType | None], None]
+
+
+# -- huey's consumer, on mediaforge's terms ------------------------------------
+# Written against huey 3.5.4: the one place the worker relies on huey's
+# consumer internals. Huey's public hooks (pre/post_execute, on_startup,
+# on_shutdown, task signals; Consumer options such as shutdown_timeout and
+# graceful_signal) cannot give our two-step shutdown:
+# - start() ends by installing huey's signal handlers (SIGTERM stops at once,
+#   leaving a thread worker's ffmpeg and temp files behind; a second SIGINT
+#   raises KeyboardInterrupt anywhere in the main thread; SIGHUP re-executes
+#   the process) and has no option to leave signals alone; installing ours
+#   after start() would lose a signal that came in between. So
+#   _set_signal_handlers is overridden: our handlers only set flags.
+# - stop() never asks a running task to give its job back: it waits
+#   (graceful) or returns at once, threads still running (immediate). So the
+#   worker stops the threads itself, through stop_flag, worker_threads and
+#   scheduler.
+# The main loop is the worker's own (huey's loop() reads its private signal
+# state); like huey's, it calls check_worker_health().
+
+HUEY_WRITTEN_AGAINST = "3.5.4"
+HUEY_REQUIREMENT = "huey>=3.5,<4"  # as in pyproject.toml
+
+
+def ensure_supported_huey() -> None:
+    """Refuse, in one line, a huey whose major version this worker does not know."""
+    installed = importlib.metadata.version("huey")
+    if installed.split(".")[0] != HUEY_WRITTEN_AGAINST.split(".")[0]:
+        raise EnvironmentProblem(
+            f"huey {installed} is installed, but the mediaforge worker supports "
+            f"{HUEY_REQUIREMENT} (written against {HUEY_WRITTEN_AGAINST}): "
+            f"pip install '{HUEY_REQUIREMENT}'"
+        )
+
+
+class _HueyConsumer(Consumer):  # type: ignore[misc]
+    """Huey's thread consumer with mediaforge's signal handlers in place of its own."""
+
+    def __init__(self, huey: Any, on_signal: SignalHandler, **options: Any) -> None:
+        super().__init__(huey, worker_type="thread", **options)
+        self.mediaforge_on_signal = on_signal
+
+    def _set_signal_handlers(self) -> None:  # called at the end of huey's start()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self.mediaforge_on_signal)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def handles_signals(self) -> bool:
+        """Whether the worker's handlers are the ones installed (huey called our override)."""
+        return signal.getsignal(signal.SIGTERM) == self.mediaforge_on_signal
+
+    def stop_taking_work(self) -> None:
+        """Workers end once their running task (if any) returns; nothing is interrupted."""
+        self.stop_flag.set()
+
+    def working(self) -> bool:
+        """Whether any worker thread is still alive."""
+        return any(t.is_alive() for _, t in self.worker_threads)
+
+    def join_threads(self) -> None:
+        """Wait for the threads to end: up to 30 s for each worker, 5 s for the scheduler."""
+        for _, thread in self.worker_threads:
+            thread.join(timeout=30)
+        self.scheduler.join(timeout=5)
+
+
+# -- the worker ------------------------------------------------------------------
+
+
+class MediaforgeConsumer:
+    """Runs huey's consumer with job-database recovery, --burst and two-step shutdown."""
 
     def __init__(
         self, config: Config, store: JobStore, queue: JobQueue, *, workers: int, burst: bool
     ) -> None:
         self.config, self.store, self.queue, self.burst = config, store, queue, burst
+        self.workers = workers
         self.hand_back = threading.Event()  # set: running jobs stop now and go back
         self._signals = 0
+        self._stop_signal: int | None = None  # the last SIGTERM/SIGINT received
         self._running = 0  # jobs inside run_job right now
         self._running_lock = threading.Lock()
         self._last_recovery = 0.0
@@ -54,16 +132,14 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
         queue.handler = self._run_one
         queue.notify_handler = self._deliver_notifications
         queue.upload_handler = self._upload
-        super().__init__(
+        self.consumer = _HueyConsumer(
             queue.huey,
+            self._on_signal,
             workers=workers,
-            worker_type="thread",
             periodic=False,
             initial_delay=0.05,
             max_delay=1.0,
             backoff=1.5,
-            check_worker_health=True,
-            health_check_interval=5,
         )
 
     # -- running jobs ----------------------------------------------------------
@@ -204,12 +280,11 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
         if due is not None and due < time.time() and not self.queue.notify_pending():
             self.queue.enqueue_notify()
 
-    def _announce_stop(self) -> None:
+    def _announce_stop(self, signum: int) -> None:
         """On a signal: report worker_stopped and send what is pending, once, now."""
         if not self.notifier.enabled:
             return
-        why = f"on {signal.Signals(self._signum).name}" if self._signum else "on request"
-        text = f"worker {self.name} stopped {why}"
+        text = f"worker {self.name} stopped on {signal.Signals(signum).name}"
         self._record(lambda: self.notifier.worker_event(Event.WORKER_STOPPED, self.name, text))
         try:
             self.notifier.deliver_due(self.name, everything=True)
@@ -220,7 +295,14 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
 
     def start(self) -> None:
         self.recover()
-        super().start()
+        self.consumer.start()
+        if not self.consumer.handles_signals():
+            self.stop(0.0)
+            raise EnvironmentProblem(
+                f"huey {importlib.metadata.version('huey')} put its own signal handlers over "
+                f"the worker's, which would break its shutdown; the worker was written against "
+                f"huey {HUEY_WRITTEN_AGAINST}: pip install 'huey=={HUEY_WRITTEN_AGAINST}'"
+            )
         log.info(
             "worker %s started: %d job(s) at a time%s",
             self.name,
@@ -228,14 +310,9 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
             ", until the queue is empty" if self.burst else "",
         )
 
-    def _set_signal_handlers(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._on_signal)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signals += 1
-        self._signum = signum
+        self._stop_signal = signum
         if self._signals > 1:
             self.hand_back.set()
 
@@ -250,65 +327,51 @@ class MediaforgeConsumer(Consumer):  # type: ignore[misc]
         self._idle_before = idle
         return confirmed
 
-    def loop(self, health_check_ts: float | None = None) -> float | None:
-        if self._signum is None and not self.stop_flag.is_set():
-            now = time.monotonic()
-            if now - self._last_recovery >= self.config.worker.recovery_interval:
+    def run(self) -> None:
+        """Take work until a signal stops the worker (or, with ``burst``, the queue is empty)."""
+        self.start()
+        next_health_check = time.monotonic() + HEALTH_CHECK_INTERVAL
+        while self._stop_signal is None:
+            if time.monotonic() - self._last_recovery >= self.config.worker.recovery_interval:
                 try:
                     self.recover()
                 except Exception:  # a locked or unreachable DB must not kill the worker
                     log.exception("recovery sweep failed; will try again")
             if self.burst and self._idle():
                 log.info("queue is empty; burst worker stopping")
-                self.stop(graceful=True, grace=None)
-                raise _Stopped
-        return super().loop(health_check_ts)  # type: ignore[no-any-return]
+                self.stop(None)
+                return
+            time.sleep(MAIN_LOOP_INTERVAL)
+            if self._stop_signal is None and time.monotonic() >= next_health_check:
+                next_health_check = time.monotonic() + HEALTH_CHECK_INTERVAL
+                self.consumer.check_worker_health()
+        log.debug("received %s", signal.Signals(self._stop_signal).name)
+        self.stop(self.config.worker.shutdown_grace)
+        self._announce_stop(self._stop_signal)
 
-    def stop(self, graceful: bool = False, grace: float | None = -1.0) -> None:
+    def stop(self, grace: float | None) -> None:
         """Stop taking work; let running jobs finish for ``grace`` seconds (None:
         as long as they need), then hand them back."""
-        if grace == -1.0:
-            grace = self.config.worker.shutdown_grace if graceful else 0.0
-        self.stop_flag.set()
+        self.consumer.stop_taking_work()
         deadline = None if grace is None else time.monotonic() + grace
         if self._running:
             log.info(
                 "stopping: waiting up to %ss for running jobs, then handing them back",
                 "unlimited " if grace is None else grace,
             )
-        while self._threads_alive():
+        while self.consumer.working():
             if self.hand_back.is_set() or (deadline is not None and time.monotonic() > deadline):
                 self.hand_back.set()
                 break
             time.sleep(0.1)
-        for _, thread in self.worker_threads:
-            thread.join(timeout=30)
-        self.scheduler.join(timeout=5)
+        self.consumer.join_threads()
         log.info("worker %s stopped", self.name)
-
-    def _threads_alive(self) -> bool:
-        return any(t.is_alive() for _, t in self.worker_threads)
-
-    def run(self) -> None:
-        self.start()
-        health_check_ts = time.monotonic()
-        while True:
-            try:
-                health_check_ts = self.loop(health_check_ts)  # type: ignore[assignment]
-            except _Stopped:
-                break
-            except ConsumerStopped:
-                self._announce_stop()
-                break
-
-
-class _Stopped(Exception):
-    """The burst worker found the queue empty."""
 
 
 def run_worker(config: Config, *, workers: int | None = None, burst: bool = False) -> None:
     """Run a worker in this process until it is stopped (or, with ``burst``,
     until the queue is empty)."""
+    ensure_supported_huey()  # the worker leans on huey's consumer internals (see above)
     ensure_available(config)  # S3 configured without boto3: say so now, not after a transcode
     store = JobStore.open(config)
     queue = JobQueue(config)
