@@ -9,6 +9,7 @@ queued jobs the queue has forgotten.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,22 @@ UPLOAD = "mediaforge.upload"
 # Sending a notification is short (bounded by notify.timeout): let it pass queued jobs.
 NOTIFY_PRIORITY = 1_000_000
 QUEUE_NAME = "mediaforge"
+# Huey names a task on the wire "<module of its function>.<name>". Messages
+# already queued say "mediaforge.queue.mediaforge.run_job" (this module was
+# mediaforge/queue.py); the module stays that on the wire wherever the code
+# lives, so work queued before an upgrade still runs after it.
+WIRE_MODULE = "mediaforge.queue"
+
+
+def _on_the_wire(func: Callable[..., None]) -> Callable[..., None]:
+    """``func`` as a plain function whose module is :data:`WIRE_MODULE`."""
+
+    @functools.wraps(func)
+    def task(*args: Any) -> None:
+        func(*args)
+
+    task.__module__ = WIRE_MODULE
+    return task
 
 
 def make_huey(config: Config) -> Any:
@@ -63,9 +80,9 @@ class JobQueue:
         self.handler: Callable[[int], None] | None = None
         self.notify_handler: Callable[[], None] | None = None
         self.upload_handler: Callable[[int], None] | None = None
-        self._task = self.huey.task(name=RUN_JOB)(self._dispatch)
-        self._notify_task = self.huey.task(name=NOTIFY)(self._dispatch_notify)
-        self._upload_task = self.huey.task(name=UPLOAD)(self._dispatch_upload)
+        self._task = self.huey.task(name=RUN_JOB)(_on_the_wire(self._dispatch))
+        self._notify_task = self.huey.task(name=NOTIFY)(_on_the_wire(self._dispatch_notify))
+        self._upload_task = self.huey.task(name=UPLOAD)(_on_the_wire(self._dispatch_upload))
 
     def _dispatch(self, job_id: int) -> None:
         if self.handler is None:
