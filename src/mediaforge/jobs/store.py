@@ -1,11 +1,9 @@
-"""The job database: the one source of truth about every job.
+"""The job store: every read and write of jobs, the one source of truth about them.
 
 The queue only carries job ids. Every status change here is one short
 transaction that compares and sets (``UPDATE ... WHERE status IN (...)``), so
 two workers, a cancel and a recovery sweep can race without a job being lost
-or done twice. SQLite runs in WAL mode with a busy timeout and IMMEDIATE
-transactions (writers queue up instead of failing on lock upgrades);
-PostgreSQL works the same way for scale-out.
+or done twice.
 """
 
 from __future__ import annotations
@@ -19,252 +17,31 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import peewee
 
-from mediaforge.errors import ConfigError, EnvironmentProblem, JobNotFound, JobStateError
+from mediaforge.errors import EnvironmentProblem, JobNotFound, JobStateError
+from mediaforge.jobs.database import MIGRATIONS, MODELS, SCHEMA_VERSION
+from mediaforge.jobs.model import FINISHED, TRANSITIONS
+from mediaforge.jobs.tables import MetaRow
+
+# isort: split
+# Re-exported until importers are updated (layout change). This module uses
+# most of them itself: when removing this block, import those plainly above.
+from mediaforge.jobs.database import connect as connect
+from mediaforge.jobs.model import Job as Job
+from mediaforge.jobs.model import JobSource as JobSource
+from mediaforge.jobs.model import JobStatus as JobStatus
+from mediaforge.jobs.model import NewJob as NewJob
+from mediaforge.jobs.model import Output as Output
+from mediaforge.jobs.model import snapshot as snapshot
+from mediaforge.jobs.tables import JobRow as JobRow
+from mediaforge.jobs.tables import NotificationRow as NotificationRow
+from mediaforge.jobs.tables import UploadRow as UploadRow
 
 if TYPE_CHECKING:
     from mediaforge.config.schema import Config
-
-T = TypeVar("T")
-
-
-class JobStatus(enum.StrEnum):
-    """Where a job is in its life; stored as text."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
-
-    @property
-    def finished(self) -> bool:
-        return self in FINISHED
-
-
-FINISHED = frozenset(
-    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.SKIPPED, JobStatus.CANCELLED}
-)
-
-# The allowed transitions, written down once: target -> the states it may come from.
-TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.RUNNING: frozenset({JobStatus.QUEUED}),
-    JobStatus.SUCCEEDED: frozenset({JobStatus.RUNNING}),
-    JobStatus.FAILED: frozenset({JobStatus.RUNNING, JobStatus.QUEUED}),
-    JobStatus.SKIPPED: frozenset({JobStatus.RUNNING}),
-    JobStatus.CANCELLED: frozenset({JobStatus.QUEUED, JobStatus.RUNNING}),
-    # back to the queue: a retry, a hand-back at shutdown, a recovered dead worker
-    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.FAILED, JobStatus.CANCELLED}),
-}
-
-
-class JobSource(enum.StrEnum):
-    """Which door a job came in by."""
-
-    CLI = "cli"
-    WATCH = "watch"
-    API = "api"
-
-
-class BaseModel(peewee.Model):
-    class Meta:
-        legacy_table_names = False
-
-
-class JobRow(BaseModel):
-    """One job. Timestamps are Unix seconds (UTC)."""
-
-    id = peewee.AutoField()
-    input_path = peewee.TextField()
-    input_size = peewee.BigIntegerField(null=True)
-    input_mtime = peewee.DoubleField(null=True)
-    input_hash = peewee.CharField(max_length=64, null=True)
-    input_duration = peewee.DoubleField(null=True)
-    preset = peewee.CharField(max_length=200)
-    output_dir = peewee.TextField(null=True)
-    priority = peewee.IntegerField(default=0)
-    status = peewee.CharField(max_length=16, default=JobStatus.QUEUED.value)
-    progress = peewee.DoubleField(default=0.0)
-    attempts = peewee.IntegerField(default=0)
-    max_attempts = peewee.IntegerField(default=3)
-    action = peewee.CharField(max_length=16, null=True)
-    outputs = peewee.TextField(default="[]")
-    note = peewee.TextField(null=True)
-    error = peewee.TextField(null=True)
-    log_tail = peewee.TextField(null=True)
-    worker = peewee.CharField(max_length=200, null=True)
-    heartbeat_at = peewee.DoubleField(null=True)
-    retry_at = peewee.DoubleField(null=True)
-    source = peewee.CharField(max_length=16, default=JobSource.CLI.value)
-    batch = peewee.CharField(max_length=64, null=True)
-    created_at = peewee.DoubleField()
-    started_at = peewee.DoubleField(null=True)
-    finished_at = peewee.DoubleField(null=True)
-    updated_at = peewee.DoubleField()
-
-    class Meta:
-        table_name = "job"
-
-
-class MetaRow(BaseModel):
-    """Key/value facts about the database itself (the schema version)."""
-
-    key = peewee.CharField(max_length=64, primary_key=True)
-    value = peewee.TextField()
-
-    class Meta:
-        table_name = "mediaforge_meta"
-
-
-MODELS: list[type[peewee.Model]] = [JobRow, MetaRow]
-
-
-def _migration_1(db: peewee.Database) -> None:
-    db.create_tables(MODELS, safe=True)
-    # The listings: `jobs` (newest first, optionally by status), recovery (running
-    # by heartbeat) and duplicate detection (by fingerprint).
-    db.execute_sql('CREATE INDEX IF NOT EXISTS job_status_id ON "job" (status, id)')
-    db.execute_sql(
-        'CREATE INDEX IF NOT EXISTS job_status_heartbeat ON "job" (status, heartbeat_at)'
-    )
-    db.execute_sql('CREATE INDEX IF NOT EXISTS job_input_hash ON "job" (input_hash)')
-    db.execute_sql('CREATE INDEX IF NOT EXISTS job_batch ON "job" (batch)')
-
-
-class ClaimedRow(BaseModel):
-    """What a notification and an upload share: something owed, delivered by
-    one worker at a time (a compare-and-set claim it refreshes), retried with
-    backoff from ``due_at`` on. Not a table of its own."""
-
-    status = peewee.CharField(max_length=16, default="pending")
-    attempts = peewee.IntegerField(default=0)
-    error = peewee.TextField(null=True)
-    claimed_by = peewee.CharField(max_length=200, null=True)
-    claimed_at = peewee.DoubleField(null=True)
-    due_at = peewee.DoubleField()
-    created_at = peewee.DoubleField()
-    updated_at = peewee.DoubleField()
-
-
-class NotificationRow(ClaimedRow):
-    """One message owed to one notification target about one event (see notify.py).
-
-    ``key`` names what the event is about (``job:12:<finished_at>``,
-    ``batch:<id>``, ``worker:<name>:<time>``); with ``event`` and ``target`` it
-    is unique, so reporting the same event twice records it once. ``target``
-    is the target's label, never its URL: labels hold no secrets.
-    """
-
-    id = peewee.AutoField()
-    key = peewee.CharField(max_length=200)
-    event = peewee.CharField(max_length=32)
-    target = peewee.CharField(max_length=200)
-    job_id = peewee.IntegerField(null=True)
-    batch = peewee.CharField(max_length=64, null=True)
-    payload = peewee.TextField(default="{}")
-    sent_at = peewee.DoubleField(null=True)
-
-    class Meta:
-        table_name = "notification"
-
-
-def _migration_2(db: peewee.Database) -> None:
-    db.create_tables([NotificationRow], safe=True)
-    db.execute_sql(
-        'CREATE UNIQUE INDEX IF NOT EXISTS notification_key ON "notification" (key, event, target)'
-    )
-    # Delivery: the pending rows of each target, by due time; `status`: by job, by batch.
-    db.execute_sql(
-        'CREATE INDEX IF NOT EXISTS notification_status_target ON "notification" '
-        "(status, target, due_at)"
-    )
-    db.execute_sql('CREATE INDEX IF NOT EXISTS notification_job ON "notification" (job_id)')
-    db.execute_sql('CREATE INDEX IF NOT EXISTS notification_batch ON "notification" (batch)')
-
-
-class UploadRow(ClaimedRow):
-    """One file of a job owed to S3 (see uploads.py); ``key`` is its object key,
-    ``name`` the file's name within its output (``clip.hls/720p/seg_00001.ts``).
-
-    ``url`` is a pre-signed download link: it grants read access to that one
-    object until ``url_expires_at``, and holds no secret key.
-    """
-
-    id = peewee.AutoField()
-    job_id = peewee.IntegerField()
-    kind = peewee.CharField(max_length=16)
-    path = peewee.TextField()
-    name = peewee.TextField()
-    bucket = peewee.CharField(max_length=63)
-    key = peewee.TextField()
-    size = peewee.BigIntegerField()
-    content_type = peewee.CharField(max_length=100)
-    etag = peewee.CharField(max_length=100, null=True)
-    url = peewee.TextField(null=True)
-    url_expires_at = peewee.DoubleField(null=True)
-    local_deleted = peewee.BooleanField(default=False)
-    host = peewee.CharField(max_length=200)  # where ``path`` was written
-    uploaded_at = peewee.DoubleField(null=True)
-
-    class Meta:
-        table_name = "upload"
-
-
-def _migration_3(db: peewee.Database) -> None:
-    db.create_tables([UploadRow], safe=True)
-    db.execute_sql('CREATE UNIQUE INDEX IF NOT EXISTS upload_job_key ON "upload" (job_id, key)')
-    # Delivery (pending rows by due time), `status` (by job), sync (by path).
-    db.execute_sql('CREATE INDEX IF NOT EXISTS upload_status_due ON "upload" (status, due_at)')
-    db.execute_sql('CREATE INDEX IF NOT EXISTS upload_path ON "upload" (path)')
-
-
-# Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
-# Never edit a released migration; add the next one.
-MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_2, _migration_3]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def connect(url: str | None, data_dir: Path) -> peewee.Database:
-    """Open the job database named by ``url`` (None: SQLite in ``data_dir``)."""
-    if url is None or url.startswith("sqlite:"):
-        if url is None:
-            path = data_dir / "jobs.db"
-        else:
-            path = Path(url.removeprefix("sqlite:").removeprefix("//"))
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise EnvironmentProblem(
-                f"cannot create the data folder {path.parent}: {exc.strerror}; "
-                "set MEDIAFORGE_DATA_DIR or data_dir to a writable folder"
-            ) from None
-        return peewee.SqliteDatabase(
-            str(path),
-            # IMMEDIATE: take the write lock when the transaction begins, so two
-            # writers wait on busy_timeout instead of deadlocking on an upgrade.
-            lock_type="IMMEDIATE",
-            timeout=30,
-            pragmas={
-                "journal_mode": "wal",
-                "busy_timeout": 30_000,
-                "synchronous": "normal",
-                "foreign_keys": 1,
-            },
-        )
-    if url.startswith(("postgres://", "postgresql://")):
-        from playhouse.db_url import connect as connect_url
-
-        db: peewee.Database = connect_url(url)
-        return db
-    raise ConfigError(
-        f"database.url: unsupported database '{url.split(':', 1)[0]}'; "
-        "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB"
-    )
 
 
 def this_worker_prefix() -> str:
@@ -296,125 +73,6 @@ def worker_is_dead_here(worker: str | None) -> bool:
         return False
     pid = int(pid_text)
     return pid != os.getpid() and not _pid_alive(pid)
-
-
-def snapshot(cls: type[T], row: peewee.Model, **converted: Any) -> T:
-    """A frozen dataclass ``cls`` from a row: each field read from the column of
-    its name, except those given in ``converted`` (parsed JSON, enums)."""
-    names = [f.name for f in dataclasses.fields(cls) if f.name not in converted]  # type: ignore[arg-type]
-    return cls(**{name: getattr(row, name) for name in names}, **converted)
-
-
-@dataclass(frozen=True)
-class Output:
-    """One published output of a job, as ffprobe saw it."""
-
-    path: str
-    kind: str
-    size: int
-    container: str | None = None
-    video_codec: str | None = None
-    audio_codec: str | None = None
-    width: int | None = None
-    height: int | None = None
-    duration: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class Job:
-    """A read-only snapshot of one job row."""
-
-    id: int
-    status: JobStatus
-    input_path: str
-    preset: str
-    output_dir: str | None
-    priority: int
-    progress: float
-    attempts: int
-    max_attempts: int
-    action: str | None
-    outputs: tuple[Output, ...]
-    note: str | None
-    error: str | None
-    log_tail: str | None
-    worker: str | None
-    heartbeat_at: float | None
-    retry_at: float | None
-    source: str
-    batch: str | None
-    input_size: int | None
-    input_mtime: float | None
-    input_hash: str | None
-    input_duration: float | None
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-    updated_at: float
-
-    @classmethod
-    def from_row(cls, row: JobRow) -> Job:
-        outputs = tuple(Output(**o) for o in json.loads(row.outputs or "[]"))
-        return snapshot(cls, row, status=JobStatus(row.status), outputs=outputs)
-
-    @property
-    def elapsed(self) -> float | None:
-        """Seconds the last attempt ran (so far, when running)."""
-        if self.started_at is None:
-            return None
-        end = self.finished_at if self.finished_at is not None else time.time()
-        return max(0.0, end - self.started_at)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of a job (``--json``); stable for scripts."""
-
-        def iso(ts: float | None) -> str | None:
-            return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
-
-        return {
-            "id": self.id,
-            "status": self.status.value,
-            "input": self.input_path,
-            "preset": self.preset,
-            "output_dir": self.output_dir,
-            "priority": self.priority,
-            "progress": round(self.progress, 4),
-            "attempts": self.attempts,
-            "max_attempts": self.max_attempts,
-            "action": self.action,
-            "outputs": [o.to_dict() for o in self.outputs],
-            "note": self.note,
-            "error": self.error,
-            "log_tail": self.log_tail,
-            "worker": self.worker,
-            "source": self.source,
-            "batch": self.batch,
-            "input_size": self.input_size,
-            "input_duration": self.input_duration,
-            "created_at": iso(self.created_at),
-            "started_at": iso(self.started_at),
-            "finished_at": iso(self.finished_at),
-            "retry_at": iso(self.retry_at),
-            "elapsed": None if self.elapsed is None else round(self.elapsed, 3),
-        }
-
-
-@dataclass(frozen=True)
-class NewJob:
-    """What a caller knows about a job it wants to create."""
-
-    input_path: str
-    preset: str
-    input_size: int | None = None
-    input_mtime: float | None = None
-    input_hash: str | None = None
-    output_dir: str | None = None
-    priority: int = 0
-    source: JobSource = JobSource.CLI
-    batch: str | None = None
 
 
 class NotificationStatus(enum.StrEnum):
