@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,6 +29,8 @@ from mediaforge.jobs.tables import MetaRow
 # Re-exported until importers are updated (layout change). This module uses
 # most of them itself: when removing this block, import those plainly above.
 from mediaforge.jobs.database import connect as connect
+from mediaforge.jobs.identity import this_worker_prefix as this_worker_prefix
+from mediaforge.jobs.identity import worker_is_dead_here as worker_is_dead_here
 from mediaforge.jobs.model import Job as Job
 from mediaforge.jobs.model import JobSource as JobSource
 from mediaforge.jobs.model import JobStatus as JobStatus
@@ -42,37 +43,6 @@ from mediaforge.jobs.tables import UploadRow as UploadRow
 
 if TYPE_CHECKING:
     from mediaforge.config.schema import Config
-
-
-def this_worker_prefix() -> str:
-    """``host:pid`` of this process; worker names start with it."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def worker_is_dead_here(worker: str | None) -> bool:
-    """True when ``worker`` ran on this host in a process that no longer exists.
-
-    Lets a restarted worker recover its predecessor's jobs at once instead of
-    waiting for their heartbeats to go stale.
-    """
-    if not worker:
-        return False
-    host, _, rest = worker.partition(":")
-    pid_text = rest.split("/", 1)[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    return pid != os.getpid() and not _pid_alive(pid)
 
 
 class NotificationStatus(enum.StrEnum):
