@@ -1,0 +1,98 @@
+"""Opening the job database, and the migrations that bring its schema up to
+date (``JobStore`` applies them when it opens a database).
+
+SQLite runs in WAL mode with a busy timeout and IMMEDIATE transactions
+(writers queue up instead of failing on lock upgrades); PostgreSQL works the
+same way for scale-out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import peewee
+
+from mediaforge.errors import ConfigError, EnvironmentProblem
+from mediaforge.jobs.tables import JobRow, MetaRow, NotificationRow, UploadRow
+
+# The tables of schema version 1.
+MODELS: list[type[peewee.Model]] = [JobRow, MetaRow]
+
+
+def _migration_1(db: peewee.Database) -> None:
+    db.create_tables(MODELS, safe=True)
+    # The listings: `jobs` (newest first, optionally by status), recovery (running
+    # by heartbeat) and duplicate detection (by fingerprint).
+    db.execute_sql('CREATE INDEX IF NOT EXISTS job_status_id ON "job" (status, id)')
+    db.execute_sql(
+        'CREATE INDEX IF NOT EXISTS job_status_heartbeat ON "job" (status, heartbeat_at)'
+    )
+    db.execute_sql('CREATE INDEX IF NOT EXISTS job_input_hash ON "job" (input_hash)')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS job_batch ON "job" (batch)')
+
+
+def _migration_2(db: peewee.Database) -> None:
+    db.create_tables([NotificationRow], safe=True)
+    db.execute_sql(
+        'CREATE UNIQUE INDEX IF NOT EXISTS notification_key ON "notification" (key, event, target)'
+    )
+    # Delivery: the pending rows of each target, by due time; `status`: by job, by batch.
+    db.execute_sql(
+        'CREATE INDEX IF NOT EXISTS notification_status_target ON "notification" '
+        "(status, target, due_at)"
+    )
+    db.execute_sql('CREATE INDEX IF NOT EXISTS notification_job ON "notification" (job_id)')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS notification_batch ON "notification" (batch)')
+
+
+def _migration_3(db: peewee.Database) -> None:
+    db.create_tables([UploadRow], safe=True)
+    db.execute_sql('CREATE UNIQUE INDEX IF NOT EXISTS upload_job_key ON "upload" (job_id, key)')
+    # Delivery (pending rows by due time), `status` (by job), sync (by path).
+    db.execute_sql('CREATE INDEX IF NOT EXISTS upload_status_due ON "upload" (status, due_at)')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS upload_path ON "upload" (path)')
+
+
+# Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
+# Never edit a released migration; add the next one.
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_2, _migration_3]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(url: str | None, data_dir: Path) -> peewee.Database:
+    """Open the job database named by ``url`` (None: SQLite in ``data_dir``)."""
+    if url is None or url.startswith("sqlite:"):
+        if url is None:
+            path = data_dir / "jobs.db"
+        else:
+            path = Path(url.removeprefix("sqlite:").removeprefix("//"))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EnvironmentProblem(
+                f"cannot create the data folder {path.parent}: {exc.strerror}; "
+                "set MEDIAFORGE_DATA_DIR or data_dir to a writable folder"
+            ) from None
+        return peewee.SqliteDatabase(
+            str(path),
+            # IMMEDIATE: take the write lock when the transaction begins, so two
+            # writers wait on busy_timeout instead of deadlocking on an upgrade.
+            lock_type="IMMEDIATE",
+            timeout=30,
+            pragmas={
+                "journal_mode": "wal",
+                "busy_timeout": 30_000,
+                "synchronous": "normal",
+                "foreign_keys": 1,
+            },
+        )
+    if url.startswith(("postgres://", "postgresql://")):
+        from playhouse.db_url import connect as connect_url
+
+        db: peewee.Database = connect_url(url)
+        return db
+    raise ConfigError(
+        f"database.url: unsupported database '{url.split(':', 1)[0]}'; "
+        "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB"
+    )
