@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mediaforge.errors import JobStateError
-from mediaforge.jobs.store import JobStatus, JobStore, NewJob, connect
+from mediaforge.jobs.store import JobStatus, JobStore, NewJob, Output, connect
 from tests.mfcli import Mediaforge
 
 HOST = socket.gethostname()
@@ -143,6 +143,21 @@ def test_a_job_is_finished_only_by_the_worker_that_holds_it(store: JobStore) -> 
     assert store.finish(job_id, "w1", JobStatus.FAILED, error="again") is False
     job = store.get(job_id)
     assert (job.status, job.error, job.progress) == (JobStatus.SUCCEEDED, None, 1.0)
+
+
+def test_the_store_finds_the_job_that_published_a_path_and_no_other(store: JobStore) -> None:
+    first, second = new_jobs(store, 2)
+    for job_id, path in ((first, "/out/a [1].mp4"), (second, "/out/a.hls")):
+        store.claim(job_id, "w1")
+        store.finish(job_id, "w1", JobStatus.SUCCEEDED,
+                     outputs=[Output(path=path, kind="video", size=1)])
+
+    assert store.job_with_output(["/out/a [1].mp4"]) == first
+    assert store.job_with_output(["/out/a.hls/720p/seg_1.ts", "/out/a.hls"]) == second
+    # a path that only contains a published one is not it
+    assert store.job_with_output(["/out/a"]) is None
+    assert store.job_with_output(["/out/a [1].mp4.part"]) is None
+    assert store.job_with_output([]) is None
 
 
 def test_a_hand_back_does_not_use_up_an_attempt(store: JobStore) -> None:

@@ -145,6 +145,21 @@ class JobStore:
         query = JobRow.select().where((JobRow.input_hash == input_hash) & (JobRow.preset == preset))
         return (Job.from_row(r) for r in query)
 
+    def job_with_output(self, paths: Sequence[str]) -> int | None:
+        """The job that published one of ``paths`` as an output, if any."""
+        # Outputs are stored as JSON text: find rows mentioning a path, then check exactly.
+        wanted = set(paths)
+        condition = None
+        for path in wanted:
+            clause = JobRow.outputs.contains(json.dumps(path))
+            condition = clause if condition is None else condition | clause
+        if condition is None:
+            return None
+        for row in JobRow.select(JobRow.id, JobRow.outputs).where(condition):
+            if any(o.get("path") in wanted for o in json.loads(row.outputs or "[]")):
+                return int(row.id)
+        return None
+
     # -- transitions -----------------------------------------------------------
 
     def _move(

@@ -28,7 +28,6 @@ work).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import queue as queue_module
@@ -47,7 +46,7 @@ import peewee
 
 from mediaforge.config.schema import Config, WatchRule
 from mediaforge.errors import FFmpegError, InputError, JobNotFound, MediaforgeError
-from mediaforge.jobs.store import JobRow, JobSource, JobStatus, JobStore
+from mediaforge.jobs.store import JobSource, JobStatus, JobStore
 from mediaforge.media.probe import check_readable
 from mediaforge.presets.model import get_preset
 from mediaforge.queue.backend import JobQueue
@@ -490,18 +489,9 @@ class Watcher:
 
     def _output_of(self, folder: _Folder, path: Path) -> int | None:
         """The job that published ``path`` (or the folder it is in) as an output, if any."""
-        # Outputs are stored as JSON text; find rows mentioning the path, then check exactly.
         names = [path, *(p for p in path.parents if p.is_relative_to(folder.root)
                          and p != folder.root)]
-        needles = {json.dumps(str(p)): str(p) for p in names}
-        condition = None
-        for needle in needles:
-            clause = JobRow.outputs.contains(needle)
-            condition = clause if condition is None else condition | clause
-        for row in JobRow.select(JobRow.id, JobRow.outputs).where(condition):
-            if any(o.get("path") in needles.values() for o in json.loads(row.outputs or "[]")):
-                return int(row.id)
-        return None
+        return self.store.job_with_output([str(p) for p in names])
 
     def _submit(self, folder: _Folder, decisions: list[_Decision]) -> None:
         """Create the missing jobs of ``decisions``, one batch per preset."""
