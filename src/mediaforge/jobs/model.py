@@ -9,10 +9,11 @@ import enum
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import peewee
+
+from mediaforge.units import iso_time
 
 if TYPE_CHECKING:
     from mediaforge.jobs.tables import JobRow
@@ -132,9 +133,6 @@ class Job:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of a job (``--json``); stable for scripts."""
 
-        def iso(ts: float | None) -> str | None:
-            return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
-
         return {
             "id": self.id,
             "status": self.status.value,
@@ -155,10 +153,10 @@ class Job:
             "batch": self.batch,
             "input_size": self.input_size,
             "input_duration": self.input_duration,
-            "created_at": iso(self.created_at),
-            "started_at": iso(self.started_at),
-            "finished_at": iso(self.finished_at),
-            "retry_at": iso(self.retry_at),
+            "created_at": iso_time(self.created_at),
+            "started_at": iso_time(self.started_at),
+            "finished_at": iso_time(self.finished_at),
+            "retry_at": iso_time(self.retry_at),
             "elapsed": None if self.elapsed is None else round(self.elapsed, 3),
         }
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from mediaforge.errors import EnvironmentProblem, FFmpegError, InputError, ProbeError
 from mediaforge.media.process import REASON_MAX_CHARS, clean_line, media_path
+from mediaforge.units import parse_clock
 
 
 @dataclass(frozen=True)
@@ -268,18 +269,12 @@ def _sar(value: Any) -> tuple[int, int] | None:
     return (num, den) if num > 0 and den > 0 else None  # '0:1' means unknown
 
 
-_HMS_RE = re.compile(r"(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
-
-
 def _stream_duration(raw: dict[str, Any]) -> float | None:
     duration = _float(raw.get("duration"))
     if duration is not None:
         return duration
     # Matroska keeps stream durations in a DURATION tag, as HH:MM:SS.nnnnnnnnn.
-    match = _HMS_RE.fullmatch(str(raw.get("tags", {}).get("DURATION", "")))
-    if match is None:
-        return None
-    return int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3])
+    return parse_clock(str(raw.get("tags", {}).get("DURATION", "")))
 
 
 def _float(value: Any) -> float | None:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Final
 
 from mediaforge.errors import EnvironmentProblem, FFmpegError, Interrupted
+from mediaforge.units import parse_clock
 
 # Global options, valid before the inputs. "-progress pipe:1" makes ffmpeg
 # write key=value blocks on stdout (every 0.5 s by default, plus a final
@@ -291,9 +292,6 @@ class _ProgressParser:
         )
 
 
-_OUT_TIME_RE: Final = re.compile(r"(-?)(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
-
-
 def _out_time(fields: dict[str, str]) -> float | None:
     """Output time in seconds from a progress block; None while ffmpeg says N/A."""
     # out_time_ms is in microseconds too (a long-standing ffmpeg misnomer).
@@ -301,13 +299,9 @@ def _out_time(fields: dict[str, str]) -> float | None:
         micros = _int_or_none(fields.get(key, ""))
         if micros is not None:
             return max(micros, 0) / 1_000_000
-    match = _OUT_TIME_RE.fullmatch(fields.get("out_time", ""))
-    if match is None:
-        return None
-    sign, hours, minutes, seconds = match.groups()
-    if sign:
-        return 0.0  # ffmpeg reports negative times before the first output timestamp
-    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    seconds = parse_clock(fields.get("out_time", ""))
+    # ffmpeg reports negative times before the first output timestamp
+    return None if seconds is None else max(seconds, 0.0)
 
 
 def _speed(value: str) -> float | None:

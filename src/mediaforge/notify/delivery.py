@@ -52,6 +52,7 @@ from mediaforge.storage.s3.uploads import UploadStore
 # Re-exported until importers are updated (layout change).
 from mediaforge.notify.sending import send_test as send_test
 from mediaforge.notify.targets import target_label as target_label
+from mediaforge.units import backoff
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ class Notifier:
             self.store.settle_notifications(exhausted, claim, sent=False, error=delivery.reason)
         if again:
             attempt = max(r.attempts for r in again) + 1
-            retry_in = self.settings.retry_backoff * 2 ** (attempt - 1)
+            retry_in = backoff(self.settings.retry_backoff, attempt)
             self.store.settle_notifications(
                 [r.id for r in again],
                 claim,

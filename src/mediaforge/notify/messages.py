@@ -18,6 +18,7 @@ from mediaforge.errors import NotifyError
 from mediaforge.events import Event
 from mediaforge.jobs.store import Job, JobStatus
 from mediaforge.storage.s3.uploads import Upload, upload_summary
+from mediaforge.units import human_duration, human_size
 
 ICONS = {
     JobStatus.SUCCEEDED: "✅",
@@ -35,29 +36,6 @@ class Message:
     title: str
     body: str
     kind: str  # Apprise's notify type: info, success, warning or failure
-
-
-def human_size(n: int | None) -> str:
-    if n is None:
-        return ""
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
-
-
-def human_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
 
 
 def _ratio(output_size: int, input_size: int | None) -> str:

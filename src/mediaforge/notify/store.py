@@ -5,11 +5,11 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from mediaforge.jobs.model import snapshot
 from mediaforge.jobs.tables import NotificationRow
+from mediaforge.units import iso_time
 
 
 class NotificationStatus(enum.StrEnum):
@@ -64,9 +64,6 @@ class Notification:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of a delivery outcome (in ``status --json``)."""
 
-        def iso(ts: float | None) -> str | None:
-            return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
-
         pending = self.status is NotificationStatus.PENDING
         return {
             "event": self.event,
@@ -74,6 +71,6 @@ class Notification:
             "status": self.status.value,
             "attempts": self.attempts,
             "error": self.error,
-            "sent_at": iso(self.sent_at),
-            "next_attempt_at": iso(self.due_at) if pending else None,
+            "sent_at": iso_time(self.sent_at),
+            "next_attempt_at": iso_time(self.due_at) if pending else None,
         }

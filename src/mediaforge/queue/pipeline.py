@@ -37,6 +37,7 @@ from mediaforge.storage.local import ensure_folder, publish, remove_quietly, rem
 from mediaforge.storage.s3.client import is_s3_url
 from mediaforge.storage.s3.download import download_folder, fetch_input, remote_outputs_dir
 from mediaforge.storage.s3.uploads import planned_uploads
+from mediaforge.units import backoff
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,6 @@ class Outcome:
     job: Job | None
     retry_in: float | None = None
     handed_back: bool = False
-
-
-def backoff(config: Config, attempt: int) -> float:
-    """Seconds before the next attempt: retry_backoff, doubled each time."""
-    return float(config.worker.retry_backoff * (2 ** max(0, attempt - 1)))
 
 
 def _output_dir(job: Job, config: Config, input_path: Path) -> Path:
@@ -251,7 +247,7 @@ def run_job(
         _cleanup(plan)
         tail = getattr(exc, "log_tail", "") or None
         if job.attempts < job.max_attempts:
-            delay = backoff(config, job.attempts)
+            delay = backoff(config.worker.retry_backoff, job.attempts)
             store.release(
                 job.id, worker, retry_at=time.time() + delay, error=str(exc), log_tail=tail
             )

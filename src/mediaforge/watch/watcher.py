@@ -62,6 +62,7 @@ from mediaforge.watch.stability import FileState, StabilityTracker
 # StabilityTracker, filesystem_type and needs_polling, imported above for the
 # watcher's own use, stay importable from here as well.
 # isort: split
+from mediaforge.units import backoff
 from mediaforge.watch.rules import watch_rules as watch_rules
 
 log = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ class Watcher:
                     failures = 0
                 except Exception:  # the watcher must outlive any one bad pass
                     failures += 1
-                    pause = min(MAX_BACKOFF, 2.0**failures)
+                    pause = backoff(1.0, failures + 1, cap=MAX_BACKOFF)
                     log.exception("watch pass failed; trying again in %.0f s", pause)
                     stop.wait(pause)
                     continue
@@ -235,7 +236,7 @@ class Watcher:
                 folder.failures = 0
             except TRANSIENT_ERRORS as exc:
                 folder.failures += 1
-                pause = min(MAX_BACKOFF, 2.0**folder.failures)
+                pause = backoff(1.0, folder.failures + 1, cap=MAX_BACKOFF)
                 folder.retry_at = self.clock() + pause
                 log.warning("%s: %s; trying again in %.0f s", folder.root, exc, pause)
 
@@ -278,7 +279,7 @@ class Watcher:
                 log.warning("%s is missing (not mounted?); waiting for it", folder.root)
             self._detach(folder)
             folder.waits += 1
-            folder.retry_at = now + min(MAX_FOLDER_WAIT, 0.5 * 2.0**folder.waits)
+            folder.retry_at = now + backoff(0.5, folder.waits + 1, cap=MAX_FOLDER_WAIT)
             return False
         identity = (st.st_dev, st.st_ino)
         if folder.online and identity == folder.identity:

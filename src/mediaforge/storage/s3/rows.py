@@ -9,7 +9,6 @@ import enum
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import peewee
@@ -26,6 +25,7 @@ from mediaforge.jobs.store import (
     worker_is_dead_here,
 )
 from mediaforge.storage.s3.client import object_url
+from mediaforge.units import iso_time
 
 _EARLY = 0.2  # seconds before its due time a row may go
 
@@ -92,9 +92,6 @@ class Upload:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of one upload (in ``status --json``)."""
 
-        def iso(ts: float | None) -> str | None:
-            return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
-
         pending = self.status is UploadStatus.PENDING
         return {
             "kind": self.kind.value,
@@ -104,10 +101,10 @@ class Upload:
             "status": self.status.value,
             "attempts": self.attempts,
             "error": self.error,
-            "uploaded_at": iso(self.uploaded_at),
-            "next_attempt_at": iso(self.due_at) if pending else None,
+            "uploaded_at": iso_time(self.uploaded_at),
+            "next_attempt_at": iso_time(self.due_at) if pending else None,
             "link": self.url,
-            "link_expires_at": iso(self.url_expires_at),
+            "link_expires_at": iso_time(self.url_expires_at),
             "local_deleted": self.local_deleted,
         }
 

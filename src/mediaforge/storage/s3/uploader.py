@@ -48,6 +48,7 @@ from mediaforge.storage.s3.client import (
 from mediaforge.storage.s3.plan import planned_uploads
 from mediaforge.storage.s3.report import Round, SyncReport
 from mediaforge.storage.s3.rows import Upload, UploadKind, UploadStatus, UploadStore
+from mediaforge.units import backoff
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ class Uploader:
                 result.failed.append(self._get(row.id))
                 log.error("upload of %s failed for good: %s", row.s3_url, exc)
             return
-        delay = self.settings.retry_backoff * 2 ** (attempt - 1)
+        delay = backoff(self.settings.retry_backoff, attempt)
         if not self.table.settle(
             row.id,
             claim,
