@@ -1,0 +1,49 @@
+"""Errors become exit codes here, and only here.
+
+A ``MediaforgeError`` is one ``Error: ...`` line on stderr (then one indented
+line per problem) and the exit code its class names; Ctrl-C exits 130. With
+``--debug`` (or ``MEDIAFORGE_DEBUG=1``) an error goes on with its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import typer
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from mediaforge.cli.console import err
+from mediaforge.errors import ExitCode, MediaforgeError
+
+
+def report_error(exc: MediaforgeError) -> None:
+    """Print ``Error: ...`` and the error's problems, one line each, on stderr."""
+    # The message is plain text: "[s3]" in an install hint is not markup.
+    err.print(f"[red]Error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
+    for problem in getattr(exc, "problems", []):
+        err.print(f"  {problem}", markup=False, soft_wrap=True)
+
+
+def debug_requested(ctx: typer.Context) -> bool:
+    """Whether the root's ``--debug`` option (or ``MEDIAFORGE_DEBUG=1``) asks for tracebacks."""
+    return bool(ctx.find_root().params.get("debug")) or os.environ.get("MEDIAFORGE_DEBUG") == "1"
+
+
+class ErrorReportingGroup(TyperGroup):
+    """The root command group: runs the command, then maps what it raised to an
+    exit code. The parsed global options are at hand here, unlike outside click."""
+
+    # ctx is click's Context: Any, since typer may vendor click under a private name.
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MediaforgeError as exc:
+            if debug_requested(ctx):
+                raise
+            report_error(exc)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            # The user pressed Ctrl-C and knows it: no message, no traceback.
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None

@@ -1,0 +1,224 @@
+"""Job commands: run one in the foreground, submit to the queue, follow,
+list, cancel and retry (docs/cli.md#jobs)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from mediaforge.cli.console import err, out
+from mediaforge.cli.options import JsonOpt, OutputDirOpt, PresetOpt
+from mediaforge.cli.state import State, get_state
+from mediaforge.errors import ExitCode
+
+
+def run(
+    ctx: typer.Context,
+    input: Annotated[str, typer.Argument(help="The input file, or s3://BUCKET/KEY.")],
+    preset: PresetOpt,
+    output_dir: OutputDirOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run one job in the foreground (no queue, no worker needed)."""
+    from mediaforge.jobs.store import JobStatus
+    from mediaforge.queue.pipeline import SHUTDOWN, run_foreground
+    from mediaforge.storage.s3.client import is_s3_url
+    from mediaforge.storage.s3.uploads import ensure_available
+
+    state = get_state(ctx)
+    ensure_available(state.config)
+    # The outcome is reported below as one line; without this, Python's
+    # last-resort handler would print the pipeline's log records as well.
+    logging.getLogger("mediaforge").addHandler(logging.NullHandler())
+    interrupted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1))
+    try:
+        job = run_foreground(
+            state.config,
+            state.store,
+            input if is_s3_url(input) else Path(input),
+            preset,
+            output_dir=output_dir,
+            stop=lambda: SHUTDOWN if interrupted else None,
+            # A progress bar only for a person watching; redirected output stays clean.
+            console=err if not json_out and err.is_terminal else None,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if json_out:
+        from mediaforge.cli.render import print_json
+
+        print_json(job.to_dict())
+    else:
+        from mediaforge.cli.render import job_detail
+
+        job_detail(out, job, state.store.notifications_for(job), _uploads(state, job.id))
+    if interrupted:
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+    if job.status not in (JobStatus.SUCCEEDED, JobStatus.SKIPPED):
+        reason = f": {job.error}" if job.error else ""
+        err.print(f"Error: job {job.id} {job.status.value}{reason}", markup=False, soft_wrap=True)
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+def submit(
+    ctx: typer.Context,
+    inputs: Annotated[
+        list[str], typer.Argument(help="Files, folders (recursive), globs or s3://BUCKET/KEY.")
+    ],
+    preset: PresetOpt,
+    output_dir: OutputDirOpt = None,
+    priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow progress until all end.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Queue one job per input; prints the job ids."""
+    from mediaforge.queue.submission import submit as submit_jobs
+    from mediaforge.storage.inputs import expand_inputs
+    from mediaforge.storage.s3.client import is_s3_url
+
+    state = get_state(ctx)
+    local = expand_inputs([i for i in inputs if not is_s3_url(i)])
+    paths: list[Path | str] = [*local, *(i for i in inputs if is_s3_url(i))]
+    ids = submit_jobs(
+        state.config,
+        state.store,
+        state.queue(),
+        paths,
+        preset,
+        output_dir=output_dir,
+        priority=priority,
+    )
+    if not wait:
+        if json_out:
+            from mediaforge.cli.render import print_json
+
+            print_json([state.store.get(i).to_dict() for i in ids])
+        else:
+            for i in ids:
+                out.print(str(i))  # an int would make rich import its pretty-printer (~10 ms)
+        return
+    _wait_for(state, ids, json_out)
+
+
+def _wait_for(state: State, ids: list[int], json_out: bool) -> None:
+    from mediaforge.cli.render import follow, print_json
+    from mediaforge.jobs.store import JobStatus
+
+    if json_out:
+        while not all(state.store.get(i).status.finished for i in ids):
+            time.sleep(0.5)
+        jobs = [state.store.get(i) for i in ids]
+        print_json(jobs[0].to_dict() if len(jobs) == 1 else [j.to_dict() for j in jobs])
+    else:
+        jobs = follow(err, ids, state.store.get)
+        for job in jobs:
+            if job.error:
+                err.print(f"job {job.id}: {job.error}", markup=False, soft_wrap=True)
+    if any(j.status in (JobStatus.FAILED, JobStatus.CANCELLED) for j in jobs):
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+def status(
+    ctx: typer.Context,
+    job_id: Annotated[int, typer.Argument(metavar="JOB", help="Job id.")],
+    follow_: Annotated[bool, typer.Option("--follow", "-f", help="Follow until it ends.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one job."""
+    from mediaforge.cli.render import job_detail, print_json
+
+    state = get_state(ctx)
+    job = state.store.get(job_id)
+    if follow_ and not job.status.finished:
+        _wait_for(state, [job_id], json_out)
+        if not json_out:
+            job_detail(out, state.store.get(job_id), (), _uploads(state, job_id))
+        return
+    notifications = state.store.notifications_for(job)
+    uploads = _uploads(state, job_id)
+    if json_out:
+        print_json(
+            {
+                **job.to_dict(),
+                "notifications": [n.to_dict() for n in notifications],
+                "uploads": [u.to_dict() for u in uploads],
+            }
+        )
+    else:
+        job_detail(out, job, notifications, uploads)
+
+
+def _uploads(state: State, job_id: int) -> list[Any]:
+    from mediaforge.storage.s3.uploads import UploadStore
+
+    return UploadStore(state.store).for_job(job_id)
+
+
+def jobs(
+    ctx: typer.Context,
+    status_: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--status", "-s", help="Only jobs in this state."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many.")] = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """List jobs, newest first."""
+    from mediaforge.cli.render import jobs_table, print_json
+    from mediaforge.jobs.store import JobStatus
+
+    wanted = None
+    if status_ is not None:
+        try:
+            wanted = JobStatus(status_)
+        except ValueError:
+            allowed = ", ".join(s.value for s in JobStatus)
+            raise typer.BadParameter(
+                f"'{status_}' is not a job status; use one of {allowed}", param_hint="--status"
+            ) from None
+    listed = get_state(ctx).store.list_jobs(status=wanted, limit=limit)
+    if json_out:
+        print_json([j.to_dict() for j in listed])
+    else:
+        jobs_table(out, listed)
+
+
+def cancel(
+    ctx: typer.Context,
+    job_id: Annotated[int, typer.Argument(metavar="JOB", help="Job id.")],
+) -> None:
+    """Cancel a queued or running job (a running ffmpeg is stopped, temp files removed)."""
+    from mediaforge.queue.control import cancel_job
+
+    state = get_state(ctx)
+    job = cancel_job(state.config, state.store, job_id)
+    out.print(f"job {job.id} cancelled")
+
+
+def retry(
+    ctx: typer.Context,
+    job_id: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Argument(metavar="[JOB]", help="Job id."),
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Retry every failed job.")] = False,
+) -> None:
+    """Queue a failed or cancelled job again."""
+    from mediaforge.queue.control import retry_jobs
+
+    state = get_state(ctx)
+    if (job_id is None) == (not failed):
+        raise typer.BadParameter("give a JOB id or --failed (not both)")
+    # Each line as its job is queued: an error on a later job comes after them.
+    queued = 0
+    for job in retry_jobs(state.store, state.queue(), None if job_id is None else [job_id]):
+        out.print(f"job {job.id} queued again")
+        queued += 1
+    if failed and not queued:
+        out.print("no failed jobs")

@@ -1,0 +1,17 @@
+"""Options several commands share, with the same flags and help everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+PresetOpt = Annotated[
+    str, typer.Option("--preset", "-p", help="Preset name (mediaforge presets list).")
+]
+OutputDirOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--output-dir", "-o", help="Where outputs go (default: beside the input)."),
+]

@@ -1,0 +1,52 @@
+"""What one invocation of ``mediaforge`` knows: the global options, and the
+config, job store and queue, each opened on first use (so ``--help`` and
+``--version`` open nothing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from mediaforge.config.schema import Config
+    from mediaforge.jobs.store import JobStore
+    from mediaforge.queue.backend import JobQueue
+
+
+class State:
+    """What the global options resolved; config and store are opened on demand."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+        self._store: JobStore | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from mediaforge.config.schema import load_config
+
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def store(self) -> JobStore:
+        if self._store is None:
+            from mediaforge.jobs.store import JobStore
+
+            self._store = JobStore.open(self.config)
+        return self._store
+
+    def queue(self) -> JobQueue:
+        from mediaforge.queue.backend import JobQueue
+
+        return JobQueue(self.config)
+
+
+def get_state(ctx: typer.Context) -> State:
+    """The state the root callback put on the command's context."""
+    state = ctx.find_root().obj
+    assert isinstance(state, State)
+    return state
