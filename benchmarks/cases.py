@@ -581,8 +581,9 @@ def bench_jobs(sizes: Sizes) -> Report:
 def _fill(ws: Workspace, rows: int) -> None:
     """Create the job database of ``ws`` with ``rows`` finished jobs (1% failed),
     in one transaction, through the JobStore's own models."""
-    from mediaforge.config.schema import load_config
-    from mediaforge.jobs.store import JobRow, JobStore
+    from mediaforge.config.discovery import load_config
+    from mediaforge.jobs.store import JobStore
+    from mediaforge.jobs.tables import JobRow
 
     store = JobStore.open(load_config(None, ws.env))
     start = time.time() - rows * 60
@@ -822,9 +823,9 @@ class _S3Bench:
         import yaml
         from boto3.s3.transfer import TransferConfig
 
-        from mediaforge.config.schema import load_config
+        from mediaforge.config.discovery import load_config
         from mediaforge.jobs.store import JobStore
-        from mediaforge.storage.s3.uploads import Uploader
+        from mediaforge.storage.s3.uploader import Uploader
 
         self.ws, self.sizes, self.server_pid = ws, sizes, server_pid
         self.rng = random.Random(20261121)
@@ -879,8 +880,9 @@ class _S3Bench:
     def ours(self, output: Path, kind: str) -> Sample:
         """Record a succeeded job that made ``output`` and the rows it owes S3
         (untimed: that happens when the job finishes), then time its upload step."""
-        from mediaforge.jobs.store import JobStatus, NewJob, Output
-        from mediaforge.storage.s3.uploads import UploadStatus, UploadStore, planned_uploads
+        from mediaforge.jobs.model import JobStatus, NewJob, Output
+        from mediaforge.storage.s3.plan import planned_uploads
+        from mediaforge.storage.s3.rows import UploadStatus, UploadStore
 
         source = str(self.ws.root / "source.mov")
         [job_id] = self.store.create([NewJob(input_path=source, preset="bench")])

@@ -25,7 +25,8 @@ from typing import Any, Self
 
 import pytest
 
-from mediaforge.config.schema import Config, load_config
+from mediaforge.config.discovery import load_config
+from mediaforge.config.schema import Config
 from mediaforge.jobs.store import JobStore
 from mediaforge.queue.backend import JobQueue
 from mediaforge.queue.submission import submit

@@ -22,7 +22,7 @@ class Event(enum.StrEnum):
         return _JOB_EVENTS[status]
 
 
-# Keyed by JobStatus value: config.py imports this module and must stay light.
+# Keyed by JobStatus value: the config schema imports this module and must stay light.
 _JOB_EVENTS = {
     "succeeded": Event.JOB_SUCCEEDED,
     "failed": Event.JOB_FAILED,

@@ -18,8 +18,16 @@ from typing import Any, Literal
 import pytest
 import yaml
 
-from mediaforge.config.schema import (
+from mediaforge.config.discovery import (
     SYSTEM_CONFIG,
+    candidate_config_files,
+    default_data_dir,
+    find_config_file,
+    load_config,
+)
+from mediaforge.config.display import config_to_dict, example_config_text
+from mediaforge.config.reader import parse_dataclass
+from mediaforge.config.schema import (
     Config,
     DatabaseConfig,
     LogConfig,
@@ -27,13 +35,6 @@ from mediaforge.config.schema import (
     QueueConfig,
     VerifyConfig,
     WorkerConfig,
-    candidate_config_files,
-    config_to_dict,
-    default_data_dir,
-    example_config_text,
-    find_config_file,
-    load_config,
-    parse_dataclass,
 )
 from mediaforge.errors import ConfigError, ExitCode
 from tests.mfcli import REPO

@@ -9,13 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mediaforge.config.schema import (
-    Config,
-    WatchRule,
-    example_config_text,
-    load_config,
-    parse_dataclass,
-)
+from mediaforge.config.discovery import load_config
+from mediaforge.config.display import example_config_text
+from mediaforge.config.reader import parse_dataclass
+from mediaforge.config.schema import Config, WatchRule
 from mediaforge.errors import ConfigError
 from tests.mfcli import REPO, Mediaforge
 

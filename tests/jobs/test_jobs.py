@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from mediaforge.errors import JobStateError
-from mediaforge.jobs.store import JobStatus, JobStore, NewJob, Output, connect
+from mediaforge.jobs.database import connect
+from mediaforge.jobs.model import JobStatus, NewJob, Output
+from mediaforge.jobs.store import JobStore
 from tests.mfcli import Mediaforge
 
 HOST = socket.gethostname()

@@ -1,4 +1,4 @@
-"""probe.py on real files synthesized by ffmpeg."""
+"""media/probe.py on real files synthesized by ffmpeg."""
 
 from __future__ import annotations
 

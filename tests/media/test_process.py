@@ -1,4 +1,4 @@
-"""process.py: real ffmpeg runs, stops, stalls, failures and deaths."""
+"""media/process.py: real ffmpeg runs, stops, stalls, failures and deaths."""
 
 from __future__ import annotations
 

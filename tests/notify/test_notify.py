@@ -31,10 +31,14 @@ import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from mediaforge.config.schema import load_config
+from mediaforge.config.discovery import load_config
 from mediaforge.events import Event
-from mediaforge.jobs.store import Job, JobStatus, JobStore, NewJob, NotificationStatus, Output
-from mediaforge.notify.delivery import Notifier, compose, load_targets, target_label
+from mediaforge.jobs.model import Job, JobStatus, NewJob, Output
+from mediaforge.jobs.store import JobStore
+from mediaforge.notify.delivery import Notifier
+from mediaforge.notify.messages import compose
+from mediaforge.notify.store import NotificationStatus
+from mediaforge.notify.targets import load_targets, target_label
 from mediaforge.queue.pipeline import run_foreground
 from tests.mfcli import Mediaforge, free_port, wait_until
 

@@ -70,7 +70,7 @@ def check_hls(folder: Path, duration: float) -> list[str]:
 
 
 def test_every_builtin_preset_is_tested() -> None:
-    from mediaforge.presets.model import load_presets
+    from mediaforge.presets.loading import load_presets
 
     assert set(load_presets(None)) == set(BUILTINS)
 

@@ -21,14 +21,18 @@ import pytest
 import yaml
 from moto.server import ThreadedMotoServer
 
-from mediaforge.config.schema import Config, load_config
+from mediaforge.config.discovery import load_config
+from mediaforge.config.schema import Config
 from mediaforge.errors import JobNotFound, JobStateError
 from mediaforge.events import Event
-from mediaforge.jobs.store import JobStatus, JobStore, NewJob, NotificationStatus, Output
+from mediaforge.jobs.model import JobStatus, NewJob, Output
+from mediaforge.jobs.store import JobStore
+from mediaforge.notify.store import NotificationStatus
 from mediaforge.queue.backend import JobQueue
 from mediaforge.queue.control import cancel_job, retry_job, retry_jobs
+from mediaforge.storage.s3.plan import planned_uploads
+from mediaforge.storage.s3.rows import UploadStatus
 from mediaforge.storage.s3.sync import plan_sync, sync_owed
-from mediaforge.storage.s3.uploads import UploadStatus, planned_uploads
 from tests.mfcli import Mediaforge
 
 BUCKET = "control-sync"

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from mediaforge.jobs.store import JobStatus
+from mediaforge.jobs.model import JobStatus
 from mediaforge.queue.backend import JobQueue
 from mediaforge.queue.submission import prepare_jobs
 from tests.mfcli import Mediaforge

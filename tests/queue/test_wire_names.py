@@ -9,7 +9,7 @@ from pathlib import Path
 
 from huey.registry import Message
 
-from mediaforge.jobs.store import JobStatus
+from mediaforge.jobs.model import JobStatus
 from mediaforge.queue.backend import JobQueue
 from mediaforge.queue.submission import prepare_jobs
 from tests.mfcli import Mediaforge

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mediaforge.jobs.store import Job, JobStatus
+from mediaforge.jobs.model import Job, JobStatus
 from mediaforge.queue.backend import JobQueue
 from mediaforge.storage.local import is_temp_name
 from tests.mfcli import QUICK_WORKER, Mediaforge, ffmpeg_pids

@@ -26,18 +26,16 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from mediaforge.config.schema import Config, NotifyTarget, WatchRule
-from mediaforge.jobs.store import JobStatus, JobStore, NewJob, NotificationRow, Output, UploadRow
+from mediaforge.jobs.model import JobStatus, NewJob, Output
+from mediaforge.jobs.store import JobStore
+from mediaforge.jobs.tables import NotificationRow, UploadRow
 from mediaforge.notify.delivery import Notifier
 from mediaforge.queue.backend import JobQueue
 from mediaforge.queue.pipeline import run_job
 from mediaforge.storage.s3.client import MiB, S3Client, content_type_for, expected_etag
-from mediaforge.storage.s3.uploads import (
-    Uploader,
-    UploadKind,
-    UploadStatus,
-    UploadStore,
-    planned_uploads,
-)
+from mediaforge.storage.s3.plan import planned_uploads
+from mediaforge.storage.s3.rows import UploadKind, UploadStatus, UploadStore
+from mediaforge.storage.s3.uploader import Uploader
 from mediaforge.watch.watcher import Watcher
 from tests.mfcli import Mediaforge
 

@@ -28,16 +28,13 @@ from mediaforge.config.schema import (
     WatchRule,
 )
 from mediaforge.errors import ConfigError
-from mediaforge.jobs.store import Job, JobStatus, JobStore
+from mediaforge.jobs.model import Job, JobStatus
+from mediaforge.jobs.store import JobStore
 from mediaforge.queue.backend import JobQueue
-from mediaforge.watch.watcher import (
-    FileState,
-    StabilityTracker,
-    Watcher,
-    filesystem_type,
-    needs_polling,
-    watch_rules,
-)
+from mediaforge.watch.mounts import filesystem_type, needs_polling
+from mediaforge.watch.rules import watch_rules
+from mediaforge.watch.stability import FileState, StabilityTracker
+from mediaforge.watch.watcher import Watcher
 from tests.mfcli import Mediaforge, wait_until
 
 PRESET = "aac-audio"

@@ -22,7 +22,7 @@ def config_show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     import yaml
 
     from mediaforge.cli.render import print_json
-    from mediaforge.config.schema import config_to_dict
+    from mediaforge.config.display import config_to_dict
 
     config = get_state(ctx).config
     data = config_to_dict(config)
@@ -38,7 +38,7 @@ def config_show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 @config_app.command("check")
 def config_check(ctx: typer.Context) -> None:
     """Validate the configuration file; every bad field is listed with its line."""
-    from mediaforge.storage.s3.uploads import ensure_available
+    from mediaforge.storage.s3.uploader import ensure_available
 
     config = get_state(ctx).config
     ensure_available(config)  # an s3 section is only usable with boto3 installed
@@ -52,7 +52,7 @@ def config_init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented config file with every setting at its default."""
-    from mediaforge.config.schema import example_config_text
+    from mediaforge.config.display import example_config_text
     from mediaforge.errors import ConfigError
 
     if path.exists() and not force:

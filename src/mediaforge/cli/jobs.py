@@ -25,10 +25,10 @@ def run(
     json_out: JsonOpt = False,
 ) -> None:
     """Run one job in the foreground (no queue, no worker needed)."""
-    from mediaforge.jobs.store import JobStatus
+    from mediaforge.jobs.model import JobStatus
     from mediaforge.queue.pipeline import SHUTDOWN, run_foreground
     from mediaforge.storage.s3.client import is_s3_url
-    from mediaforge.storage.s3.uploads import ensure_available
+    from mediaforge.storage.s3.uploader import ensure_available
 
     state = get_state(ctx)
     ensure_available(state.config)
@@ -108,7 +108,7 @@ def submit(
 
 def _wait_for(state: State, ids: list[int], json_out: bool) -> None:
     from mediaforge.cli.render import follow, print_json
-    from mediaforge.jobs.store import JobStatus
+    from mediaforge.jobs.model import JobStatus
 
     if json_out:
         while not all(state.store.get(i).status.finished for i in ids):
@@ -155,7 +155,7 @@ def status(
 
 
 def _uploads(state: State, job_id: int) -> list[Any]:
-    from mediaforge.storage.s3.uploads import UploadStore
+    from mediaforge.storage.s3.rows import UploadStore
 
     return UploadStore(state.store).for_job(job_id)
 
@@ -171,7 +171,7 @@ def jobs(
 ) -> None:
     """List jobs, newest first."""
     from mediaforge.cli.render import jobs_table, print_json
-    from mediaforge.jobs.store import JobStatus
+    from mediaforge.jobs.model import JobStatus
 
     wanted = None
     if status_ is not None:

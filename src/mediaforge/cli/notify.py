@@ -25,7 +25,7 @@ def notify_test(
 ) -> None:
     """Send a test message to each notification target and report which worked."""
     from mediaforge.cli.render import print_json
-    from mediaforge.notify.delivery import send_test
+    from mediaforge.notify.sending import send_test
 
     results = send_test(get_state(ctx).config, tag)
     if json_out:

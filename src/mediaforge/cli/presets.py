@@ -38,7 +38,7 @@ def probe(
 def presets_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """List built-in and user presets."""
     from mediaforge.cli.render import print_json
-    from mediaforge.presets.model import load_presets
+    from mediaforge.presets.loading import load_presets
 
     presets = load_presets(get_state(ctx).config.presets_dir)
     if json_out:
@@ -71,7 +71,7 @@ def presets_show(
     output_dir: OutputDirOpt = None,
 ) -> None:
     """Show a preset, or the exact ffmpeg command it would run on --input."""
-    from mediaforge.presets.model import get_preset
+    from mediaforge.presets.loading import get_preset
 
     config = get_state(ctx).config
     preset = get_preset(name, config.presets_dir)
@@ -89,7 +89,7 @@ def presets_validate(
 ) -> None:
     """Check preset files; every problem is listed with its line."""
     from mediaforge.errors import PresetError
-    from mediaforge.presets.model import load_preset_file
+    from mediaforge.presets.loading import load_preset_file
 
     bad = 0
     for path in files:

@@ -14,9 +14,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediaforge.jobs.store import Job, JobStatus, Notification, NotificationStatus
+from mediaforge.jobs.model import Job, JobStatus
 from mediaforge.media.probe import MediaInfo
-from mediaforge.storage.s3.uploads import SyncReport, Upload, UploadStatus
+from mediaforge.notify.store import Notification, NotificationStatus
+from mediaforge.storage.s3.report import SyncReport
+from mediaforge.storage.s3.rows import Upload, UploadStatus
 
 STATUS_STYLE = {
     JobStatus.QUEUED: "cyan",
@@ -193,7 +195,7 @@ def sync_report(console: Console, report: SyncReport) -> None:
 
 
 def _notification_text(note: Notification) -> str:
-    """One delivery outcome: target labels and errors hold no secrets (notify.py)."""
+    """One delivery outcome: target labels and errors hold no secrets (see notify/)."""
     what = f"{escape(note.target)} [dim]({note.event})[/]"
     error = escape(note.error or "")
     if note.status is NotificationStatus.SENT:

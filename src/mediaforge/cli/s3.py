@@ -81,7 +81,7 @@ def s3_links(
 ) -> None:
     """Make new download links for a job's uploaded outputs (links expire)."""
     from mediaforge.cli.render import print_json
-    from mediaforge.storage.s3.uploads import Uploader
+    from mediaforge.storage.s3.uploader import Uploader
 
     state = get_state(ctx)
     state.store.get(job_id)  # JobNotFound for a wrong id

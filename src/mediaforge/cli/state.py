@@ -26,7 +26,7 @@ class State:
     @property
     def config(self) -> Config:
         if self._config is None:
-            from mediaforge.config.schema import load_config
+            from mediaforge.config.discovery import load_config
 
             self._config = load_config(self.config_path)
         return self._config

@@ -38,7 +38,8 @@ def watch(
 ) -> None:
     """Watch folders: submit each new file once it is complete (see docs/watch.md)."""
     from mediaforge.ops.logs import setup_logging
-    from mediaforge.watch.watcher import run_watch, watch_rules
+    from mediaforge.watch.rules import watch_rules
+    from mediaforge.watch.watcher import run_watch
 
     config = get_state(ctx).config
     setup_logging(config.log, verbose=verbose)

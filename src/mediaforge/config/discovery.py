@@ -14,14 +14,10 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mediaforge.config.reader import _resolve_path, parse_dataclass
+from mediaforge.config.schema import Config
 from mediaforge.errors import ConfigError
-
-if TYPE_CHECKING:
-    from mediaforge.config.schema import Config
-
 
 # -- finding the file ---------------------------------------------------------
 
@@ -94,10 +90,6 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
 
     Raises ConfigError listing every invalid field, with file and line.
     """
-    # Imported here, not at the top, while schema re-exports this module's
-    # names (layout change): a module-level import would be a cycle.
-    from mediaforge.config.schema import Config
-
     env = os.environ if env is None else env
     home = _home(env)
     path = find_config_file(explicit, env)

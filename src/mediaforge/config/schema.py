@@ -22,17 +22,6 @@ from mediaforge.config.reader import NOT_IN_FILE, SECRET, limits
 from mediaforge.events import DEFAULT_EVENTS, Event
 from mediaforge.redact import redact_url
 
-# isort: split
-# Re-exported until importers are updated (layout change).
-from mediaforge.config.discovery import SYSTEM_CONFIG as SYSTEM_CONFIG
-from mediaforge.config.discovery import candidate_config_files as candidate_config_files
-from mediaforge.config.discovery import default_data_dir as default_data_dir
-from mediaforge.config.discovery import find_config_file as find_config_file
-from mediaforge.config.discovery import load_config as load_config
-from mediaforge.config.display import config_to_dict as config_to_dict
-from mediaforge.config.display import example_config_text as example_config_text
-from mediaforge.config.reader import parse_dataclass as parse_dataclass
-
 
 @dataclass(frozen=True)
 class WorkerConfig:

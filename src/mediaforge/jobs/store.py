@@ -19,30 +19,19 @@ from typing import TYPE_CHECKING, Any, cast
 import peewee
 
 from mediaforge.errors import EnvironmentProblem, JobNotFound, JobStateError
-from mediaforge.jobs.database import MIGRATIONS, MODELS, SCHEMA_VERSION
-from mediaforge.jobs.model import FINISHED, TRANSITIONS
-from mediaforge.jobs.tables import MetaRow
-
-# isort: split
-# Re-exported until importers are updated (layout change). This module uses
-# most of them itself: when removing this block, import those plainly above.
-from mediaforge.jobs.database import connect as connect
-from mediaforge.jobs.identity import this_worker_prefix as this_worker_prefix
-from mediaforge.jobs.identity import worker_is_dead_here as worker_is_dead_here
-from mediaforge.jobs.model import Job as Job
-from mediaforge.jobs.model import JobSource as JobSource
-from mediaforge.jobs.model import JobStatus as JobStatus
-from mediaforge.jobs.model import NewJob as NewJob
-from mediaforge.jobs.model import Output as Output
-from mediaforge.jobs.model import snapshot as snapshot
-from mediaforge.jobs.tables import JobRow as JobRow
-from mediaforge.jobs.tables import NotificationRow as NotificationRow
-from mediaforge.jobs.tables import UploadRow as UploadRow
-from mediaforge.jobs.upload_rows import NewUpload as NewUpload
-from mediaforge.jobs.upload_rows import insert_uploads as insert_uploads
-from mediaforge.notify.store import NewNotification as NewNotification
-from mediaforge.notify.store import Notification as Notification
-from mediaforge.notify.store import NotificationStatus as NotificationStatus
+from mediaforge.jobs.database import MIGRATIONS, MODELS, SCHEMA_VERSION, connect
+from mediaforge.jobs.identity import worker_is_dead_here
+from mediaforge.jobs.model import (
+    FINISHED,
+    TRANSITIONS,
+    Job,
+    JobStatus,
+    NewJob,
+    Output,
+)
+from mediaforge.jobs.tables import JobRow, MetaRow, NotificationRow, UploadRow
+from mediaforge.jobs.upload_rows import NewUpload, insert_uploads
+from mediaforge.notify.store import NewNotification, Notification, NotificationStatus
 
 if TYPE_CHECKING:
     from mediaforge.config.schema import Config

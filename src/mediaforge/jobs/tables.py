@@ -76,7 +76,7 @@ class ClaimedRow(BaseModel):
 
 
 class NotificationRow(ClaimedRow):
-    """One message owed to one notification target about one event (see notify.py).
+    """One message owed to one notification target about one event (see the notify package).
 
     ``key`` names what the event is about (``job:12:<finished_at>``,
     ``batch:<id>``, ``worker:<name>:<time>``); with ``event`` and ``target`` it
@@ -98,7 +98,7 @@ class NotificationRow(ClaimedRow):
 
 
 class UploadRow(ClaimedRow):
-    """One file of a job owed to S3 (see uploads.py); ``key`` is its object key,
+    """One file of a job owed to S3 (see storage/s3); ``key`` is its object key,
     ``name`` the file's name within its output (``clip.hls/720p/seg_00001.ts``).
 
     ``url`` is a pre-signed download link: it grants read access to that one

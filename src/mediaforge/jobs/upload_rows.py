@@ -14,7 +14,7 @@ from mediaforge.jobs.tables import UploadRow
 
 @dataclass(frozen=True)
 class NewUpload:
-    """A file of a job to upload to ``bucket/key`` (see uploads.py)."""
+    """A file of a job to upload to ``bucket/key`` (see storage/s3)."""
 
     kind: str
     path: str

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mediaforge.errors import MediaforgeError, VerificationError
-from mediaforge.jobs.store import Output
+from mediaforge.jobs.model import Output
 from mediaforge.media.planning import PlannedOutput, Size
 from mediaforge.media.probe import MediaInfo
 from mediaforge.presets.model import OutputKind

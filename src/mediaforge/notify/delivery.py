@@ -35,23 +35,14 @@ from collections.abc import Sequence
 from mediaforge.config.schema import Config
 from mediaforge.errors import NotifyError
 from mediaforge.events import Event
-from mediaforge.jobs.store import (
-    Job,
-    JobStore,
-    NewNotification,
-    Notification,
-    NotificationStatus,
-)
+from mediaforge.jobs.model import Job
+from mediaforge.jobs.store import JobStore
 from mediaforge.notify.messages import Message, compose
 from mediaforge.notify.redactor import _REDACTOR
 from mediaforge.notify.sending import Delivery, send
+from mediaforge.notify.store import NewNotification, Notification, NotificationStatus
 from mediaforge.notify.targets import Target, load_targets
-from mediaforge.storage.s3.uploads import UploadStore
-
-# isort: split
-# Re-exported until importers are updated (layout change).
-from mediaforge.notify.sending import send_test as send_test
-from mediaforge.notify.targets import target_label as target_label
+from mediaforge.storage.s3.rows import UploadStore
 from mediaforge.units import backoff
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,9 @@ from typing import Any
 from mediaforge.config.schema import NotifyConfig
 from mediaforge.errors import NotifyError
 from mediaforge.events import Event
-from mediaforge.jobs.store import Job, JobStatus
-from mediaforge.storage.s3.uploads import Upload, upload_summary
+from mediaforge.jobs.model import Job, JobStatus
+from mediaforge.storage.s3.report import upload_summary
+from mediaforge.storage.s3.rows import Upload
 from mediaforge.units import human_duration, human_size
 
 ICONS = {

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from mediaforge.config.schema import Config
 from mediaforge.errors import MediaforgeError
-from mediaforge.presets.model import load_presets
+from mediaforge.presets.loading import load_presets
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from mediaforge.config.schema import SYSTEM_CONFIG, Config
+from mediaforge.config.discovery import SYSTEM_CONFIG
+from mediaforge.config.schema import Config
 from mediaforge.errors import EnvironmentProblem, StorageError
 
 UNIT_NAMES = ("mediaforge-worker.service", "mediaforge-watch.service")

@@ -11,15 +11,12 @@ import functools
 import re
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 
 from mediaforge.config.reader import parse_dataclass
 from mediaforge.errors import ConfigError, PresetError
-
-if TYPE_CHECKING:
-    from mediaforge.presets.model import Preset, PresetFile
+from mediaforge.presets.model import OutputKind, Preset, PresetFile
 
 # The built-in presets ship as package data beside this module.
 _BUILTIN = resources.files("mediaforge.presets").joinpath("builtin")
@@ -28,10 +25,6 @@ _BUILTIN = resources.files("mediaforge.presets").joinpath("builtin")
 def _check(pf: PresetFile) -> list[tuple[str, str]]:
     """Cross-field rules the type checker in config cannot express, as
     (dotted key, problem) pairs."""
-    # Imported here, not at the top, while model re-exports this module's
-    # functions (layout change): a module-level import would be a cycle.
-    from mediaforge.presets.model import OutputKind
-
     problems: list[tuple[str, str]] = []
     if not pf.name:
         problems.append(("name", "is missing; give the preset a name"))
@@ -113,8 +106,6 @@ def parse_preset(text: str, where: str) -> Preset:
 
     Every problem reads ``{where}:{line}: {dotted.key}: {problem}``.
     """
-    from mediaforge.presets.model import Preset, PresetFile  # see _check
-
     try:
         pf = parse_dataclass(PresetFile, text, Path(where))
     except ConfigError as exc:

@@ -10,12 +10,6 @@ import enum
 from dataclasses import dataclass, field
 from typing import Literal
 
-# isort: split
-# Re-exported until importers are updated (layout change).
-from mediaforge.presets.loading import get_preset as get_preset
-from mediaforge.presets.loading import load_preset_file as load_preset_file
-from mediaforge.presets.loading import load_presets as load_presets
-
 
 class OutputKind(enum.StrEnum):
     """What an output is; decides how it is built and verified."""

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from mediaforge.config.schema import Config
-from mediaforge.jobs.store import Job, JobStatus, JobStore
+from mediaforge.jobs.model import Job, JobStatus
+from mediaforge.jobs.store import JobStore
 
 if TYPE_CHECKING:
     # Only a type here: the caller opens the queue (and imports huey).

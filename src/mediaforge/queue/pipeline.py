@@ -24,19 +24,20 @@ from mediaforge.errors import (
     PresetError,
     StorageError,
 )
+from mediaforge.jobs.model import Job, JobStatus, Output
 from mediaforge.jobs.pulse import Pulse
-from mediaforge.jobs.store import Job, JobStatus, JobStore, Output
+from mediaforge.jobs.store import JobStore
 from mediaforge.media.command import build_command
 from mediaforge.media.planning import Action, Plan, plan_job
 from mediaforge.media.probe import MediaInfo, probe
 from mediaforge.media.process import Progress, run_ffmpeg
 from mediaforge.media.verify import verify_output
 from mediaforge.notify.delivery import notify_job_now
-from mediaforge.presets.model import get_preset
+from mediaforge.presets.loading import get_preset
 from mediaforge.storage.local import ensure_folder, publish, remove_quietly, remove_stale_temps
 from mediaforge.storage.s3.client import is_s3_url
 from mediaforge.storage.s3.download import download_folder, fetch_input, remote_outputs_dir
-from mediaforge.storage.s3.uploads import planned_uploads
+from mediaforge.storage.s3.plan import planned_uploads
 from mediaforge.units import backoff
 
 log = logging.getLogger(__name__)
@@ -318,7 +319,7 @@ def run_foreground(
     returning; an upload that fails stays owed, for a worker or ``mediaforge
     s3 sync``. Returns the finished job.
     """
-    from mediaforge.jobs.store import this_worker_prefix
+    from mediaforge.jobs.identity import this_worker_prefix
     from mediaforge.queue.submission import prepare_jobs
 
     source = input_path if isinstance(input_path, str) else input_path.absolute()
@@ -353,7 +354,8 @@ def run_foreground(
 def upload_now(config: Config, store: JobStore, job_id: int, worker: str, stop: StopCheck) -> None:
     """Upload a job's files in this process (``mediaforge run``). A failure is
     logged and left owed; it never changes the job."""
-    from mediaforge.storage.s3.uploads import Uploader, UploadStore
+    from mediaforge.storage.s3.rows import UploadStore
+    from mediaforge.storage.s3.uploader import Uploader
 
     if UploadStore(store).settled(job_id):
         return

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 from mediaforge.config.schema import Config
 from mediaforge.errors import InputError
-from mediaforge.jobs.store import JobSource, JobStore, NewJob
+from mediaforge.jobs.model import JobSource, NewJob
+from mediaforge.jobs.store import JobStore
 from mediaforge.media.probe import probe
-from mediaforge.presets.model import get_preset
+from mediaforge.presets.loading import get_preset
 from mediaforge.queue.backend import JobQueue
 from mediaforge.storage.inputs import Fingerprint, fingerprint
 

@@ -27,12 +27,14 @@ from huey.consumer import Consumer
 from mediaforge.config.schema import Config
 from mediaforge.errors import EnvironmentProblem, Interrupted
 from mediaforge.events import Event
-from mediaforge.jobs.store import Job, JobStatus, JobStore, this_worker_prefix
+from mediaforge.jobs.identity import this_worker_prefix
+from mediaforge.jobs.model import Job, JobStatus
+from mediaforge.jobs.store import JobStore
 from mediaforge.notify.delivery import Notifier
 from mediaforge.queue.backend import JobQueue
 from mediaforge.queue.pipeline import SHUTDOWN, run_job
 from mediaforge.storage.s3.download import remove_leftover_downloads
-from mediaforge.storage.s3.uploads import Uploader, ensure_available
+from mediaforge.storage.s3.uploader import Uploader, ensure_available
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +173,7 @@ class MediaforgeConsumer:
                 self._running -= 1
 
     # -- uploads to S3 -----------------------------------------------------------
-    # Their own queued step (see uploads.py): a failed upload is retried with
+    # Their own queued step (see storage/s3/uploader.py): a failed upload is retried with
     # backoff and never touches its job.
 
     def _upload(self, job_id: int) -> None:
@@ -236,7 +238,7 @@ class MediaforgeConsumer:
 
     # -- notifications ---------------------------------------------------------
     # Recorded in the job database, sent by the `mediaforge.notify` task: a
-    # notification problem is logged and never fails a job (see notify.py).
+    # notification problem is logged and never fails a job (see notify/delivery.py).
 
     def _job_ended(self, job: Job) -> None:
         self._record(lambda: self.notifier.job_ended(job))

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mediaforge.errors import InputError, StorageError
-from mediaforge.jobs.store import Job, JobStatus
+from mediaforge.jobs.model import Job, JobStatus
 from mediaforge.storage.inputs import Fingerprint, fingerprint
 from mediaforge.storage.local import ensure_folder, publish, remove_quietly, temp_path_for
-from mediaforge.storage.s3.uploads import UploadStore
+from mediaforge.storage.s3.rows import UploadStore
 from mediaforge.watch.rules import FolderRule
 
 log = logging.getLogger(__name__)

@@ -46,24 +46,19 @@ import peewee
 
 from mediaforge.config.schema import Config, WatchRule
 from mediaforge.errors import FFmpegError, InputError, JobNotFound, MediaforgeError
-from mediaforge.jobs.store import JobSource, JobStatus, JobStore
+from mediaforge.jobs.model import JobSource, JobStatus
+from mediaforge.jobs.store import JobStore
 from mediaforge.media.probe import check_readable
-from mediaforge.presets.model import get_preset
+from mediaforge.presets.loading import get_preset
 from mediaforge.queue.backend import JobQueue
 from mediaforge.queue.submission import submit
 from mediaforge.storage.inputs import Fingerprint, fingerprint
-from mediaforge.storage.s3.uploads import UploadStore
+from mediaforge.storage.s3.rows import UploadStore
+from mediaforge.units import backoff
 from mediaforge.watch.mounts import filesystem_type, needs_polling
 from mediaforge.watch.originals import act_on_original
 from mediaforge.watch.rules import FolderRule
 from mediaforge.watch.stability import FileState, StabilityTracker
-
-# Re-exported until importers are updated (layout change); FileState,
-# StabilityTracker, filesystem_type and needs_polling, imported above for the
-# watcher's own use, stay importable from here as well.
-# isort: split
-from mediaforge.units import backoff
-from mediaforge.watch.rules import watch_rules as watch_rules
 
 log = logging.getLogger(__name__)
 

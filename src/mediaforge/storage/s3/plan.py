@@ -10,7 +10,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from mediaforge.config.schema import Config
-from mediaforge.jobs.store import NewUpload, Output
+from mediaforge.jobs.model import Output
+from mediaforge.jobs.upload_rows import NewUpload
 from mediaforge.storage.s3.client import content_type_for, is_s3_url, parse_s3_url
 from mediaforge.storage.s3.rows import UploadKind
 

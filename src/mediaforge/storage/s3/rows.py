@@ -13,17 +13,11 @@ from typing import Any, cast
 
 import peewee
 
-from mediaforge.jobs.store import (
-    Job,
-    JobRow,
-    JobStatus,
-    JobStore,
-    NewUpload,
-    UploadRow,
-    insert_uploads,
-    snapshot,
-    worker_is_dead_here,
-)
+from mediaforge.jobs.identity import worker_is_dead_here
+from mediaforge.jobs.model import Job, JobStatus, snapshot
+from mediaforge.jobs.store import JobStore
+from mediaforge.jobs.tables import JobRow, UploadRow
+from mediaforge.jobs.upload_rows import NewUpload, insert_uploads
 from mediaforge.storage.s3.client import object_url
 from mediaforge.units import iso_time
 

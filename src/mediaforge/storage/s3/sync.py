@@ -8,15 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from mediaforge.config.schema import Config
-from mediaforge.jobs.store import JobStore, this_worker_prefix
+from mediaforge.jobs.identity import this_worker_prefix
+from mediaforge.jobs.store import JobStore
 from mediaforge.notify.delivery import notify_job_now
-from mediaforge.storage.s3.uploads import (
-    SyncReport,
-    Upload,
-    Uploader,
-    ensure_available,
-    sync_plan,
-)
+from mediaforge.storage.s3.report import SyncReport
+from mediaforge.storage.s3.rows import Upload
+from mediaforge.storage.s3.uploader import Uploader, ensure_available, sync_plan
 
 
 def plan_sync(

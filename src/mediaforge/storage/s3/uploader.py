@@ -34,8 +34,11 @@ from typing import Any, cast
 
 from mediaforge.config.schema import Config
 from mediaforge.errors import Interrupted
+from mediaforge.jobs.model import Job, JobStatus
 from mediaforge.jobs.pulse import Pulse
-from mediaforge.jobs.store import Job, JobRow, JobStatus, JobStore, NewUpload, UploadRow
+from mediaforge.jobs.store import JobStore
+from mediaforge.jobs.tables import JobRow, UploadRow
+from mediaforge.jobs.upload_rows import NewUpload
 from mediaforge.storage.s3.client import (
     JOB_KEY,
     ORIGIN_KEY,

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from mediaforge.config.schema import load_config
+from mediaforge.config.discovery import load_config
 from mediaforge.errors import EnvironmentProblem
-from mediaforge.jobs.store import JobStatus, JobStore
+from mediaforge.jobs.model import JobStatus
+from mediaforge.jobs.store import JobStore
 from mediaforge.queue.backend import JobQueue
 from mediaforge.queue.worker import MediaforgeConsumer, ensure_supported_huey
-from tests.test_worker import Sandbox, assert_one_good_output
+from tests.queue.test_worker import Sandbox, assert_one_good_output
 
 
 def fake_huey_version(monkeypatch: pytest.MonkeyPatch, version: str) -> None:
