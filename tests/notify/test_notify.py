@@ -37,7 +37,7 @@ from mediaforge.jobs.model import Job, JobStatus, NewJob, Output
 from mediaforge.jobs.store import JobStore
 from mediaforge.notify.delivery import Notifier
 from mediaforge.notify.messages import compose
-from mediaforge.notify.store import NotificationStatus
+from mediaforge.notify.store import NotificationStatus, NotificationStore
 from mediaforge.notify.targets import load_targets, target_label
 from mediaforge.queue.pipeline import run_foreground
 from tests.mfcli import Mediaforge, free_port, wait_until
@@ -230,7 +230,7 @@ def test_a_json_webhook_receives_the_job_fields(
     assert f"Size: {size / 1024:.1f} KiB → " in message
     assert "x realtime" in message
     assert f"Output: {job.outputs[0].path}" in message
-    [note] = mf.store.notifications_for(job)
+    [note] = NotificationStore(mf.store).for_job(job)
     assert (note.status, note.target) == (NotificationStatus.SENT, target_label(webhook.url()))
 
 
@@ -377,7 +377,7 @@ def test_secrets_in_target_urls_appear_in_no_output(
 
     assert outputs[-1].code == 3 and "'nope' is not allowed" in outputs[-1].err
     assert outputs[1].json()["notify"]["targets"][0]["url"] == "***"
-    assert [n.status for n in mf.store.notifications_for(job)] == [
+    assert [n.status for n in NotificationStore(mf.store).for_job(job)] == [
         NotificationStatus.FAILED,
         NotificationStatus.FAILED,
         NotificationStatus.SENT,
@@ -456,7 +456,7 @@ def test_reporting_the_same_end_twice_records_one_message(mf: Mediaforge) -> Non
     assert notifier.job_ended(job) is not None
     assert notifier.job_ended(job) is None  # e.g. the CLI's cancel and the worker both saw it
 
-    assert len(mf.store.notifications_for(job)) == 1
+    assert len(NotificationStore(mf.store).for_job(job)) == 1
 
 
 def test_two_workers_never_claim_the_same_messages(mf: Mediaforge) -> None:
@@ -468,7 +468,7 @@ def test_two_workers_never_claim_the_same_messages(mf: Mediaforge) -> None:
     claims: dict[str, int] = {}
 
     def claim(worker: str) -> None:
-        claims[worker] = len(mf.store.claim_notifications("t", worker))
+        claims[worker] = len(NotificationStore(mf.store).claim("t", worker))
 
     threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(4)]
     for thread in threads:
@@ -532,7 +532,7 @@ def test_a_failed_delivery_is_retried_with_backoff_then_given_up(mf: Mediaforge)
     notifier.job_ended(job)
 
     def attempts() -> tuple[NotificationStatus, int]:
-        [note] = mf.store.notifications_for(job)
+        [note] = NotificationStore(mf.store).for_job(job)
         return note.status, note.attempts
 
     assert notifier.deliver_due("w") == 1.0  # seconds until the retry

@@ -27,12 +27,12 @@ from mediaforge.errors import JobNotFound, JobStateError
 from mediaforge.events import Event
 from mediaforge.jobs.model import JobStatus, NewJob, Output
 from mediaforge.jobs.store import JobStore
-from mediaforge.notify.store import NotificationStatus
+from mediaforge.notify.store import NotificationStatus, NotificationStore
 from mediaforge.queue.backend import JobQueue
 from mediaforge.queue.control import cancel_job, retry_job, retry_jobs
+from mediaforge.queue.sync import plan_sync, sync_owed
 from mediaforge.storage.s3.plan import planned_uploads
 from mediaforge.storage.s3.rows import UploadStatus
-from mediaforge.storage.s3.sync import plan_sync, sync_owed
 from tests.mfcli import Mediaforge
 
 BUCKET = "control-sync"
@@ -150,7 +150,7 @@ def test_cancel_job_cancels_and_records_the_message_for_a_worker_to_send(
 
     assert job.status is JobStatus.CANCELLED
     assert store.get(job_id).status is JobStatus.CANCELLED
-    [message] = store.notifications_for(job)
+    [message] = NotificationStore(store).for_job(job)
     assert (message.event, message.status) == (Event.JOB_CANCELLED, NotificationStatus.PENDING)
     # Sending is a worker's job: a notify task waits on the queue, nothing went out yet.
     assert JobQueue(config).huey.pending_count() == 1
@@ -167,7 +167,7 @@ def test_cancel_job_without_targets_records_no_message_and_queues_nothing(
     job = cancel_job(config, store, job_id)
 
     assert job.status is JobStatus.CANCELLED
-    assert store.notifications_for(job) == []
+    assert NotificationStore(store).for_job(job) == []
     assert JobQueue(config).huey.pending_count() == 0
 
 
@@ -183,7 +183,7 @@ def test_cancel_job_refuses_a_job_that_has_ended_and_records_nothing(
         cancel_job(config, store, job_id)
 
     assert store.get(job_id).status is ending
-    assert store.notifications_for(store.get(job_id)) == []
+    assert NotificationStore(store).for_job(store.get(job_id)) == []
     store.close()
 
 
@@ -316,7 +316,7 @@ def test_sync_owed_uploads_then_sends_the_message_that_waited_for_the_uploads(
     )
     assert head["ContentLength"] == output.stat().st_size
     # The message went out at once, not to a worker: no task was queued for it.
-    [message] = store.notifications_for(store.get(job_id))
+    [message] = NotificationStore(store).for_job(store.get(job_id))
     assert (message.event, message.status) == (Event.JOB_SUCCEEDED, NotificationStatus.SENT)
     [post] = webhook.posts
     assert "talk" in json.dumps(post)
@@ -341,7 +341,7 @@ def test_sync_owed_reports_an_upload_to_retry_and_sends_nothing_yet(
     assert report.settled_jobs == []
     [retrying] = report.round.retrying
     assert (retrying.job_id, retrying.status) == (job_id, UploadStatus.PENDING)
-    assert store.notifications_for(store.get(job_id)) == []
+    assert NotificationStore(store).for_job(store.get(job_id)) == []
     assert webhook.posts == []
     store.close()
 

@@ -30,6 +30,7 @@ from mediaforge.jobs.model import JobStatus, NewJob, Output
 from mediaforge.jobs.store import JobStore
 from mediaforge.jobs.tables import NotificationRow, UploadRow
 from mediaforge.notify.delivery import Notifier
+from mediaforge.notify.store import NotificationStore
 from mediaforge.queue.backend import JobQueue
 from mediaforge.queue.pipeline import run_job
 from mediaforge.storage.s3.client import MiB, S3Client, content_type_for, expected_etag
@@ -550,7 +551,7 @@ def test_a_batch_job_whose_upload_settles_after_the_digest_is_not_reported_again
     for job_id in jobs:
         uploader.upload_job(job_id, "test")
         assert notifier.job_ended(store.get(job_id)) is None or job_id == jobs[-1]
-    [digest] = [n for n in store.notifications_for(store.get(jobs[0])) if n.job_id is None]
+    [digest] = [n for n in NotificationStore(store).for_job(store.get(jobs[0])) if n.job_id is None]
     assert digest.event == "batch_finished"
     NotificationRow.update(status="sent").execute()  # as if it had gone out
 

@@ -7,7 +7,7 @@ import logging
 import signal
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -15,6 +15,9 @@ from mediaforge.cli.console import err, out
 from mediaforge.cli.options import JsonOpt, OutputDirOpt, PresetOpt
 from mediaforge.cli.state import State, get_state
 from mediaforge.errors import ExitCode
+
+if TYPE_CHECKING:
+    from mediaforge.jobs.model import Job
 
 
 def run(
@@ -57,7 +60,7 @@ def run(
     else:
         from mediaforge.cli.render import job_detail
 
-        job_detail(out, job, state.store.notifications_for(job), _uploads(state, job.id))
+        job_detail(out, job, _notifications(state, job), _uploads(state, job.id))
     if interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
     if job.status not in (JobStatus.SUCCEEDED, JobStatus.SKIPPED):
@@ -140,7 +143,7 @@ def status(
         if not json_out:
             job_detail(out, state.store.get(job_id), (), _uploads(state, job_id))
         return
-    notifications = state.store.notifications_for(job)
+    notifications = _notifications(state, job)
     uploads = _uploads(state, job_id)
     if json_out:
         print_json(
@@ -152,6 +155,12 @@ def status(
         )
     else:
         job_detail(out, job, notifications, uploads)
+
+
+def _notifications(state: State, job: Job) -> list[Any]:
+    from mediaforge.notify.store import NotificationStore
+
+    return NotificationStore(state.store).for_job(job)
 
 
 def _uploads(state: State, job_id: int) -> list[Any]:

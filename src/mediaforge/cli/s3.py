@@ -30,7 +30,7 @@ def s3_sync(
     """Upload now whatever is owed to S3: files of jobs made before S3 was
     configured, uploads waiting for a retry, and (--retry-failed) failed ones."""
     from mediaforge.cli.render import print_json, sync_report
-    from mediaforge.storage.s3.sync import plan_sync, sync_owed
+    from mediaforge.queue.sync import plan_sync, sync_owed
 
     state = get_state(ctx)
     config = state.config

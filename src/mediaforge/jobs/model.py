@@ -9,14 +9,11 @@ import enum
 import json
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import peewee
 
 from mediaforge.units import iso_time
-
-if TYPE_CHECKING:
-    from mediaforge.jobs.tables import JobRow
 
 T = TypeVar("T")
 
@@ -118,7 +115,8 @@ class Job:
     updated_at: float
 
     @classmethod
-    def from_row(cls, row: JobRow) -> Job:
+    def from_row(cls, row: Any) -> Job:
+        """A snapshot of a ``JobRow`` (the model knows rows only by their columns)."""
         outputs = tuple(Output(**o) for o in json.loads(row.outputs or "[]"))
         return snapshot(cls, row, status=JobStatus(row.status), outputs=outputs)
 

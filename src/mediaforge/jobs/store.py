@@ -6,9 +6,6 @@ two workers, a cancel and a recovery sweep can race without a job being lost
 or done twice.
 """
 
-# Over ~450 lines for now: the notification-row methods are still here and
-# move to a NotificationStore of their own in a later step.
-
 from __future__ import annotations
 
 import json
@@ -31,7 +28,6 @@ from mediaforge.jobs.model import (
 )
 from mediaforge.jobs.tables import JobRow, MetaRow, NotificationRow, UploadRow
 from mediaforge.jobs.upload_rows import NewUpload, insert_uploads
-from mediaforge.notify.store import NewNotification, Notification, NotificationStatus
 
 if TYPE_CHECKING:
     from mediaforge.config.schema import Config
@@ -364,30 +360,7 @@ class JobStore:
                 failed.append(row.id)
         return requeued, failed
 
-    # -- notifications ---------------------------------------------------------
-
-    def add_notifications(self, items: Sequence[NewNotification]) -> int:
-        """Record messages to send; one already recorded (same key, event and
-        target) is left alone. Returns how many rows were new."""
-        now = time.time()
-        added = 0
-        with self.db.atomic():
-            for item in items:
-                query = NotificationRow.insert(
-                    key=item.key,
-                    event=item.event,
-                    target=item.target,
-                    job_id=item.job_id,
-                    batch=item.batch,
-                    payload=json.dumps(item.payload or {}),
-                    due_at=item.due_at,
-                    created_at=now,
-                    updated_at=now,
-                ).on_conflict_ignore()
-                # rowcount, not the returned id: SQLite reports the last rowid
-                # even when the row was ignored.
-                added += max(0, self.db.execute(query).rowcount)
-        return added
+    # -- batches ---------------------------------------------------------------
 
     def batch_jobs(self, batch: str) -> list[Job]:
         """Every job of one batch (a multi-file submit or a watch drop), oldest first."""
@@ -400,116 +373,3 @@ class JobStore:
             (JobRow.batch == batch) & JobRow.status.not_in([s.value for s in FINISHED])
         )
         return not unfinished.exists()
-
-    def notification(self, key: str, event: str, target: str) -> Notification | None:
-        """One recorded message, None when it was never recorded."""
-        row = NotificationRow.get_or_none(
-            (NotificationRow.key == key)
-            & (NotificationRow.event == event)
-            & (NotificationRow.target == target)
-        )
-        return None if row is None else Notification.from_row(row)
-
-    def due_notification_targets(self, now: float) -> list[str]:
-        """Targets with at least one pending message due by ``now``."""
-        query = (
-            NotificationRow.select(NotificationRow.target)
-            .where(
-                (NotificationRow.status == NotificationStatus.PENDING.value)
-                & (NotificationRow.due_at <= now)
-            )
-            .distinct()
-        )
-        return sorted(target for (target,) in cast(Any, query.tuples()))
-
-    def next_notification_due(self) -> float | None:
-        """The earliest due time of a pending message, if any."""
-        due = (
-            NotificationRow.select(peewee.fn.MIN(NotificationRow.due_at))
-            .where(NotificationRow.status == NotificationStatus.PENDING.value)
-            .scalar()
-        )
-        return None if due is None else float(due)
-
-    def claim_notifications(self, target: str, claimer: str) -> list[Notification]:
-        """Take every pending message of ``target`` for ``claimer`` to send as one.
-
-        A compare-and-set, like claiming a job: of two workers claiming the
-        same rows, one gets them and the other gets none. ``claimer`` must be
-        unique to this claim.
-        """
-        now = time.time()
-        with self.db.atomic():
-            NotificationRow.update(
-                status=NotificationStatus.SENDING.value,
-                claimed_by=claimer,
-                claimed_at=now,
-                updated_at=now,
-            ).where(
-                (NotificationRow.target == target)
-                & (NotificationRow.status == NotificationStatus.PENDING.value)
-            ).execute()
-        query = NotificationRow.select().where(
-            (NotificationRow.claimed_by == claimer)
-            & (NotificationRow.status == NotificationStatus.SENDING.value)
-        )
-        return [Notification.from_row(r) for r in query.order_by(NotificationRow.id)]
-
-    def settle_notifications(
-        self,
-        ids: Sequence[int],
-        claimer: str,
-        *,
-        sent: bool,
-        error: str | None = None,
-        retry_at: float | None = None,
-    ) -> None:
-        """Record one delivery attempt of claimed messages: sent, to retry at
-        ``retry_at``, or failed for good. ``error`` must already be redacted."""
-        now = time.time()
-        fields: dict[str, Any] = {
-            "attempts": NotificationRow.attempts + 1,
-            "claimed_by": None,
-            "claimed_at": None,
-            "updated_at": now,
-        }
-        if sent:
-            fields.update(status=NotificationStatus.SENT.value, sent_at=now, error=None)
-        elif retry_at is not None:
-            fields.update(status=NotificationStatus.PENDING.value, due_at=retry_at, error=error)
-        else:
-            fields.update(status=NotificationStatus.FAILED.value, error=error)
-        with self.db.atomic():
-            NotificationRow.update(**fields).where(
-                NotificationRow.id.in_(list(ids))
-                & (NotificationRow.claimed_by == claimer)
-                & (NotificationRow.status == NotificationStatus.SENDING.value)
-            ).execute()
-
-    def release_stale_notifications(self, claimed_before: float) -> int:
-        """Give back messages claimed before ``claimed_before`` by a worker that
-        died while sending them; they are sent again (at least once, not exactly once)."""
-        with self.db.atomic():
-            return int(
-                NotificationRow.update(
-                    status=NotificationStatus.PENDING.value,
-                    claimed_by=None,
-                    claimed_at=None,
-                    updated_at=time.time(),
-                )
-                .where(
-                    (NotificationRow.status == NotificationStatus.SENDING.value)
-                    & (NotificationRow.claimed_at < claimed_before)
-                )
-                .execute()
-            )
-
-    def notifications_for(self, job: Job) -> list[Notification]:
-        """The messages about ``job``: its own and its batch's digest."""
-        where = NotificationRow.job_id == job.id
-        if job.batch:
-            where = where | (
-                (NotificationRow.batch == job.batch) & NotificationRow.job_id.is_null()
-            )
-        query = NotificationRow.select().where(where).order_by(NotificationRow.id)
-        return [Notification.from_row(r) for r in query]

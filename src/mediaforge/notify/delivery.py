@@ -40,7 +40,12 @@ from mediaforge.jobs.store import JobStore
 from mediaforge.notify.messages import Message, compose
 from mediaforge.notify.redactor import _REDACTOR
 from mediaforge.notify.sending import Delivery, send
-from mediaforge.notify.store import NewNotification, Notification, NotificationStatus
+from mediaforge.notify.store import (
+    NewNotification,
+    Notification,
+    NotificationStatus,
+    NotificationStore,
+)
 from mediaforge.notify.targets import Target, load_targets
 from mediaforge.storage.s3.rows import UploadStore
 from mediaforge.units import backoff
@@ -57,6 +62,7 @@ class Notifier:
         self.config, self.store = config, store
         self.settings = config.notify
         self.uploads = UploadStore(store)
+        self.rows = NotificationStore(store)
         self._targets: dict[str, Target] | None = None
 
     @property
@@ -92,7 +98,7 @@ class Notifier:
             if job.batch is not None and Event.BATCH_FINISHED in target.events:
                 if not batch_done:
                     continue  # the batch's digest will report it
-                digest = self.store.notification(batch_key, Event.BATCH_FINISHED, target.label)
+                digest = self.rows.get(batch_key, Event.BATCH_FINISHED, target.label)
                 if digest is None or digest.status is NotificationStatus.PENDING:
                     items.append(
                         NewNotification(
@@ -106,7 +112,7 @@ class Notifier:
             if event in target.events:
                 key = f"job:{job.id}:{job.finished_at!r}"
                 items.append(NewNotification(key, event, target.label, due, job.id, job.batch))
-        return self.settings.window if self.store.add_notifications(items) else None
+        return self.settings.window if self.rows.add(items) else None
 
     def worker_event(self, event: Event, worker: str, text: str) -> float | None:
         """Record a worker event for the targets that want it; like ``job_ended``."""
@@ -116,7 +122,7 @@ class Notifier:
             NewNotification(f"worker:{worker}:{now!r}", event, t.label, now, payload=payload)
             for t in self._wanting(event)
         ]
-        return 0.0 if self.store.add_notifications(items) else None
+        return 0.0 if self.rows.add(items) else None
 
     def deliver_due(self, claimer: str, *, everything: bool = False) -> float | None:
         """Send, for each target with a message due (``everything``: with any
@@ -124,14 +130,14 @@ class Notifier:
         the earliest retry this call scheduled, or None."""
         now = time.time()
         # A claim older than this belongs to a worker that died while sending.
-        self.store.release_stale_notifications(now - max(60.0, 4 * self.settings.timeout))
+        self.rows.release_stale(now - max(60.0, 4 * self.settings.timeout))
         # A little ahead of now: a task that wakes a hair before its rows are
         # due must still send them, or they would wait for the recovery sweep.
         horizon = now + 10**9 if everything else now + _EARLY
         retries: list[float] = []
-        for label in self.store.due_notification_targets(horizon):
+        for label in self.rows.due_targets(horizon):
             claim = f"{claimer}#{uuid.uuid4().hex[:8]}"
-            rows = self.store.claim_notifications(label, claim)
+            rows = self.rows.claim(label, claim)
             if rows:
                 retry_in = self._deliver(label, rows, claim)
                 if retry_in is not None:
@@ -177,18 +183,18 @@ class Notifier:
     def _settle(self, rows: Sequence[Notification], claim: str, delivery: Delivery) -> float | None:
         count = f"{len(rows)} notification{'s' if len(rows) != 1 else ''}"
         if delivery.ok:
-            self.store.settle_notifications([r.id for r in rows], claim, sent=True)
+            self.rows.settle([r.id for r in rows], claim, sent=True)
             log.info("sent %s to %s", count, delivery.target)
             return None
         retry_in: float | None = None
         exhausted = [r.id for r in rows if r.attempts + 1 > self.settings.retries]
         again = [r for r in rows if r.attempts + 1 <= self.settings.retries]
         if exhausted:
-            self.store.settle_notifications(exhausted, claim, sent=False, error=delivery.reason)
+            self.rows.settle(exhausted, claim, sent=False, error=delivery.reason)
         if again:
             attempt = max(r.attempts for r in again) + 1
             retry_in = backoff(self.settings.retry_backoff, attempt)
-            self.store.settle_notifications(
+            self.rows.settle(
                 [r.id for r in again],
                 claim,
                 sent=False,
@@ -217,20 +223,3 @@ def notify_job_now(config: Config, store: JobStore, job: Job, claimer: str) -> N
             notifier.deliver_due(claimer, everything=True)
     except Exception:  # the job is done whatever happens to its notification
         log.exception("could not send the notifications of job %s", job.id)
-
-
-def notify_job_ended(config: Config, store: JobStore, job: Job) -> None:
-    """Record the messages about a job that ended outside a worker (cancelled
-    while queued) and wake a worker to send them. Never raises: the job's
-    change stands whatever happens to its notification."""
-    notifier = Notifier(config, store)
-    if not notifier.enabled:
-        return
-    try:
-        delay = notifier.job_ended(job)
-        if delay is not None:
-            from mediaforge.queue.backend import JobQueue
-
-            JobQueue(config).enqueue_notify(delay=delay)
-    except Exception as e:  # reported, never in the way of the command
-        log.warning("could not record the notifications of job %s: %s", job.id, e)

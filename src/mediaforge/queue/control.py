@@ -7,6 +7,7 @@ decides which moves are allowed (``JobStore.cancel``, ``JobStore.retry``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     # Only a type here: the caller opens the queue (and imports huey).
     from mediaforge.queue.backend import JobQueue
 
+log = logging.getLogger(__name__)
+
 
 def cancel_job(config: Config, store: JobStore, job_id: int) -> Job:
     """Cancel a queued or running job and record the messages about it.
@@ -27,12 +30,28 @@ def cancel_job(config: Config, store: JobStore, job_id: int) -> Job:
     JobStateError for a job that has already ended; a notification problem is
     logged and never undoes the cancel.
     """
-    # Imported here: retrying needs no notifications, and they load the S3 upload code.
-    from mediaforge.notify.delivery import notify_job_ended
-
     job = store.cancel(job_id)
-    notify_job_ended(config, store, job)
+    _record_end(config, store, job)
     return job
+
+
+def _record_end(config: Config, store: JobStore, job: Job) -> None:
+    """Record the messages about a job that ended outside a worker and wake
+    a worker to send them. Never raises: the job's change stands whatever
+    happens to its notification."""
+    # Imported here: retrying needs no notifications, and they load the S3 upload code.
+    from mediaforge.notify.delivery import Notifier
+    from mediaforge.queue.backend import JobQueue
+
+    notifier = Notifier(config, store)
+    if not notifier.enabled:
+        return
+    try:
+        delay = notifier.job_ended(job)
+        if delay is not None:
+            JobQueue(config).enqueue_notify(delay=delay)
+    except Exception as e:  # reported, never in the way of the command
+        log.warning("could not record the notifications of job %s: %s", job.id, e)
 
 
 def retry_job(store: JobStore, queue: JobQueue, job_id: int) -> Job:

@@ -278,7 +278,7 @@ class MediaforgeConsumer:
             )
             self._record(lambda: self.notifier.worker_event(Event.WORKER_STALLED, self.name, text))
         # Rows overdue with no task to send them: the worker that owed them died.
-        due = self.store.next_notification_due()
+        due = self.notifier.rows.next_due()
         if due is not None and due < time.time() and not self.queue.notify_pending():
             self.queue.enqueue_notify()
 
