@@ -19,6 +19,7 @@ from mediaforge.media.probe import MediaInfo
 from mediaforge.notify.store import Notification, NotificationStatus
 from mediaforge.storage.s3.report import SyncReport
 from mediaforge.storage.s3.rows import Upload, UploadStatus
+from mediaforge.units import human_size
 
 STATUS_STYLE = {
     JobStatus.QUEUED: "cyan",
@@ -32,17 +33,6 @@ STATUS_STYLE = {
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def human_size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def _when(ts: float | None) -> str:
@@ -211,7 +201,7 @@ def _notification_text(note: Notification) -> str:
 def media_info(console: Console, info: MediaInfo) -> None:
     console.print(
         f"[bold]{info.path}[/]  {info.format_name}  "
-        f"{info.duration or 0:.2f}s  {human_size(info.size)}"
+        f"{info.duration or 0:.2f}s  {human_size(info.size) or '-'}"
     )
     for s in info.streams:
         parts = [f"#{s.index}", s.kind, s.codec]
