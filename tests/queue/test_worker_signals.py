@@ -87,12 +87,8 @@ def test_a_started_worker_has_its_own_signal_handlers_in_place_of_hueys(
 
 @pytest.fixture
 def sandbox(tmp_path: Path, make_media: Callable[..., Path]) -> Iterator[Sandbox]:
-    box = Sandbox(tmp_path, make_media)
-    try:
+    with Sandbox(tmp_path, make_media) as box:
         yield box
-    finally:
-        box.stop_everything()
-        print(box.logs())  # shown by pytest when the test failed
 
 
 @pytest.mark.slow
