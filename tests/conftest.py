@@ -12,6 +12,7 @@ import pytest
 
 from mediaforge.media.process import media_path
 from tests.mfcli import Mediaforge
+from tests.servers import Webhook, running_webhook
 
 # Muxer for each file extension make_media knows.
 MUXERS = {
@@ -125,3 +126,10 @@ def nothing_is_written_into_the_current_folder() -> Iterator[None]:
     yield
     new = sorted(set(os.listdir(here)) - before)
     assert not new, f"tests wrote into the current folder {here}: {new}"
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    """A JSON webhook on 127.0.0.1 that records what it receives."""
+    with running_webhook() as hook:
+        yield hook

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
 import re
 import shutil
 import signal
@@ -22,7 +21,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,7 @@ from mediaforge.notify.store import NotificationStatus, NotificationStore
 from mediaforge.notify.targets import load_targets, target_label
 from mediaforge.queue.pipeline import run_foreground
 from tests.mfcli import Mediaforge, free_port, wait_until
+from tests.servers import Webhook
 
 SMTP_USER, SMTP_PASSWORD = "ana", "smtp-Pa55word-not-for-logs"
 TOKEN = "tok-3f9a8b7c6d5e4f3a2b1c"
@@ -97,48 +96,12 @@ def text_of(message: EmailMessage) -> str:
     return str(part.get_content())
 
 
-class Webhook:
-    """A real HTTP server on 127.0.0.1 that records the JSON body of every POST."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
-        self.paths: list[str] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                hook.posts.append(json.loads(self.rfile.read(length)))
-                hook.paths.append(self.path)
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def url(self, path: str = "/hook") -> str:
-        return f"json://127.0.0.1:{self.port}{path}"
-
-
 @pytest.fixture
 def mailbox() -> Iterator[Mailbox]:
     box = Mailbox()
     box.controller.start()
     yield box
     box.controller.stop()
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
-    hook.thread.start()
-    yield hook
-    hook.server.shutdown()
-    hook.server.server_close()
 
 
 # -- a mediaforge installation in tmp_path ----------------------------------------------

@@ -10,9 +10,7 @@ users run it.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -34,41 +32,10 @@ from mediaforge.queue.sync import plan_sync, sync_owed
 from mediaforge.storage.s3.plan import planned_uploads
 from mediaforge.storage.s3.rows import UploadStatus
 from tests.mfcli import Mediaforge
+from tests.servers import Webhook
 
 BUCKET = "control-sync"
 NOWHERE = "http://127.0.0.1:9"  # nothing listens there: every request is refused
-
-
-class Webhook:
-    """A real HTTP server on 127.0.0.1 that keeps the JSON body of every POST."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                hook.posts.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/hook"
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
-    thread = threading.Thread(target=hook.server.serve_forever, daemon=True)
-    thread.start()
-    yield hook
-    hook.server.shutdown()
-    hook.server.server_close()
-    thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -104,7 +71,7 @@ def make_config(tmp_path: Path, **settings: Any) -> Config:
 
 def hook_on(webhook: Webhook, *events: Event) -> dict[str, Any]:
     """A notify section: every message to ``webhook``, due at once."""
-    target = {"url": webhook.url, "events": [e.value for e in events]}
+    target = {"url": webhook.url(), "events": [e.value for e in events]}
     return {"targets": [target], "window": 0, "retries": 0}
 
 

@@ -17,12 +17,10 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.mfcli import Done, Mediaforge, ffprobe, free_port
+from tests.servers import Webhook
 
 ACCESS_KEY = "AKIAMFTESTKEY0000042"
 SECRET = "mf-test-secret-Zq9"
@@ -558,37 +557,6 @@ def test_the_secret_key_is_in_no_output_no_log_and_not_in_the_job_database(
 # -- notifications ------------------------------------------------------------------------------
 
 
-class Webhook:
-    """An HTTP server on 127.0.0.1 that keeps the JSON body of every POST (Apprise json://)."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                hook.posts.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/hook"
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
-    thread = threading.Thread(target=hook.server.serve_forever, daemon=True)
-    thread.start()
-    yield hook
-    hook.server.shutdown()
-    hook.server.server_close()
-
-
 def test_the_job_notification_waits_for_the_upload_and_carries_the_link(
     mfs: S3Mediaforge,
     s3: Any,
@@ -597,7 +565,7 @@ def test_the_job_notification_waits_for_the_upload_and_carries_the_link(
     webhook: Webhook,
     make_media: Callable[..., Path],
 ) -> None:
-    notify = {"targets": [{"url": webhook.url}], "window": 0}
+    notify = {"targets": [{"url": webhook.url()}], "window": 0}
     mfs.use_s3(bucket, endpoint, extra=f"notify: {json.dumps(notify)}\n")
     job_id = mfs.submit_one(make_media("clip.mp4"), "-p", "remux-mp4")
 
