@@ -347,6 +347,51 @@ def test_once_leaves_files_still_being_written_for_the_next_run(box: Box) -> Non
     assert [Path(j.input_path).name for j in box.jobs()] == ["old.wav"]
 
 
+def test_once_picks_up_a_file_never_seen_before_whose_mtime_is_hours_old(box: Box) -> None:
+    clip = wav(box.inbox / "clip.wav", 1)
+    hours_ago = time.time() - 3 * 3600
+    os.utime(clip, (hours_ago, hours_ago))
+
+    done = box.mf.ok("watch", box.inbox, "-p", PRESET, "--once")  # the default settle time
+
+    assert "submitted 1 job(s)" in done.out
+    assert [job.input_path for job in box.jobs()] == [str(clip)]
+
+
+def test_once_leaves_a_file_still_growing_under_an_old_mtime_for_the_next_run(
+    box: Box, tmp_path: Path
+) -> None:
+    # A NAS whose clock lags, or a tool that sets the mtime before it has
+    # finished writing: the mtime looks hours old while the size still grows.
+    data = wav(tmp_path / "source.wav", 1, seconds=2).read_bytes()
+    target = box.inbox / "growing.wav"
+    hours_ago = time.time() - 3 * 3600
+    writing = threading.Event()
+
+    def write_slowly() -> None:
+        with target.open("wb") as out:
+            for start in range(0, len(data), len(data) // 30 + 1):
+                out.write(data[start:start + len(data) // 30 + 1])
+                out.flush()
+                os.utime(target, (hours_ago, hours_ago))
+                writing.set()
+                time.sleep(0.1)
+
+    writer = threading.Thread(target=write_slowly, daemon=True)
+    writer.start()
+    try:
+        assert writing.wait(5)
+        watcher = box.watcher(settle_seconds=30)
+        report = watcher.run_once()
+        watcher.close()
+    finally:
+        writer.join(timeout=10)
+
+    assert box.jobs() == [], "picked up while still being written"
+    assert report.waiting == 1
+    assert len(box.once(settle_seconds=30)) == 1  # complete now: the next run takes it
+
+
 # -- outputs inside the watched folder -------------------------------------------------------
 
 

@@ -66,6 +66,10 @@ JOB_CHECK_INTERVAL = 1.0  # seconds between looks at the jobs of tracked files
 ACTION_RETRY = 30.0  # seconds before retrying a move or delete that failed
 MAX_BACKOFF = 60.0
 MAX_FOLDER_WAIT = 10.0  # longest pause between looks for a missing folder
+# --once: seconds between the two looks at a file with an old mtime. A copy
+# in progress writes many times a second; a writer stalled longer than this
+# with a misleading mtime is left to the probe (see Watcher.run_once).
+ONCE_RECHECK = 1.0
 BATCH_SIZE = 100  # files submitted in one call (one batch id, one transaction)
 # Errors a busy or unreachable job database, queue or share can raise: the
 # watcher logs them, backs off and carries on.
@@ -187,8 +191,21 @@ class Watcher:
             self.close()
 
     def run_once(self) -> WatchReport:
-        """Scan every folder, submit files already complete (mtime older than
-        ``settle_seconds``), move or delete originals whose jobs have finished."""
+        """Scan every folder, submit files already complete, move or delete
+        originals whose jobs have finished.
+
+        A ``--once`` run sees each file once, so it cannot wait ``settle_seconds``
+        for it. A file counts as complete at first sight when (1) its mtime is
+        older than ``settle_seconds``, (2) a second ``stat`` a moment later
+        (:data:`ONCE_RECHECK`) finds the same size, mtime and inode, and (3) it
+        probes (``submit`` probes every input). (1) alone is enough for writers
+        that only write: each write moves the mtime to now. It is not enough
+        when the mtime says nothing of the writes: a NAS whose clock lags
+        stamps a copy in progress hours old, and a tool may set a preserved
+        mtime before its last write. (2) catches such a file while data still
+        arrives; (3) a file cut short between writes. Anything else waits for
+        the next run (DESIGN.md, invariant 6).
+        """
         report = WatchReport()
         now = time.time()
         for folder in self.folders:
@@ -196,17 +213,39 @@ class Watcher:
                 log.warning("%s is missing (not mounted?); skipped", folder.root)
                 report.missing.append(folder.root)
                 continue
-            ready = []
+            old = []
             for path, st in folder.walk(folder.root):
                 if now - st.st_mtime >= folder.rule.settle_seconds:
-                    ready.append((path, FileState.of(st)))
+                    old.append((path, FileState.of(st)))
                 else:
                     report.waiting += 1
+            ready = self._unchanged(folder, old, report)
             before = len(self.submitted)
             self._take(folder, ready)
             report.submitted += self.submitted[before:]
             self._check_jobs(folder)
         return report
+
+    def _unchanged(self, folder: _Folder, files: list[tuple[Path, FileState]],
+                   report: WatchReport) -> list[tuple[Path, FileState]]:
+        """The ``files`` a second ``stat`` after :data:`ONCE_RECHECK` finds
+        unchanged (one pause for the whole folder); the others are counted
+        as waiting."""
+        if not files or folder.rule.settle_seconds <= 0:
+            return files  # settle 0: whatever is there counts as complete
+        time.sleep(min(ONCE_RECHECK, folder.rule.settle_seconds))
+        unchanged = []
+        for path, state in files:
+            try:
+                again = FileState.of(os.stat(path))
+            except OSError:  # gone meanwhile (renamed into place, or deleted)
+                continue
+            if again == state:
+                unchanged.append((path, state))
+            else:
+                log.debug("%s is still changing; left for the next run", path)
+                report.waiting += 1
+        return unchanged
 
     def step(self, stop: threading.Event | None = None) -> None:
         """One pass: take in events, scan what is due, submit what settled,
