@@ -12,10 +12,11 @@ import math
 import os
 import signal
 import struct
+import subprocess
 import threading
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -642,6 +643,44 @@ def test_a_watched_folder_removed_and_recreated_is_watched_again(
 
     assert [Path(j.input_path).name for j in box.jobs()] == ["before.wav", "after.wav"]
     assert caplog.text.count("is missing") == 1  # said once, not once per retry
+
+
+def test_a_watched_folder_deleted_and_made_again_at_once_is_watched_by_events_again(
+    box: Box, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mediaforge.watch")
+    watcher = box.watcher(mode="events", rescan_interval=600, settle_seconds=0.3)
+
+    def steps_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+        # The loop driven by hand: a watcher busy elsewhere (probing, submitting)
+        # while the folder is replaced never sees it missing, only its events.
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                pytest.fail(f"waited {seconds} s for {what}")
+            watcher.step()
+            time.sleep(0.05)
+
+    try:
+        watcher.step()
+        wav(box.inbox / "before.wav", 1)
+        steps_until(lambda: len(box.jobs()) == 1, 20, "a job before the folder went")
+
+        inode = box.inbox.stat().st_ino
+        for _ in range(5):  # ext4 often hands the same inode back; try for it,
+            subprocess.run(["sh", "-c", 'rm -rf "$0" && mkdir "$0"', box.inbox], check=True)
+            same_inode = box.inbox.stat().st_ino == inode
+            if same_inode:  # but the watcher must not depend on it
+                break
+        time.sleep(0.5)  # the deletion events reach the watcher's queue
+        wav(box.inbox / "after.wav", 2)
+        steps_until(lambda: len(box.jobs()) == 2, 5,
+                    f"a job long before the rescan (same inode: {same_inode})")
+    finally:
+        watcher.close()
+
+    assert [Path(j.input_path).name for j in box.jobs()] == ["before.wav", "after.wav"]
+    assert f"{box.inbox} was deleted; watching it again once it exists" in caplog.text
 
 
 def test_a_failing_job_database_is_logged_and_the_file_is_submitted_later(

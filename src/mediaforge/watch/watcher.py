@@ -121,6 +121,8 @@ class _Folder(FolderRule):
         self.identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the root
         self.mode: str | None = None  # "events" or "poll" while online
         self.watch: Any = None  # the watchdog ObservedWatch
+        self.deleted = False  # the root's own deletion event came: its watch is dead
+        self.generation = 0  # counts the watches set up; tells a dead one's events apart
         self.next_scan = 0.0
         self.retry_at = 0.0  # no work on this folder before then (backoff)
         self.failures = 0
@@ -161,7 +163,8 @@ class Watcher:
         self.uploads = UploadStore(store)
         self.folders = [_Folder(i, rule, config, clock) for i, rule in enumerate(rules)]
         self.wake = threading.Event()
-        self._events: queue_module.SimpleQueue[tuple[int, str, str, bool]] = (
+        # (folder index, watch generation, kind, path, is a directory)
+        self._events: queue_module.SimpleQueue[tuple[int, int, str, str, bool]] = (
             queue_module.SimpleQueue()
         )
         self._observer: Any = None
@@ -316,10 +319,12 @@ class Watcher:
             folder.retry_at = now + backoff(0.5, folder.waits + 1, cap=MAX_FOLDER_WAIT)
             return False
         identity = (st.st_dev, st.st_ino)
-        if folder.online and identity == folder.identity:
+        if folder.online and identity == folder.identity and not folder.deleted:
             return True
-        # New, back, or replaced (recreated, or a share mounted over it).
-        if folder.waits:
+        # New, back, or replaced (recreated, or a share mounted over it). A
+        # folder removed and made again often has the same inode (ext4 hands
+        # it back), so the identity alone cannot tell: its deletion event can.
+        if folder.waits or folder.deleted:
             log.info("%s is back; rescanning it", folder.root)
         self._detach(folder)
         folder.waits = 0
@@ -365,18 +370,20 @@ class Watcher:
         events = self._events
         wake = self.wake
         index = folder.index
+        folder.generation += 1
+        generation = folder.generation
 
         class Handler(FileSystemEventHandler):
             # Runs on watchdog's thread: only record the event; the loop decides.
             def on_any_event(self, event: FileSystemEvent) -> None:
                 if event.event_type == "moved":
-                    events.put((index, "deleted", os.fsdecode(event.src_path),
+                    events.put((index, generation, "deleted", os.fsdecode(event.src_path),
                                 event.is_directory))
-                    events.put((index, "created", os.fsdecode(event.dest_path),
+                    events.put((index, generation, "created", os.fsdecode(event.dest_path),
                                 event.is_directory))
                 else:
-                    events.put((index, event.event_type, os.fsdecode(event.src_path),
-                                event.is_directory))
+                    events.put((index, generation, event.event_type,
+                                os.fsdecode(event.src_path), event.is_directory))
                 wake.set()
 
         if self._observer is None:
@@ -390,6 +397,7 @@ class Watcher:
 
     def _detach(self, folder: _Folder) -> None:
         folder.online = False
+        folder.deleted = False
         if folder.watch is not None and self._observer is not None:
             # KeyError: its emitter already stopped itself (the folder was deleted).
             with contextlib.suppress(KeyError, OSError):
@@ -402,12 +410,16 @@ class Watcher:
         touched: dict[Path, _Folder] = {}
         while True:
             try:
-                index, kind, text, is_dir = self._events.get_nowait()
+                index, generation, kind, text, is_dir = self._events.get_nowait()
             except queue_module.Empty:
                 break
             folder, path = self.folders[index], Path(text)
             if kind == "deleted":
-                if path == folder.root:
+                if path == folder.root and generation == folder.generation and folder.online:
+                    # inotify dropped the watch with the folder; a folder made
+                    # again under the same name needs a new one, whatever its inode.
+                    log.info("%s was deleted; watching it again once it exists", folder.root)
+                    folder.deleted = True
                     folder.retry_at = 0.0  # look at it now: it is gone, or replaced
                 folder.tracker.forget(path)
                 folder.known.pop(path, None)
