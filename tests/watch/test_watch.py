@@ -12,10 +12,11 @@ import math
 import os
 import signal
 import struct
+import subprocess
 import threading
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -347,6 +348,51 @@ def test_once_leaves_files_still_being_written_for_the_next_run(box: Box) -> Non
     assert [Path(j.input_path).name for j in box.jobs()] == ["old.wav"]
 
 
+def test_once_picks_up_a_file_never_seen_before_whose_mtime_is_hours_old(box: Box) -> None:
+    clip = wav(box.inbox / "clip.wav", 1)
+    hours_ago = time.time() - 3 * 3600
+    os.utime(clip, (hours_ago, hours_ago))
+
+    done = box.mf.ok("watch", box.inbox, "-p", PRESET, "--once")  # the default settle time
+
+    assert "submitted 1 job(s)" in done.out
+    assert [job.input_path for job in box.jobs()] == [str(clip)]
+
+
+def test_once_leaves_a_file_still_growing_under_an_old_mtime_for_the_next_run(
+    box: Box, tmp_path: Path
+) -> None:
+    # A NAS whose clock lags, or a tool that sets the mtime before it has
+    # finished writing: the mtime looks hours old while the size still grows.
+    data = wav(tmp_path / "source.wav", 1, seconds=2).read_bytes()
+    target = box.inbox / "growing.wav"
+    hours_ago = time.time() - 3 * 3600
+    writing = threading.Event()
+
+    def write_slowly() -> None:
+        with target.open("wb") as out:
+            for start in range(0, len(data), len(data) // 30 + 1):
+                out.write(data[start:start + len(data) // 30 + 1])
+                out.flush()
+                os.utime(target, (hours_ago, hours_ago))
+                writing.set()
+                time.sleep(0.1)
+
+    writer = threading.Thread(target=write_slowly, daemon=True)
+    writer.start()
+    try:
+        assert writing.wait(5)
+        watcher = box.watcher(settle_seconds=30)
+        report = watcher.run_once()
+        watcher.close()
+    finally:
+        writer.join(timeout=10)
+
+    assert box.jobs() == [], "picked up while still being written"
+    assert report.waiting == 1
+    assert len(box.once(settle_seconds=30)) == 1  # complete now: the next run takes it
+
+
 # -- outputs inside the watched folder -------------------------------------------------------
 
 
@@ -597,6 +643,44 @@ def test_a_watched_folder_removed_and_recreated_is_watched_again(
 
     assert [Path(j.input_path).name for j in box.jobs()] == ["before.wav", "after.wav"]
     assert caplog.text.count("is missing") == 1  # said once, not once per retry
+
+
+def test_a_watched_folder_deleted_and_made_again_at_once_is_watched_by_events_again(
+    box: Box, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mediaforge.watch")
+    watcher = box.watcher(mode="events", rescan_interval=600, settle_seconds=0.3)
+
+    def steps_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+        # The loop driven by hand: a watcher busy elsewhere (probing, submitting)
+        # while the folder is replaced never sees it missing, only its events.
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                pytest.fail(f"waited {seconds} s for {what}")
+            watcher.step()
+            time.sleep(0.05)
+
+    try:
+        watcher.step()
+        wav(box.inbox / "before.wav", 1)
+        steps_until(lambda: len(box.jobs()) == 1, 20, "a job before the folder went")
+
+        inode = box.inbox.stat().st_ino
+        for _ in range(5):  # ext4 often hands the same inode back; try for it,
+            subprocess.run(["sh", "-c", 'rm -rf "$0" && mkdir "$0"', box.inbox], check=True)
+            same_inode = box.inbox.stat().st_ino == inode
+            if same_inode:  # but the watcher must not depend on it
+                break
+        time.sleep(0.5)  # the deletion events reach the watcher's queue
+        wav(box.inbox / "after.wav", 2)
+        steps_until(lambda: len(box.jobs()) == 2, 5,
+                    f"a job long before the rescan (same inode: {same_inode})")
+    finally:
+        watcher.close()
+
+    assert [Path(j.input_path).name for j in box.jobs()] == ["before.wav", "after.wav"]
+    assert f"{box.inbox} was deleted; watching it again once it exists" in caplog.text
 
 
 def test_a_failing_job_database_is_logged_and_the_file_is_submitted_later(

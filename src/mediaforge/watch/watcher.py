@@ -66,6 +66,10 @@ JOB_CHECK_INTERVAL = 1.0  # seconds between looks at the jobs of tracked files
 ACTION_RETRY = 30.0  # seconds before retrying a move or delete that failed
 MAX_BACKOFF = 60.0
 MAX_FOLDER_WAIT = 10.0  # longest pause between looks for a missing folder
+# --once: seconds between the two looks at a file with an old mtime. A copy
+# in progress writes many times a second; a writer stalled longer than this
+# with a misleading mtime is left to the probe (see Watcher.run_once).
+ONCE_RECHECK = 1.0
 BATCH_SIZE = 100  # files submitted in one call (one batch id, one transaction)
 # Errors a busy or unreachable job database, queue or share can raise: the
 # watcher logs them, backs off and carries on.
@@ -117,6 +121,8 @@ class _Folder(FolderRule):
         self.identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the root
         self.mode: str | None = None  # "events" or "poll" while online
         self.watch: Any = None  # the watchdog ObservedWatch
+        self.deleted = False  # the root's own deletion event came: its watch is dead
+        self.generation = 0  # counts the watches set up; tells a dead one's events apart
         self.next_scan = 0.0
         self.retry_at = 0.0  # no work on this folder before then (backoff)
         self.failures = 0
@@ -157,7 +163,8 @@ class Watcher:
         self.uploads = UploadStore(store)
         self.folders = [_Folder(i, rule, config, clock) for i, rule in enumerate(rules)]
         self.wake = threading.Event()
-        self._events: queue_module.SimpleQueue[tuple[int, str, str, bool]] = (
+        # (folder index, watch generation, kind, path, is a directory)
+        self._events: queue_module.SimpleQueue[tuple[int, int, str, str, bool]] = (
             queue_module.SimpleQueue()
         )
         self._observer: Any = None
@@ -187,8 +194,21 @@ class Watcher:
             self.close()
 
     def run_once(self) -> WatchReport:
-        """Scan every folder, submit files already complete (mtime older than
-        ``settle_seconds``), move or delete originals whose jobs have finished."""
+        """Scan every folder, submit files already complete, move or delete
+        originals whose jobs have finished.
+
+        A ``--once`` run sees each file once, so it cannot wait ``settle_seconds``
+        for it. A file counts as complete at first sight when (1) its mtime is
+        older than ``settle_seconds``, (2) a second ``stat`` a moment later
+        (:data:`ONCE_RECHECK`) finds the same size, mtime and inode, and (3) it
+        probes (``submit`` probes every input). (1) alone is enough for writers
+        that only write: each write moves the mtime to now. It is not enough
+        when the mtime says nothing of the writes: a NAS whose clock lags
+        stamps a copy in progress hours old, and a tool may set a preserved
+        mtime before its last write. (2) catches such a file while data still
+        arrives; (3) a file cut short between writes. Anything else waits for
+        the next run (DESIGN.md, invariant 6).
+        """
         report = WatchReport()
         now = time.time()
         for folder in self.folders:
@@ -196,17 +216,39 @@ class Watcher:
                 log.warning("%s is missing (not mounted?); skipped", folder.root)
                 report.missing.append(folder.root)
                 continue
-            ready = []
+            old = []
             for path, st in folder.walk(folder.root):
                 if now - st.st_mtime >= folder.rule.settle_seconds:
-                    ready.append((path, FileState.of(st)))
+                    old.append((path, FileState.of(st)))
                 else:
                     report.waiting += 1
+            ready = self._unchanged(folder, old, report)
             before = len(self.submitted)
             self._take(folder, ready)
             report.submitted += self.submitted[before:]
             self._check_jobs(folder)
         return report
+
+    def _unchanged(self, folder: _Folder, files: list[tuple[Path, FileState]],
+                   report: WatchReport) -> list[tuple[Path, FileState]]:
+        """The ``files`` a second ``stat`` after :data:`ONCE_RECHECK` finds
+        unchanged (one pause for the whole folder); the others are counted
+        as waiting."""
+        if not files or folder.rule.settle_seconds <= 0:
+            return files  # settle 0: whatever is there counts as complete
+        time.sleep(min(ONCE_RECHECK, folder.rule.settle_seconds))
+        unchanged = []
+        for path, state in files:
+            try:
+                again = FileState.of(os.stat(path))
+            except OSError:  # gone meanwhile (renamed into place, or deleted)
+                continue
+            if again == state:
+                unchanged.append((path, state))
+            else:
+                log.debug("%s is still changing; left for the next run", path)
+                report.waiting += 1
+        return unchanged
 
     def step(self, stop: threading.Event | None = None) -> None:
         """One pass: take in events, scan what is due, submit what settled,
@@ -277,10 +319,12 @@ class Watcher:
             folder.retry_at = now + backoff(0.5, folder.waits + 1, cap=MAX_FOLDER_WAIT)
             return False
         identity = (st.st_dev, st.st_ino)
-        if folder.online and identity == folder.identity:
+        if folder.online and identity == folder.identity and not folder.deleted:
             return True
-        # New, back, or replaced (recreated, or a share mounted over it).
-        if folder.waits:
+        # New, back, or replaced (recreated, or a share mounted over it). A
+        # folder removed and made again often has the same inode (ext4 hands
+        # it back), so the identity alone cannot tell: its deletion event can.
+        if folder.waits or folder.deleted:
             log.info("%s is back; rescanning it", folder.root)
         self._detach(folder)
         folder.waits = 0
@@ -326,18 +370,20 @@ class Watcher:
         events = self._events
         wake = self.wake
         index = folder.index
+        folder.generation += 1
+        generation = folder.generation
 
         class Handler(FileSystemEventHandler):
             # Runs on watchdog's thread: only record the event; the loop decides.
             def on_any_event(self, event: FileSystemEvent) -> None:
                 if event.event_type == "moved":
-                    events.put((index, "deleted", os.fsdecode(event.src_path),
+                    events.put((index, generation, "deleted", os.fsdecode(event.src_path),
                                 event.is_directory))
-                    events.put((index, "created", os.fsdecode(event.dest_path),
+                    events.put((index, generation, "created", os.fsdecode(event.dest_path),
                                 event.is_directory))
                 else:
-                    events.put((index, event.event_type, os.fsdecode(event.src_path),
-                                event.is_directory))
+                    events.put((index, generation, event.event_type,
+                                os.fsdecode(event.src_path), event.is_directory))
                 wake.set()
 
         if self._observer is None:
@@ -351,6 +397,7 @@ class Watcher:
 
     def _detach(self, folder: _Folder) -> None:
         folder.online = False
+        folder.deleted = False
         if folder.watch is not None and self._observer is not None:
             # KeyError: its emitter already stopped itself (the folder was deleted).
             with contextlib.suppress(KeyError, OSError):
@@ -363,12 +410,16 @@ class Watcher:
         touched: dict[Path, _Folder] = {}
         while True:
             try:
-                index, kind, text, is_dir = self._events.get_nowait()
+                index, generation, kind, text, is_dir = self._events.get_nowait()
             except queue_module.Empty:
                 break
             folder, path = self.folders[index], Path(text)
             if kind == "deleted":
-                if path == folder.root:
+                if path == folder.root and generation == folder.generation and folder.online:
+                    # inotify dropped the watch with the folder; a folder made
+                    # again under the same name needs a new one, whatever its inode.
+                    log.info("%s was deleted; watching it again once it exists", folder.root)
+                    folder.deleted = True
                     folder.retry_at = 0.0  # look at it now: it is gone, or replaced
                 folder.tracker.forget(path)
                 folder.known.pop(path, None)
