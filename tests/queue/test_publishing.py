@@ -4,7 +4,9 @@ A worker started with ``MEDIAFORGE_TEST_CRASH_AT=STEP`` kills itself
 (SIGKILL: no clean-up, no handler) when it reaches that step of publishing a
 job's verified outputs; a second ``worker --burst`` then completes the job.
 Whatever the step, the job ends with exactly one file per output of its
-preset, all recorded on it, and no hidden leftovers.
+preset, all recorded on it, and no hidden leftovers. And a job whose input
+changed under it gives way to the newer job of that input: one input path and
+preset, one current output.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import pytest
 import yaml
 
 from mediaforge.jobs.model import JobStatus
+from mediaforge.queue.backend import JobQueue
 from mediaforge.queue.publishing import CRASH_ENV
+from mediaforge.queue.submission import prepare_jobs
 from tests.mfcli import Mediaforge, hidden_leftovers
 
 pytestmark = pytest.mark.slow
@@ -173,3 +177,76 @@ def test_an_hls_folder_killed_while_publishing_is_adopted_once(
     assert [o.path for o in job.outputs] == [str(install.media / "clip.hls")]
     assert (install.media / "clip.hls" / "master.m3u8").is_file()
     assert hidden_leftovers(install.media) == []
+
+
+# -- an input that changes under its job ------------------------------------------
+
+
+def queue_job(box: Installation, clip: Path, preset: str = "pair") -> int:
+    """A job for ``clip`` as it is now, created and enqueued as a watch folder does."""
+    config = box.load_config()
+    [new_job] = prepare_jobs(config, [clip], preset)
+    [job_id] = box.store.create([new_job])
+    JobQueue(config).enqueue(job_id)
+    return job_id
+
+
+def test_a_job_whose_input_changed_before_it_ran_is_superseded_by_the_newer_job(
+    install: Installation, clip: Path, make_media: Callable[..., Path]
+) -> None:
+    install.use("rename")
+    first = queue_job(install, clip)  # a copy that paused, readable half-way
+    make_media("media/clip.mp4", duration=2.0)  # the copy finished
+    second = queue_job(install, clip)
+
+    install.burst()
+
+    old, new = install.store.get(first), install.store.get(second)
+    assert old.status is JobStatus.SKIPPED, install.logs()
+    assert old.note == f"superseded by job {second}: {clip} changed after this job was created"
+    assert old.outputs == ()
+    assert_one_output_each(install, second, attempts=1)
+    assert new.input_size == clip.stat().st_size
+
+
+def test_a_job_whose_input_changed_while_it_ran_publishes_nothing_and_the_newer_job_does(
+    install: Installation, clip: Path, make_media: Callable[..., Path]
+) -> None:
+    install.use("rename")
+    # The first output is paced: ffmpeg works at a quarter of real time.
+    slow = two_outputs("slowpair")
+    slow["outputs"][0]["audio"]["options"] = {"filter:a": "arealtime=speed=0.25"}
+    install.add_preset("slowpair", yaml.safe_dump(slow))
+    first = queue_job(install, clip, "slowpair")
+    worker = install.start("worker", "--burst")
+
+    def transcoding() -> bool:
+        job = install.store.get(first)
+        assert not job.status.finished, install.logs()
+        return job.status is JobStatus.RUNNING and job.progress > 0
+
+    install.wait_until(transcoding, 60, "the first job to make progress")
+    make_media("media/clip.mp4", duration=2.0)
+    second = queue_job(install, clip, "slowpair")
+    assert install.finish(worker).code == 0
+
+    old = install.store.get(first)
+    assert old.status is JobStatus.SKIPPED, install.logs()
+    assert old.note == f"superseded by job {second}: {clip} changed while this job transcoded it"
+    assert old.outputs == ()
+    assert_one_output_each(install, second, attempts=1)
+
+
+def test_a_job_whose_input_changed_with_no_newer_job_transcodes_the_current_content(
+    install: Installation, clip: Path, make_media: Callable[..., Path]
+) -> None:
+    install.use("rename")
+    job_id = queue_job(install, clip)
+    make_media("media/clip.mp4", duration=2.0)
+
+    install.burst()
+
+    assert_one_output_each(install, job_id, attempts=1)
+    job = install.store.get(job_id)
+    assert job.input_size == clip.stat().st_size
+    assert job.input_duration == pytest.approx(2.0, abs=0.1)

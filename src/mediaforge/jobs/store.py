@@ -130,6 +130,22 @@ class JobStore:
         query = JobRow.select().where((JobRow.input_hash == input_hash) & (JobRow.preset == preset))
         return (Job.from_row(r) for r in query)
 
+    def newer_job(self, job: Job) -> int | None:
+        """The newest job created after ``job`` for the same input and preset
+        (cancelled ones aside), if any."""
+        row = (
+            JobRow.select(JobRow.id)
+            .where(
+                (JobRow.input_path == job.input_path)
+                & (JobRow.preset == job.preset)
+                & (JobRow.id > job.id)
+                & (JobRow.status != JobStatus.CANCELLED.value)
+            )
+            .order_by(JobRow.id.desc())
+            .first()
+        )
+        return None if row is None else int(row.id)
+
     def job_with_output(self, paths: Sequence[str]) -> int | None:
         """The job that published one of ``paths`` as an output, if any."""
         # Outputs are stored as JSON text: find rows mentioning a path, then check exactly.

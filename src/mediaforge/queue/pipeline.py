@@ -40,6 +40,7 @@ from mediaforge.queue.publishing import (
     plan_placements,
     publish_planned,
 )
+from mediaforge.queue.superseding import input_at_start, input_before_publishing
 from mediaforge.storage.local import ensure_folder, remove_quietly, remove_stale_temps
 from mediaforge.storage.s3.client import is_s3_url
 from mediaforge.storage.s3.download import download_folder, fetch_input, remote_outputs_dir
@@ -162,7 +163,11 @@ def run_job(
         if remote:
             download = download_folder(config, job.id, job.attempts)
             input_path = _fetch(store, config, job, worker, download, stop)
-        info = _prober(config)(input_path)
+        info = _prober(config)(input_path)  # first: it says best what is wrong with an input
+        if not remote:
+            started_as, superseded = input_at_start(store, job, worker, input_path)
+            if superseded:
+                return _supersede(store, job, worker, superseded)
         out_dir = _output_dir(job, config, input_path)
         ensure_folder(out_dir)
         remove_stale_temps(out_dir, job.id)
@@ -216,6 +221,11 @@ def run_job(
             )
             verified.append((out.temp, record))
 
+        if not remote:
+            superseded = input_before_publishing(store, job, input_path, started_as)
+            if superseded:
+                _cleanup(plan)
+                return _supersede(store, job, worker, superseded)
         # Record the plan, and with it the last ownership check before anything
         # becomes visible: a cancelled or recovered job must not publish.
         placements = plan_placements(verified)
@@ -284,6 +294,12 @@ def _succeed(
         log.warning("job %s finished but was taken away meanwhile", job.id)
     crash_point("finished")
     log.info("job %s succeeded: %s", job.id, ", ".join(o.path for o in outputs))
+    return Outcome(store.get(job.id))
+
+
+def _supersede(store: JobStore, job: Job, worker: str, reason: str) -> Outcome:
+    store.finish(job.id, worker, JobStatus.SKIPPED, note=reason)
+    log.info("job %s skipped: %s", job.id, reason)
     return Outcome(store.get(job.id))
 
 
