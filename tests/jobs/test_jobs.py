@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -362,3 +364,32 @@ def test_jobs_rejects_an_unknown_status_and_names_the_valid_ones(
 
     assert done.code == 2
     assert "'done' is not a job status; use one of queued, running" in " ".join(done.err.split())
+
+
+def test_a_database_of_schema_version_3_gains_the_publish_plan_and_keeps_its_jobs(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    store = JobStore(connect(None, data))
+    [job_id] = new_jobs(store)
+    store.close()
+    # Make it a version 3 database, as a release before the publish plan left it.
+    with closing(sqlite3.connect(data / "jobs.db")) as db:
+        db.execute('ALTER TABLE "job" DROP COLUMN publishing')
+        db.execute("UPDATE mediaforge_meta SET value = '3' WHERE key = 'schema_version'")
+        db.commit()
+
+    store = JobStore(connect(None, data))
+    try:
+        assert store.get(job_id).status is JobStatus.QUEUED
+        assert store.publishing(job_id) == []
+        store.claim(job_id, "w1")
+        assert store.plan_publishing(job_id, "w1", [{"final": "/media/clip.720p.mp4"}])
+        assert store.publishing(job_id) == [{"final": "/media/clip.720p.mp4"}]
+        assert store.finish(job_id, "w1", JobStatus.SUCCEEDED)
+        assert store.publishing(job_id) == []
+    finally:
+        store.close()
+    with closing(sqlite3.connect(data / "jobs.db")) as db:
+        [(version,)] = db.execute("SELECT value FROM mediaforge_meta WHERE key = 'schema_version'")
+    assert version == "4"

@@ -54,9 +54,21 @@ def _migration_3(db: peewee.Database) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS upload_path ON "upload" (path)')
 
 
+def _migration_4(db: peewee.Database) -> None:
+    # The publish plan of a job (idempotent publishing after a crash). Migration 1
+    # creates "job" from the current JobRow, so a new database has it already.
+    if "publishing" not in {c.name for c in db.get_columns("job")}:
+        db.execute_sql('ALTER TABLE "job" ADD COLUMN publishing TEXT')
+
+
 # Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
 # Never edit a released migration; add the next one.
-MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_2, _migration_3]
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [
+    _migration_1,
+    _migration_2,
+    _migration_3,
+    _migration_4,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -130,6 +130,22 @@ class JobStore:
         query = JobRow.select().where((JobRow.input_hash == input_hash) & (JobRow.preset == preset))
         return (Job.from_row(r) for r in query)
 
+    def newer_job(self, job: Job) -> int | None:
+        """The newest job created after ``job`` for the same input and preset
+        (cancelled ones aside), if any."""
+        row = (
+            JobRow.select(JobRow.id)
+            .where(
+                (JobRow.input_path == job.input_path)
+                & (JobRow.preset == job.preset)
+                & (JobRow.id > job.id)
+                & (JobRow.status != JobStatus.CANCELLED.value)
+            )
+            .order_by(JobRow.id.desc())
+            .first()
+        )
+        return None if row is None else int(row.id)
+
     def job_with_output(self, paths: Sequence[str]) -> int | None:
         """The job that published one of ``paths`` as an output, if any."""
         # Outputs are stored as JSON text: find rows mentioning a path, then check exactly.
@@ -218,6 +234,34 @@ class JobStore:
         with self.db.atomic():
             query.execute()
 
+    def plan_publishing(self, job_id: int, worker: str, plan: Sequence[dict[str, Any]]) -> bool:
+        """Record what ``worker`` is about to publish for a running job it holds
+        (before the first rename); False when it lost the job meanwhile."""
+        now = time.time()
+        query = JobRow.update(
+            publishing=json.dumps(list(plan)), heartbeat_at=now, updated_at=now
+        ).where(
+            (JobRow.id == job_id)
+            & (JobRow.worker == worker)
+            & (JobRow.status == JobStatus.RUNNING.value)
+        )
+        with self.db.atomic():
+            return bool(query.execute())
+
+    def publishing(self, job_id: int) -> list[dict[str, Any]]:
+        """The publish plan an earlier attempt recorded and did not finish (or [])."""
+        row = JobRow.select(JobRow.publishing).where(JobRow.id == job_id).get_or_none()
+        plan: list[dict[str, Any]] = json.loads(row.publishing) if row and row.publishing else []
+        return plan
+
+    def drop_publishing(self, job_id: int, worker: str) -> None:
+        """Forget a publish plan whose files were adopted into a new plan or removed."""
+        query = JobRow.update(publishing=None, updated_at=time.time()).where(
+            (JobRow.id == job_id) & (JobRow.worker == worker)
+        )
+        with self.db.atomic():
+            query.execute()
+
     def finish(
         self,
         job_id: int,
@@ -243,6 +287,7 @@ class JobStore:
         }
         if status is JobStatus.SUCCEEDED:
             fields["progress"] = 1.0
+            fields["publishing"] = None  # done: the outputs are recorded
         if note is not None:
             fields["note"] = note
         return self._move(
@@ -334,20 +379,29 @@ class JobStore:
 
         A worker is gone when its heartbeat is older than ``stale_after`` or it
         ran on this host in a process that no longer exists. Jobs with attempts
-        left go back to ``queued``; the others fail. Returns (requeued, failed).
+        left go back to ``queued``; the others fail, except a job whose worker
+        died while publishing its verified outputs: it gets one more attempt,
+        which adopts what was published (see queue/publishing.py). Returns
+        (requeued, failed).
         """
         cutoff = time.time() - stale_after
         requeued: list[int] = []
         failed: list[int] = []
         rows = JobRow.select(
-            JobRow.id, JobRow.worker, JobRow.heartbeat_at, JobRow.attempts, JobRow.max_attempts
+            JobRow.id,
+            JobRow.worker,
+            JobRow.heartbeat_at,
+            JobRow.attempts,
+            JobRow.max_attempts,
+            JobRow.publishing,
         ).where(JobRow.status == JobStatus.RUNNING.value)
         for row in list(rows):
             owner = row.worker or ""
             stale = row.heartbeat_at is None or row.heartbeat_at < cutoff
             if not (stale or worker_is_dead_here(row.worker)):
                 continue
-            if row.attempts < row.max_attempts:
+            publishing = bool(row.publishing) and row.attempts <= row.max_attempts
+            if row.attempts < row.max_attempts or publishing:
                 if self.release(row.id, owner, error="worker stopped while running it"):
                     requeued.append(row.id)
             elif self.finish(

@@ -33,6 +33,9 @@ class JobRow(BaseModel):
     max_attempts = peewee.IntegerField(default=3)
     action = peewee.CharField(max_length=16, null=True)
     outputs = peewee.TextField(default="[]")
+    # What the attempt now publishing is about to put in place (JSON; see
+    # queue/publishing.py): a later attempt adopts or removes it after a crash.
+    publishing = peewee.TextField(null=True)
     note = peewee.TextField(null=True)
     error = peewee.TextField(null=True)
     log_tail = peewee.TextField(null=True)

@@ -34,7 +34,14 @@ from mediaforge.media.process import Progress, run_ffmpeg
 from mediaforge.media.verify import verify_output
 from mediaforge.notify.delivery import notify_job_now
 from mediaforge.presets.loading import get_preset
-from mediaforge.storage.local import ensure_folder, publish, remove_quietly, remove_stale_temps
+from mediaforge.queue.publishing import (
+    adopt_published,
+    crash_point,
+    plan_placements,
+    publish_planned,
+)
+from mediaforge.queue.superseding import input_at_start, input_before_publishing
+from mediaforge.storage.local import ensure_folder, remove_quietly, remove_stale_temps
 from mediaforge.storage.s3.client import is_s3_url
 from mediaforge.storage.s3.download import download_folder, fetch_input, remote_outputs_dir
 from mediaforge.storage.s3.plan import planned_uploads
@@ -148,11 +155,19 @@ def run_job(
     plan: Plan | None = None
     command_log = ""
     try:
+        # A crash in an earlier attempt's publish window: finish that instead.
+        adopted = adopt_published(store, job.id, worker, config.output.collision)
+        if adopted is not None:
+            return _succeed(store, config, job, worker, adopted, "")
         preset = get_preset(job.preset, config.presets_dir)
         if remote:
             download = download_folder(config, job.id, job.attempts)
             input_path = _fetch(store, config, job, worker, download, stop)
-        info = _prober(config)(input_path)
+        info = _prober(config)(input_path)  # first: it says best what is wrong with an input
+        if not remote:
+            started_as, superseded = input_at_start(store, job, worker, input_path)
+            if superseded:
+                return _supersede(store, job, worker, superseded)
         out_dir = _output_dir(job, config, input_path)
         ensure_folder(out_dir)
         remove_stale_temps(out_dir, job.id)
@@ -206,25 +221,19 @@ def run_job(
             )
             verified.append((out.temp, record))
 
-        # Last ownership check before anything becomes visible: a cancelled or
-        # recovered job must not publish.
-        if not store.heartbeat(job.id, worker, 0.999):
+        if not remote:
+            superseded = input_before_publishing(store, job, input_path, started_as)
+            if superseded:
+                _cleanup(plan)
+                return _supersede(store, job, worker, superseded)
+        # Record the plan, and with it the last ownership check before anything
+        # becomes visible: a cancelled or recovered job must not publish.
+        placements = plan_placements(verified)
+        if not store.plan_publishing(job.id, worker, [p.to_dict() for p in placements]):
             raise Interrupted("job was taken away before publishing", LOST)
-        outputs = []
-        for temp, record in verified:
-            final = publish(temp, Path(record.path), config.output.collision)
-            outputs.append(Output(**{**record.to_dict(), "path": str(final)}))
-        if not store.finish(
-            job.id,
-            worker,
-            JobStatus.SUCCEEDED,
-            outputs=outputs,
-            log_tail=command_log or None,
-            uploads=planned_uploads(config, job.input_path, outputs),
-        ):
-            log.warning("job %s finished but was taken away meanwhile", job.id)
-        log.info("job %s succeeded: %s", job.id, ", ".join(o.path for o in outputs))
-        return Outcome(store.get(job.id))
+        crash_point("planned")
+        outputs = publish_planned(placements, config.output.collision)
+        return _succeed(store, config, job, worker, outputs, command_log)
     except Interrupted as exc:
         _cleanup(plan)
         if exc.reason == CANCELLED:
@@ -268,6 +277,30 @@ def run_job(
     finally:
         if download is not None:
             remove_quietly(download)  # the downloaded copy of an s3:// input, always
+
+
+def _succeed(
+    store: JobStore, config: Config, job: Job, worker: str, outputs: list[Output], log_tail: str
+) -> Outcome:
+    crash_point("finishing")
+    if not store.finish(
+        job.id,
+        worker,
+        JobStatus.SUCCEEDED,
+        outputs=outputs,
+        log_tail=log_tail or None,
+        uploads=planned_uploads(config, job.input_path, outputs),
+    ):
+        log.warning("job %s finished but was taken away meanwhile", job.id)
+    crash_point("finished")
+    log.info("job %s succeeded: %s", job.id, ", ".join(o.path for o in outputs))
+    return Outcome(store.get(job.id))
+
+
+def _supersede(store: JobStore, job: Job, worker: str, reason: str) -> Outcome:
+    store.finish(job.id, worker, JobStatus.SKIPPED, note=reason)
+    log.info("job %s skipped: %s", job.id, reason)
+    return Outcome(store.get(job.id))
 
 
 def _fetch(

@@ -147,3 +147,33 @@ def publish(temp: Path, final: Path, policy: CollisionPolicy) -> Path:
             os.replace(temp, final)
             return final
         raise StorageError(f"cannot publish {final}: {exc.strerror}") from None
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(inode, size) of a file or folder, without following a final symlink;
+    None when nothing is there. A link or a rename within the folder keeps
+    both, so they tell a published output from another file of the same name
+    (a folder's size is left out: 0). The device is left out too: another
+    host sees the same network share as another device, with the same inodes."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    return (st.st_ino, 0 if path.is_dir() and not path.is_symlink() else st.st_size)
+
+
+def find_published(final: Path, identity: tuple[int, int]) -> Path | None:
+    """Where the output with ``identity`` went when it was published as
+    ``final``: that name, or a numbered one the ``rename`` policy gave it."""
+    stem, suffix = final.stem, final.suffix
+    try:
+        names = sorted(os.listdir(final.parent))
+    except OSError:
+        return None
+    for name in names:
+        numbered = name.startswith(f"{stem} (") and name.endswith(f"){suffix}")
+        if name == final.name or numbered:
+            candidate = final.with_name(name)
+            if file_identity(candidate) == identity:
+                return candidate
+    return None
