@@ -225,9 +225,20 @@ def retry(
     if (job_id is None) == (not failed):
         raise typer.BadParameter("give a JOB id or --failed (not both)")
     # Each line as its job is queued: an error on a later job comes after them.
-    queued = 0
-    for job in retry_jobs(state.store, state.queue(), None if job_id is None else [job_id]):
-        out.print(f"job {job.id} queued again")
-        queued += 1
-    if failed and not queued:
+    seen = refused = 0
+    ids = None if job_id is None else [job_id]
+    for retried in retry_jobs(state.config, state.store, state.queue(), ids):
+        seen += 1
+        if retried.refused is None:
+            out.print(f"job {retried.job.id} queued again")
+        else:
+            refused += 1
+            err.print(
+                f"job {retried.job.id} not queued again: {retried.refused}",
+                markup=False,
+                soft_wrap=True,
+            )
+    if failed and not seen:
         out.print("no failed jobs")
+    if refused:
+        raise typer.Exit(int(ExitCode.INPUT))

@@ -12,8 +12,10 @@ from mediaforge.config.schema import Config
 from mediaforge.errors import InputError
 from mediaforge.jobs.model import JobSource, NewJob
 from mediaforge.jobs.store import JobStore
+from mediaforge.media.planning import check_applies
 from mediaforge.media.probe import probe
 from mediaforge.presets.loading import get_preset
+from mediaforge.presets.model import Preset
 from mediaforge.queue.backend import JobQueue
 from mediaforge.storage.inputs import Fingerprint, fingerprint
 
@@ -35,8 +37,9 @@ def submit(
     """Create one queued job per input and enqueue them; returns the job ids.
 
     Everything is checked before anything is created (unknown preset,
-    unreadable input), so a bad argument creates no job at all. The jobs of
-    one call share a batch id (used for digests).
+    unreadable input, an input the preset cannot apply to), so a bad argument
+    creates no job at all. The jobs of one call share a batch id (used for
+    digests).
     """
     new_jobs = prepare_jobs(
         config, inputs, preset, output_dir=output_dir, priority=priority, source=source
@@ -65,7 +68,7 @@ def prepare_jobs(
     An ``s3://bucket/key`` input (a str) is checked with a HEAD request: the
     worker downloads it when the job runs.
     """
-    get_preset(preset, config.presets_dir)
+    chosen = get_preset(preset, config.presets_dir)
     client = None
     if any(isinstance(i, str) for i in inputs):
         from mediaforge.storage.s3.client import S3Client
@@ -76,7 +79,7 @@ def prepare_jobs(
     rejected: list[str] = []
     # One ffprobe per file is most of the time a big batch takes: run a few at once.
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(inputs)))) as pool:
-        checked = list(pool.map(lambda path: _check(config, path, client), inputs))
+        checked = list(pool.map(lambda path: _check(config, chosen, path, client), inputs))
     for path, fp in zip(inputs, checked, strict=True):
         if isinstance(fp, InputError):
             if len(inputs) == 1:
@@ -101,7 +104,9 @@ def prepare_jobs(
     return new_jobs
 
 
-def _check(config: Config, path: Path | str, client: S3Client | None) -> Fingerprint | InputError:
+def _check(
+    config: Config, preset: Preset, path: Path | str, client: S3Client | None
+) -> Fingerprint | InputError:
     if isinstance(path, str):
         from mediaforge.storage.s3.download import remote_fingerprint
 
@@ -110,12 +115,20 @@ def _check(config: Config, path: Path | str, client: S3Client | None) -> Fingerp
         except InputError as exc:
             return exc
     try:
-        # A probe, not just a stat: a file that is not media (a text file, a
-        # truncated download) is refused now, before any job exists.
-        probe(path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
-        return fingerprint(path)
+        return check_input(config, preset, path)
     except InputError as exc:
         return exc
+
+
+def check_input(config: Config, preset: Preset, path: Path) -> Fingerprint:
+    """Probe a local input and check that ``preset`` can ever apply to it;
+    its fingerprint. Raises InputError with the reason a worker would fail
+    the job for, so such a job is refused before it exists (or is retried)."""
+    # A probe, not just a stat: a file that is not media (a text file, a
+    # truncated download) is refused now, before any job exists.
+    info = probe(path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
+    check_applies(preset, info, path)
+    return fingerprint(path)
 
 
 class InputsRejected(InputError):
