@@ -78,17 +78,23 @@ def submit(
     output_dir: OutputDirOpt = None,
     priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
     wait: Annotated[bool, typer.Option("--wait", help="Follow progress until all end.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="A new job even when one for the same input and preset is waiting."
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Queue one job per input; prints the job ids."""
-    from mediaforge.queue.submission import submit as submit_jobs
+    from mediaforge.queue.submission import submit_inputs
     from mediaforge.storage.inputs import expand_inputs
     from mediaforge.storage.s3.client import is_s3_url
 
     state = get_state(ctx)
     local = expand_inputs([i for i in inputs if not is_s3_url(i)])
     paths: list[Path | str] = [*local, *(i for i in inputs if is_s3_url(i))]
-    ids = submit_jobs(
+    submitted = submit_inputs(
         state.config,
         state.store,
         state.queue(),
@@ -96,7 +102,17 @@ def submit(
         preset,
         output_dir=output_dir,
         priority=priority,
+        force=force,
     )
+    ids = submitted.ids
+    for job_id in sorted(submitted.existing):
+        job = state.store.get(job_id)
+        err.print(
+            f"job {job.id} is already {job.status.value} for {job.input_path} with preset "
+            f"'{job.preset}'; not submitted again (--force makes a new job)",
+            markup=False,
+            soft_wrap=True,
+        )
     if not wait:
         if json_out:
             from mediaforge.cli.render import print_json

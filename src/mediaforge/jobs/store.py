@@ -130,6 +130,27 @@ class JobStore:
         query = JobRow.select().where((JobRow.input_hash == input_hash) & (JobRow.preset == preset))
         return (Job.from_row(r) for r in query)
 
+    def active_job_like(self, new_job: NewJob) -> Job | None:
+        """A queued or running job that would make what ``new_job`` would make:
+        the same input path and content (partial hash), preset and output folder."""
+        row = (
+            JobRow.select()
+            .where(
+                (JobRow.input_path == new_job.input_path)
+                & (JobRow.preset == new_job.preset)
+                & (JobRow.input_hash == new_job.input_hash)
+                & (
+                    JobRow.output_dir.is_null()
+                    if new_job.output_dir is None
+                    else JobRow.output_dir == new_job.output_dir
+                )
+                & JobRow.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value])
+            )
+            .order_by(JobRow.id)
+            .first()
+        )
+        return None if row is None else Job.from_row(row)
+
     def job_with_output(self, paths: Sequence[str]) -> int | None:
         """The job that published one of ``paths`` as an output, if any."""
         # Outputs are stored as JSON text: find rows mentioning a path, then check exactly.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,23 +34,71 @@ def submit(
     output_dir: Path | None = None,
     priority: int = 0,
     source: JobSource = JobSource.CLI,
+    force: bool = False,
 ) -> list[int]:
-    """Create one queued job per input and enqueue them; returns the job ids.
+    """Create one queued job per input and enqueue them; returns the job ids,
+    one per input (see ``submit_inputs`` for which of them already existed)."""
+    return submit_inputs(
+        config,
+        store,
+        queue,
+        inputs,
+        preset,
+        output_dir=output_dir,
+        priority=priority,
+        source=source,
+        force=force,
+    ).ids
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What ``submit_inputs`` did: a job id per input, in order, and which of
+    them were already queued or running (nothing new made for those)."""
+
+    ids: list[int]
+    existing: frozenset[int]
+
+
+def submit_inputs(
+    config: Config,
+    store: JobStore,
+    queue: JobQueue,
+    inputs: Sequence[Path | str],
+    preset: str,
+    *,
+    output_dir: Path | None = None,
+    priority: int = 0,
+    source: JobSource = JobSource.CLI,
+    force: bool = False,
+) -> Submitted:
+    """Create one queued job per input and enqueue them.
 
     Everything is checked before anything is created (unknown preset,
     unreadable input, an input the preset cannot apply to), so a bad argument
     creates no job at all. The jobs of one call share a batch id (used for
-    digests).
+    digests). An input that already has a queued or running job with the same
+    content, preset and output folder gets that job's id instead of a second
+    job doing the same work, unless ``force``.
     """
     new_jobs = prepare_jobs(
         config, inputs, preset, output_dir=output_dir, priority=priority, source=source
     )
-    ids = store.create(new_jobs)
+    found = [None if force else store.active_job_like(nj) for nj in new_jobs]
+    ids = iter(store.create([nj for nj, job in zip(new_jobs, found, strict=True) if job is None]))
+    created = []
+    all_ids = []
+    for job in found:
+        if job is None:
+            created.append(next(ids))
+            all_ids.append(created[-1])
+        else:
+            all_ids.append(job.id)
     # The jobs are committed before they are enqueued: if this process dies in
     # between, the worker's recovery sweep enqueues them.
-    for job_id in ids:
+    for job_id in created:
         queue.enqueue(job_id, priority=priority)
-    return ids
+    return Submitted(all_ids, frozenset(all_ids) - frozenset(created))
 
 
 def prepare_jobs(
