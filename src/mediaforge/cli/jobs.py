@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -125,17 +126,50 @@ def submit(
     _wait_for(state, ids, json_out)
 
 
+# How long jobs may sit queued, with no worker busy anywhere, before a waiting
+# command says that no worker is running (an idle worker takes a job in ~1 s).
+NO_WORKER_AFTER = 5.0
+
+NO_WORKER = (
+    "no worker is taking jobs: nothing has started for {after:.0f} s and no worker is "
+    "running a job. Start one in another terminal with 'mediaforge worker' (or run "
+    "'mediaforge worker --burst' to work through the queue and exit), or use "
+    "'mediaforge run INPUT --preset NAME' to run a job without a worker; still waiting"
+)
+
+
+def _no_worker_notice(state: State) -> Callable[[list[Job]], None]:
+    """Says once on stderr that no worker is taking the jobs being waited for."""
+    from mediaforge.queue.control import WorkerWatch
+
+    watch = WorkerWatch(
+        state.store, state.config.worker.stale_after, NO_WORKER_AFTER, time.monotonic
+    )
+    told: list[bool] = []
+
+    def look(jobs: list[Job]) -> None:
+        if not told and watch.nobody_working(jobs):
+            told.append(True)
+            err.print(NO_WORKER.format(after=NO_WORKER_AFTER), markup=False, soft_wrap=True)
+
+    return look
+
+
 def _wait_for(state: State, ids: list[int], json_out: bool) -> None:
     from mediaforge.cli.render import follow, print_json
     from mediaforge.jobs.model import JobStatus
 
+    notice = _no_worker_notice(state)
     if json_out:
-        while not all(state.store.get(i).status.finished for i in ids):
+        while True:
+            jobs = [state.store.get(i) for i in ids]
+            if all(j.status.finished for j in jobs):
+                break
+            notice(jobs)
             time.sleep(0.5)
-        jobs = [state.store.get(i) for i in ids]
         print_json(jobs[0].to_dict() if len(jobs) == 1 else [j.to_dict() for j in jobs])
     else:
-        jobs = follow(err, ids, state.store.get)
+        jobs = follow(err, ids, state.store.get, on_poll=notice)
         for job in jobs:
             if job.error:
                 err.print(f"job {job.id}: {job.error}", markup=False, soft_wrap=True)

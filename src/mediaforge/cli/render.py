@@ -232,8 +232,10 @@ def follow(
     load: Callable[[int], Job],
     *,
     interval: float = 0.5,
+    on_poll: Callable[[list[Job]], None] | None = None,
 ) -> list[Job]:
-    """Show live progress bars until every job has finished; returns the jobs."""
+    """Show live progress bars until every job has finished; returns the jobs.
+    ``on_poll`` sees the jobs at each look (it may print on ``console``)."""
     with Progress(
         TextColumn("[bold]{task.fields[label]}"),
         BarColumn(),
@@ -259,4 +261,6 @@ def follow(
                     bars.stop_task(tasks[job.id])
             if all(j.status.finished for j in jobs):
                 return jobs
+            if on_poll is not None:
+                on_poll(jobs)
             time.sleep(interval)

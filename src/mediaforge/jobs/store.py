@@ -350,6 +350,15 @@ class JobStore:
             finished_at=time.time(),
         )
 
+    def running_with_fresh_heartbeat(self, stale_after: float) -> int:
+        """How many jobs are running with a heartbeat newer than ``stale_after``
+        seconds: each one means a live worker (on any host) holds it."""
+        cutoff = time.time() - stale_after
+        query = JobRow.select(JobRow.id).where(
+            (JobRow.status == JobStatus.RUNNING.value) & (JobRow.heartbeat_at >= cutoff)
+        )
+        return int(query.count())
+
     def recover(self, stale_after: float) -> tuple[list[int], list[int]]:
         """Give back running jobs whose worker is gone.
 

@@ -8,7 +8,8 @@ decides which moves are allowed (``JobStore.cancel``, ``JobStore.retry``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -113,3 +114,38 @@ def retry_jobs(
             yield Retried(retry_job(config, store, queue, job_id))
         except (InputError, PresetError) as exc:
             yield Retried(store.get(job_id), refused=str(exc))
+
+
+class WorkerWatch:
+    """Tells whoever waits on jobs (``submit --wait``, ``status --follow``)
+    that no worker is taking them.
+
+    The signal is the job database, which every worker on every host writes:
+    while a worker is alive and idle it takes a queued job within about a
+    second, and while it is busy its running jobs heartbeat. So when jobs
+    that are due have stayed ``queued`` for ``after`` seconds and no job
+    anywhere is running with a fresh heartbeat, no worker is taking jobs.
+    """
+
+    def __init__(
+        self, store: JobStore, stale_after: float, after: float, clock: Callable[[], float]
+    ) -> None:
+        self.store = store
+        self.stale_after = stale_after
+        self.after = after
+        self.clock = clock
+        self._since: float | None = None
+
+    def nobody_working(self, jobs: Iterable[Job]) -> bool:
+        """Look at the jobs being waited for; True once nothing has taken them
+        for ``after`` seconds in a row."""
+        now = self.clock()
+        waiting = [j for j in jobs if j.status is JobStatus.QUEUED]
+        # A job waiting out a retry backoff is not due: no worker would take it yet.
+        due = any(j.retry_at is None or j.retry_at <= time.time() for j in waiting)
+        if not due or self.store.running_with_fresh_heartbeat(self.stale_after):
+            self._since = None
+            return False
+        if self._since is None:
+            self._since = now
+        return now - self._since >= self.after
