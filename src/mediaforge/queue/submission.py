@@ -116,6 +116,11 @@ def prepare_jobs(
 
     An ``s3://bucket/key`` input (a str) is checked with a HEAD request: the
     worker downloads it when the job runs.
+
+    An input the preset cannot apply to (a video preset on audio) is refused
+    too, except from a watched folder: there the job is made and fails, so
+    that the folder's ``on_failure`` policy moves the original and the
+    failure is notified, where a refusal would only be a line in a log.
     """
     chosen = get_preset(preset, config.presets_dir)
     client = None
@@ -128,7 +133,8 @@ def prepare_jobs(
     rejected: list[str] = []
     # One ffprobe per file is most of the time a big batch takes: run a few at once.
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(inputs)))) as pool:
-        checked = list(pool.map(lambda path: _check(config, chosen, path, client), inputs))
+        fits = None if source is JobSource.WATCH else chosen
+        checked = list(pool.map(lambda path: _check(config, fits, path, client), inputs))
     for path, fp in zip(inputs, checked, strict=True):
         if isinstance(fp, InputError):
             if len(inputs) == 1:
@@ -154,7 +160,7 @@ def prepare_jobs(
 
 
 def _check(
-    config: Config, preset: Preset, path: Path | str, client: S3Client | None
+    config: Config, preset: Preset | None, path: Path | str, client: S3Client | None
 ) -> Fingerprint | InputError:
     if isinstance(path, str):
         from mediaforge.storage.s3.download import remote_fingerprint
@@ -169,14 +175,16 @@ def _check(
         return exc
 
 
-def check_input(config: Config, preset: Preset, path: Path) -> Fingerprint:
-    """Probe a local input and check that ``preset`` can ever apply to it;
-    its fingerprint. Raises InputError with the reason a worker would fail
-    the job for, so such a job is refused before it exists (or is retried)."""
+def check_input(config: Config, preset: Preset | None, path: Path) -> Fingerprint:
+    """Probe a local input and check that ``preset`` (unless None) can ever
+    apply to it; its fingerprint. Raises InputError with the reason a worker
+    would fail the job for, so such a job is refused before it exists (or is
+    retried)."""
     # A probe, not just a stat: a file that is not media (a text file, a
     # truncated download) is refused now, before any job exists.
     info = probe(path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
-    check_applies(preset, info, path)
+    if preset is not None:
+        check_applies(preset, info, path)
     return fingerprint(path)
 
 
