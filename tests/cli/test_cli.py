@@ -368,9 +368,15 @@ def test_submit_json_prints_the_queued_jobs(mf: Mediaforge, tree: Path) -> None:
 def test_jobs_filters_by_status_and_limits_newest_first(
     mf: Mediaforge, make_media: Callable[..., Path]
 ) -> None:
-    song = make_media("song.m4a", video=False)
-    assert mf("submit", make_media("clip.mp4"), "-p", "poster-jpg").code == 0
-    failed = [mf("run", song, "-p", "poster-jpg", "--json").json()["id"] for _ in range(2)]
+    clip = make_media("clip.mp4")
+    broken = [shutil.copy(clip, clip.with_name(f"broken-{i}.mp4")) for i in range(2)]
+    failed = [int(mf.ok("submit", b, "-p", "poster-jpg").out) for b in broken]
+    for path in broken:  # not media when the worker gets there
+        Path(path).write_text("not a video any more\n")
+    mf.burst()
+    for path in broken:  # fixed before the retry, which checks the input again
+        shutil.copy(clip, path)
+    assert mf("submit", clip, "-p", "poster-jpg").code == 0
 
     done = mf("jobs", "--status", "failed", "--limit", "1", "--json")
 
@@ -381,7 +387,7 @@ def test_jobs_filters_by_status_and_limits_newest_first(
     retried = mf("retry", "--failed")
 
     assert retried.code == 0, retried.err
-    assert sorted(j["id"] for j in mf.jobs() if j["status"] == "queued") == [1, *failed]
+    assert sorted(j["id"] for j in mf.jobs() if j["status"] == "queued") == [*failed, 3]
 
 
 def test_jobs_rejects_an_unknown_status_as_a_usage_error(mf: Mediaforge) -> None:

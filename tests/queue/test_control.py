@@ -10,7 +10,8 @@ users run it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from moto.server import ThreadedMotoServer
 
 from mediaforge.config.discovery import load_config
 from mediaforge.config.schema import Config
-from mediaforge.errors import JobNotFound, JobStateError
+from mediaforge.errors import InputError, JobNotFound, JobStateError
 from mediaforge.events import Event
 from mediaforge.jobs.model import JobStatus, NewJob, Output
 from mediaforge.jobs.store import JobStore
@@ -83,14 +84,16 @@ def store(tmp_path: Path) -> Iterator[JobStore]:
     jobs.close()
 
 
-def new_job(store: JobStore, name: str = "clip.mp4") -> int:
-    [job_id] = store.create([NewJob(input_path=f"/media/{name}", preset="h264-720p")])
+def new_job(store: JobStore, name: str = "clip.mp4", folder: Path = Path("/media")) -> int:
+    [job_id] = store.create([NewJob(input_path=str(folder / name), preset="h264-720p")])
     return job_id
 
 
-def ended_job(store: JobStore, status: JobStatus, name: str = "clip.mp4") -> int:
+def ended_job(
+    store: JobStore, status: JobStatus, name: str = "clip.mp4", folder: Path = Path("/media")
+) -> int:
     """A job that went through the real transitions to ``status`` (no ffmpeg needed)."""
-    job_id = new_job(store, name)
+    job_id = new_job(store, name, folder)
     if status is JobStatus.CANCELLED:
         store.cancel(job_id)
         return job_id
@@ -162,21 +165,37 @@ def test_cancel_job_of_an_unknown_id_raises_job_not_found(tmp_path: Path, store:
 # -- retry -----------------------------------------------------------------------------
 
 
+@pytest.fixture
+def clips(tmp_path: Path, make_media: Callable[..., Path]) -> Path:
+    """A folder of real clips (a retry probes its input again): a.mp4, f0.mp4,
+    f1.mp4, first.mp4, done.mp4, last.mp4, and song.m4a, audio only."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    clip = make_media("clip.mp4", duration=0.3)
+    for name in ("a.mp4", "f0.mp4", "f1.mp4", "first.mp4", "done.mp4", "last.mp4"):
+        shutil.copy(clip, folder / name)
+    shutil.copy(make_media("song.m4a", duration=0.3, video=False), folder / "song.m4a")
+    return folder
+
+
 def queued_ids(queue: JobQueue) -> list[int]:
     """The job ids waiting on the queue, in no particular order."""
     return [task.args[0] for task in queue.huey.pending()]
 
 
 def test_retry_jobs_without_ids_queues_every_failed_job_and_nothing_else(
-    tmp_path: Path, store: JobStore
+    tmp_path: Path, store: JobStore, clips: Path
 ) -> None:
-    failed = [ended_job(store, JobStatus.FAILED, f"f{i}.mp4") for i in range(2)]
-    others = [ended_job(store, s) for s in (JobStatus.CANCELLED, JobStatus.SUCCEEDED)]
+    failed = [ended_job(store, JobStatus.FAILED, f"f{i}.mp4", clips) for i in range(2)]
+    others = [
+        ended_job(store, s, "a.mp4", clips) for s in (JobStatus.CANCELLED, JobStatus.SUCCEEDED)
+    ]
     queue = JobQueue(make_config(tmp_path))
 
-    requeued = list(retry_jobs(store, queue))
+    requeued = list(retry_jobs(make_config(tmp_path), store, queue))
 
-    assert sorted(j.id for j in requeued) == failed
+    assert sorted(r.job.id for r in requeued) == failed
+    assert {r.refused for r in requeued} == {None}
     for job_id in failed:
         job = store.get(job_id)
         assert (job.status, job.attempts, job.error) == (JobStatus.QUEUED, 0, None)
@@ -188,18 +207,19 @@ def test_retry_jobs_with_no_failed_job_yields_nothing(tmp_path: Path, store: Job
     ended_job(store, JobStatus.SUCCEEDED)
     queue = JobQueue(make_config(tmp_path))
 
-    assert list(retry_jobs(store, queue)) == []
+    assert list(retry_jobs(make_config(tmp_path), store, queue)) == []
     assert queue.huey.pending_count() == 0
 
 
 def test_retry_job_queues_a_cancelled_job_with_its_priority(
-    tmp_path: Path, store: JobStore
+    tmp_path: Path, store: JobStore, clips: Path
 ) -> None:
-    [job_id] = store.create([NewJob(input_path="/media/a.mp4", preset="h264-720p", priority=7)])
+    clip = str(clips / "a.mp4")
+    [job_id] = store.create([NewJob(input_path=clip, preset="h264-720p", priority=7)])
     store.cancel(job_id)
     queue = JobQueue(make_config(tmp_path))
 
-    job = retry_job(store, queue, job_id)
+    job = retry_job(make_config(tmp_path), store, queue, job_id)
 
     assert (job.status, job.priority) == (JobStatus.QUEUED, 7)
     [task] = queue.huey.pending()
@@ -207,15 +227,15 @@ def test_retry_job_queues_a_cancelled_job_with_its_priority(
 
 
 def test_retry_jobs_stops_at_a_job_that_cannot_be_retried_after_queueing_the_ones_before(
-    tmp_path: Path, store: JobStore
+    tmp_path: Path, store: JobStore, clips: Path
 ) -> None:
-    first = ended_job(store, JobStatus.FAILED, "first.mp4")
-    done = ended_job(store, JobStatus.SUCCEEDED, "done.mp4")
-    last = ended_job(store, JobStatus.FAILED, "last.mp4")
+    first = ended_job(store, JobStatus.FAILED, "first.mp4", clips)
+    done = ended_job(store, JobStatus.SUCCEEDED, "done.mp4", clips)
+    last = ended_job(store, JobStatus.FAILED, "last.mp4", clips)
     queue = JobQueue(make_config(tmp_path))
-    requeued = retry_jobs(store, queue, [first, done, last])
+    requeued = retry_jobs(make_config(tmp_path), store, queue, [first, done, last])
 
-    assert next(requeued).id == first
+    assert next(requeued).job.id == first
     with pytest.raises(JobStateError, match=f"job {done} is succeeded"):
         next(requeued)
 
@@ -223,6 +243,39 @@ def test_retry_jobs_stops_at_a_job_that_cannot_be_retried_after_queueing_the_one
         JobStatus.QUEUED, JobStatus.SUCCEEDED, JobStatus.FAILED,
     ]  # fmt: skip
     assert queued_ids(queue) == [first]
+
+
+def test_retry_job_refuses_a_job_whose_preset_cannot_apply_with_the_submit_reason(
+    tmp_path: Path, store: JobStore, clips: Path
+) -> None:
+    song = ended_job(store, JobStatus.FAILED, "song.m4a", clips)
+    queue = JobQueue(make_config(tmp_path))
+
+    with pytest.raises(InputError) as refused:
+        retry_job(make_config(tmp_path), store, queue, song)
+
+    assert str(refused.value).startswith(f"{clips / 'song.m4a'} has no video (audio only)")
+    assert store.get(song).status is JobStatus.FAILED
+    assert queued_ids(queue) == []
+
+
+def test_retry_jobs_leaves_failed_jobs_that_can_only_fail_again_and_queues_the_rest(
+    tmp_path: Path, store: JobStore, clips: Path
+) -> None:
+    song = ended_job(store, JobStatus.FAILED, "song.m4a", clips)
+    gone = ended_job(store, JobStatus.FAILED, "gone.mp4", clips)
+    good = ended_job(store, JobStatus.FAILED, "a.mp4", clips)
+    queue = JobQueue(make_config(tmp_path))
+
+    retried = {r.job.id: r.refused for r in retry_jobs(make_config(tmp_path), store, queue)}
+
+    assert retried[good] is None
+    assert "has no video (audio only)" in (retried[song] or "")
+    assert "input not found" in (retried[gone] or "")
+    assert [store.get(i).status for i in (song, gone, good)] == [
+        JobStatus.FAILED, JobStatus.FAILED, JobStatus.QUEUED,
+    ]  # fmt: skip
+    assert queued_ids(queue) == [good]
 
 
 # -- s3 sync ---------------------------------------------------------------------------

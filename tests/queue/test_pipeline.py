@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from mediaforge.jobs.model import NewJob
+from mediaforge.queue.backend import JobQueue
+from mediaforge.storage.inputs import fingerprint
 from tests.mfcli import Mediaforge, digest, ffprobe, streams
 
 SAME_NAME_PRESET = """
@@ -47,6 +50,19 @@ def test_video_preset_on_input_without_audio_makes_a_video_only_output(
     assert output["audio_codec"] is None
 
 
+def _unchecked_job(mf: Mediaforge, source: Path, preset: str, out_dir: Path | None = None) -> int:
+    """A queued job that no submit check saw: ``submit`` and ``run`` refuse an
+    input the preset cannot apply to (tests/cli/test_refusals.py), but a
+    worker still meets one whose file was replaced after its job was made."""
+    fp = fingerprint(source)
+    [job_id] = mf.store.create([NewJob(
+        input_path=str(source), preset=preset, input_size=fp.size, input_mtime=fp.mtime,
+        input_hash=fp.partial_hash, output_dir=str(out_dir) if out_dir else None,
+    )])  # fmt: skip
+    JobQueue(mf.load_config()).enqueue(job_id)
+    return job_id
+
+
 @pytest.mark.parametrize("preset", ["h264-720p", "poster-jpg", "hls-ladder"])
 def test_video_preset_on_audio_only_input_fails_at_once_suggesting_an_audio_preset(
     preset: str, mf: Mediaforge, make_media: Callable[..., Path], tmp_path: Path
@@ -54,18 +70,16 @@ def test_video_preset_on_audio_only_input_fails_at_once_suggesting_an_audio_pres
     source = make_media("song.m4a", video=False)
     before = digest(source)
     out_dir = tmp_path / "out"
+    job_id = _unchecked_job(mf, source, preset, out_dir)
 
-    done = mf("run", source, "-p", preset, "-o", out_dir, "--json")
+    mf.burst()
 
-    assert done.code == 1
-    job = done.json()
+    job = mf.status(job_id)
     assert job["status"] == "failed"
     assert job["attempts"] == 1 < job["max_attempts"]  # bad input is not retried
     error = job["error"]
     assert "\n" not in error
     assert str(source) in error and "audio preset" in error
-    assert done.error_lines() == [f"Error: job {job['id']} failed: {error}"]
-    assert done.err.strip().splitlines() == done.error_lines()
     assert digest(source) == before
     assert not out_dir.exists() or list(out_dir.iterdir()) == []
 
@@ -75,14 +89,13 @@ def test_audio_preset_on_video_only_input_fails_with_one_clear_line(
     preset: str, mf: Mediaforge, make_media: Callable[..., Path]
 ) -> None:
     source = make_media("silent.mp4", audio=False)
+    job_id = _unchecked_job(mf, source, preset)
 
-    done = mf("run", source, "-p", preset, "--json")
+    mf.burst()
 
-    assert done.code == 1
-    job = done.json()
+    job = mf.status(job_id)
     assert (job["status"], job["attempts"]) == ("failed", 1)
     assert job["error"] == f"{source} has no audio stream; preset '{preset}' makes audio only"
-    assert done.err.strip().splitlines() == [f"Error: job {job['id']} failed: {job['error']}"]
 
 
 # -- names ffmpeg would read as options, URLs or patterns ------------------------

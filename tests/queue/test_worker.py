@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mediaforge.errors import ExitCode
 from mediaforge.jobs.model import Job, JobStatus
 from mediaforge.queue.backend import JobQueue
 from mediaforge.storage.local import is_temp_name
@@ -279,13 +280,18 @@ def test_input_that_is_not_media_fails_at_once_and_succeeds_when_retried_after_a
     assert failed.error and "\n" not in failed.error and str(clip) in failed.error
     assert clip.read_bytes() == b"this is not a video\n" * 50
 
+    # A retry checks the input as submit does: still not media, so not queued.
+    too_soon = sandbox("retry", job_id)
+    assert too_soon.code == ExitCode.INPUT
+    assert str(clip) in too_soon.err and sandbox.job(job_id).status is JobStatus.FAILED
+    sandbox.clip("clip.mp4")  # the user fixes the input in place
+
     done = sandbox("retry", job_id)
 
     assert (done.code, done.out.strip()) == (0, f"job {job_id} queued again")
     queued = sandbox.job(job_id)
     assert (queued.status, queued.attempts, queued.error) == (JobStatus.QUEUED, 0, None)
 
-    sandbox.clip("clip.mp4")  # the user fixes the input in place
     assert sandbox.run_burst() == 0
 
     assert sandbox.job(job_id).attempts == 1
@@ -300,6 +306,8 @@ def test_retry_failed_queues_every_failed_job_and_only_those(sandbox: Sandbox) -
     [good_id] = sandbox.submit([sandbox.clip("good.mp4")], "fast")
     assert sandbox.run_burst() == 0
     assert [sandbox.job(i).status for i in bad_ids] == [JobStatus.FAILED] * 2
+    for path in bad:  # fixed: a retry checks the input as submit does
+        sandbox.clip(path.name)
 
     done = sandbox("retry", "--failed")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -78,17 +79,23 @@ def submit(
     output_dir: OutputDirOpt = None,
     priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
     wait: Annotated[bool, typer.Option("--wait", help="Follow progress until all end.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="A new job even when one for the same input and preset is waiting."
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Queue one job per input; prints the job ids."""
-    from mediaforge.queue.submission import submit as submit_jobs
+    from mediaforge.queue.submission import submit_inputs
     from mediaforge.storage.inputs import expand_inputs
     from mediaforge.storage.s3.client import is_s3_url
 
     state = get_state(ctx)
     local = expand_inputs([i for i in inputs if not is_s3_url(i)])
     paths: list[Path | str] = [*local, *(i for i in inputs if is_s3_url(i))]
-    ids = submit_jobs(
+    submitted = submit_inputs(
         state.config,
         state.store,
         state.queue(),
@@ -96,7 +103,17 @@ def submit(
         preset,
         output_dir=output_dir,
         priority=priority,
+        force=force,
     )
+    ids = submitted.ids
+    for job_id in sorted(submitted.existing):
+        job = state.store.get(job_id)
+        err.print(
+            f"job {job.id} is already {job.status.value} for {job.input_path} with preset "
+            f"'{job.preset}'; not submitted again (--force makes a new job)",
+            markup=False,
+            soft_wrap=True,
+        )
     if not wait:
         if json_out:
             from mediaforge.cli.render import print_json
@@ -109,17 +126,50 @@ def submit(
     _wait_for(state, ids, json_out)
 
 
+# How long jobs may sit queued, with no worker busy anywhere, before a waiting
+# command says that no worker is running (an idle worker takes a job in ~1 s).
+NO_WORKER_AFTER = 5.0
+
+NO_WORKER = (
+    "no worker is taking jobs: nothing has started for {after:.0f} s and no worker is "
+    "running a job. Start one in another terminal with 'mediaforge worker' (or run "
+    "'mediaforge worker --burst' to work through the queue and exit), or use "
+    "'mediaforge run INPUT --preset NAME' to run a job without a worker; still waiting"
+)
+
+
+def _no_worker_notice(state: State) -> Callable[[list[Job]], None]:
+    """Says once on stderr that no worker is taking the jobs being waited for."""
+    from mediaforge.queue.control import WorkerWatch
+
+    watch = WorkerWatch(
+        state.store, state.config.worker.stale_after, NO_WORKER_AFTER, time.monotonic
+    )
+    told: list[bool] = []
+
+    def look(jobs: list[Job]) -> None:
+        if not told and watch.nobody_working(jobs):
+            told.append(True)
+            err.print(NO_WORKER.format(after=NO_WORKER_AFTER), markup=False, soft_wrap=True)
+
+    return look
+
+
 def _wait_for(state: State, ids: list[int], json_out: bool) -> None:
     from mediaforge.cli.render import follow, print_json
     from mediaforge.jobs.model import JobStatus
 
+    notice = _no_worker_notice(state)
     if json_out:
-        while not all(state.store.get(i).status.finished for i in ids):
+        while True:
+            jobs = [state.store.get(i) for i in ids]
+            if all(j.status.finished for j in jobs):
+                break
+            notice(jobs)
             time.sleep(0.5)
-        jobs = [state.store.get(i) for i in ids]
         print_json(jobs[0].to_dict() if len(jobs) == 1 else [j.to_dict() for j in jobs])
     else:
-        jobs = follow(err, ids, state.store.get)
+        jobs = follow(err, ids, state.store.get, on_poll=notice)
         for job in jobs:
             if job.error:
                 err.print(f"job {job.id}: {job.error}", markup=False, soft_wrap=True)
@@ -225,9 +275,20 @@ def retry(
     if (job_id is None) == (not failed):
         raise typer.BadParameter("give a JOB id or --failed (not both)")
     # Each line as its job is queued: an error on a later job comes after them.
-    queued = 0
-    for job in retry_jobs(state.store, state.queue(), None if job_id is None else [job_id]):
-        out.print(f"job {job.id} queued again")
-        queued += 1
-    if failed and not queued:
+    seen = refused = 0
+    ids = None if job_id is None else [job_id]
+    for retried in retry_jobs(state.config, state.store, state.queue(), ids):
+        seen += 1
+        if retried.refused is None:
+            out.print(f"job {retried.job.id} queued again")
+        else:
+            refused += 1
+            err.print(
+                f"job {retried.job.id} not queued again: {retried.refused}",
+                markup=False,
+                soft_wrap=True,
+            )
+    if failed and not seen:
         out.print("no failed jobs")
+    if refused:
+        raise typer.Exit(int(ExitCode.INPUT))

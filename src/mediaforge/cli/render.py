@@ -54,7 +54,11 @@ def jobs_table(console: Console, jobs: Sequence[Job]) -> None:
         table.add_column(col, no_wrap=col != "INPUT", overflow="fold")
     for job in jobs:
         table.add_row(
-            str(job.id), _status_text(job), job.preset, job.input_path, _when(job.created_at)
+            str(job.id),
+            _status_text(job),
+            escape(job.preset),
+            escape(job.input_path),
+            _when(job.created_at),
         )
     console.print(table)
 
@@ -65,17 +69,18 @@ def job_detail(
     notifications: Sequence[Notification] = (),
     uploads: Sequence[Upload] = (),
 ) -> None:
+    # Values are markup: every string a user or a file supplied goes through escape().
     rows: list[tuple[str, str]] = [
         ("job", str(job.id)),
         ("status", _status_text(job)),
-        ("input", job.input_path),
-        ("preset", job.preset),
+        ("input", escape(job.input_path)),
+        ("preset", escape(job.preset)),
         ("attempts", f"{job.attempts}/{job.max_attempts}"),
-        ("source", job.source),
+        ("source", escape(job.source)),
         ("created", _when(job.created_at)),
     ]
     if job.action:
-        rows.append(("action", job.action))
+        rows.append(("action", escape(job.action)))
     if job.started_at:
         rows.append(("started", _when(job.started_at)))
     if job.finished_at:
@@ -86,11 +91,11 @@ def job_detail(
             speed = f" ({job.input_duration / job.elapsed:.1f}x realtime)"
         rows.append(("took", f"{job.elapsed:.1f}s{speed}"))
     if job.worker and job.status is JobStatus.RUNNING:
-        rows.append(("worker", job.worker))
+        rows.append(("worker", escape(job.worker)))
     if job.note:
-        rows.append(("note", job.note))
+        rows.append(("note", escape(job.note)))
     if job.error:
-        rows.append(("error", f"[red]{job.error}[/]"))
+        rows.append(("error", f"[red]{escape(job.error)}[/]"))
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column(overflow="fold")
@@ -99,7 +104,8 @@ def job_detail(
     for out in job.outputs:
         dims = f" {out.width}x{out.height}" if out.width else ""
         codecs = "/".join(c for c in (out.video_codec, out.audio_codec) if c)
-        table.add_row("output", f"{out.path}  [dim]{codecs}{dims} {human_size(out.size)}[/]")
+        size = human_size(out.size)
+        table.add_row("output", f"{escape(out.path)}  [dim]{escape(codecs)}{dims} {size}[/]")
     for upload in uploads:
         table.add_row("s3", _upload_text(upload))
     for note in notifications:
@@ -200,7 +206,7 @@ def _notification_text(note: Notification) -> str:
 
 def media_info(console: Console, info: MediaInfo) -> None:
     console.print(
-        f"[bold]{info.path}[/]  {info.format_name}  "
+        f"[bold]{escape(str(info.path))}[/]  {escape(info.format_name)}  "
         f"{info.duration or 0:.2f}s  {human_size(info.size) or '-'}"
     )
     for s in info.streams:
@@ -217,7 +223,7 @@ def media_info(console: Console, info: MediaInfo) -> None:
             parts.append(f"{s.channels} ch")
         if s.attached_pic:
             parts.append("(cover art)")
-        console.print("  " + "  ".join(parts))
+        console.print("  " + "  ".join(parts), markup=False)
 
 
 def follow(
@@ -226,8 +232,10 @@ def follow(
     load: Callable[[int], Job],
     *,
     interval: float = 0.5,
+    on_poll: Callable[[list[Job]], None] | None = None,
 ) -> list[Job]:
-    """Show live progress bars until every job has finished; returns the jobs."""
+    """Show live progress bars until every job has finished; returns the jobs.
+    ``on_poll`` sees the jobs at each look (it may print on ``console``)."""
     with Progress(
         TextColumn("[bold]{task.fields[label]}"),
         BarColumn(),
@@ -253,4 +261,6 @@ def follow(
                     bars.stop_task(tasks[job.id])
             if all(j.status.finished for j in jobs):
                 return jobs
+            if on_poll is not None:
+                on_poll(jobs)
             time.sleep(interval)

@@ -146,6 +146,27 @@ class JobStore:
         )
         return None if row is None else int(row.id)
 
+    def active_job_like(self, new_job: NewJob) -> Job | None:
+        """A queued or running job that would make what ``new_job`` would make:
+        the same input path and content (partial hash), preset and output folder."""
+        row = (
+            JobRow.select()
+            .where(
+                (JobRow.input_path == new_job.input_path)
+                & (JobRow.preset == new_job.preset)
+                & (JobRow.input_hash == new_job.input_hash)
+                & (
+                    JobRow.output_dir.is_null()
+                    if new_job.output_dir is None
+                    else JobRow.output_dir == new_job.output_dir
+                )
+                & JobRow.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value])
+            )
+            .order_by(JobRow.id)
+            .first()
+        )
+        return None if row is None else Job.from_row(row)
+
     def job_with_output(self, paths: Sequence[str]) -> int | None:
         """The job that published one of ``paths`` as an output, if any."""
         # Outputs are stored as JSON text: find rows mentioning a path, then check exactly.
@@ -373,6 +394,15 @@ class JobStore:
             error=error,
             finished_at=time.time(),
         )
+
+    def running_with_fresh_heartbeat(self, stale_after: float) -> int:
+        """How many jobs are running with a heartbeat newer than ``stale_after``
+        seconds: each one means a live worker (on any host) holds it."""
+        cutoff = time.time() - stale_after
+        query = JobRow.select(JobRow.id).where(
+            (JobRow.status == JobStatus.RUNNING.value) & (JobRow.heartbeat_at >= cutoff)
+        )
+        return int(query.count())
 
     def recover(self, stale_after: float) -> tuple[list[int], list[int]]:
         """Give back running jobs whose worker is gone.

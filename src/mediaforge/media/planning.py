@@ -154,6 +154,23 @@ def output_name(spec: OutputSpec, input_path: Path, preset: Preset) -> str:
     return spec.name.replace("{stem}", stem).replace("{preset}", preset.name)
 
 
+def check_applies(preset: Preset, info: MediaInfo, input_path: Path | str) -> None:
+    """Raise InputError when the input can never satisfy the preset (a video
+    preset on audio, an audio preset on a file without sound). Submitting
+    checks this too, so such a job is refused before it exists."""
+    wants_video = any(o.kind is not OutputKind.AUDIO for o in preset.outputs)
+    if wants_video and info.video is None:
+        kind = "audio only" if info.audio is not None else "no video stream"
+        raise InputError(
+            f"{input_path} has no video ({kind}); preset '{preset.name}' needs video. "
+            "Use an audio preset such as aac-audio, mp3-audio or opus-audio"
+        )
+    if not wants_video and info.audio is None:
+        raise InputError(
+            f"{input_path} has no audio stream; preset '{preset.name}' makes audio only"
+        )
+
+
 def plan_job(
     preset: Preset,
     info: MediaInfo,
@@ -165,21 +182,12 @@ def plan_job(
     collision: CollisionPolicy,
 ) -> Plan:
     """Decide what to do with ``info`` under ``preset``; raises InputError when
-    the input can never satisfy the preset (e.g. a video preset on audio)."""
+    the input can never satisfy the preset (see ``check_applies``)."""
+    check_applies(preset, info, input_path)
     video, audio = info.video, info.audio
     notes: list[str] = []
     wants_video = any(o.kind is not OutputKind.AUDIO for o in preset.outputs)
     wants_audio = any(o.audio is not None for o in preset.outputs)
-    if wants_video and video is None:
-        kind = "audio only" if audio is not None else "no video stream"
-        raise InputError(
-            f"{input_path} has no video ({kind}); preset '{preset.name}' needs video. "
-            "Use an audio preset such as aac-audio, mp3-audio or opus-audio"
-        )
-    if not wants_video and audio is None:
-        raise InputError(
-            f"{input_path} has no audio stream; preset '{preset.name}' makes audio only"
-        )
     if wants_video and wants_audio and audio is None:
         notes.append("input has no audio; outputs have video only")
 

@@ -7,10 +7,14 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mediaforge.config.schema import Config
 from mediaforge.errors import MediaforgeError
 from mediaforge.presets.loading import load_presets
+
+if TYPE_CHECKING:
+    from mediaforge.queue.backend import JobQueue
 
 
 @dataclass(frozen=True)
@@ -87,11 +91,14 @@ def run_checks(config: Config) -> list[Check]:
         checks.append(Check("data dir", True, f"{config.data_dir} is writable"))
     except OSError as exc:
         checks.append(Check("data dir", False, f"{config.data_dir}: {exc.strerror}"))
+    queued: set[int] | None = None
     try:
+        from mediaforge.jobs.model import JobStatus
         from mediaforge.jobs.store import JobStore
 
         store = JobStore.open(config)
         counts = store.count_by_status()
+        queued = set(store.ids_with_status(JobStatus.QUEUED))
         store.close()
         summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n) or "no jobs yet"
         checks.append(Check("job database", True, summary))
@@ -101,8 +108,7 @@ def run_checks(config: Config) -> list[Check]:
         from mediaforge.queue.backend import JobQueue
 
         queue = JobQueue(config)
-        pending = queue.huey.pending_count()
-        checks.append(Check("queue", True, f"{config.queue.backend}: {pending} waiting"))
+        checks.append(Check("queue", True, f"{config.queue.backend}: {_waiting(queue, queued)}"))
     except MediaforgeError as exc:
         checks.append(Check("queue", False, str(exc)))
     except Exception as exc:  # redis/postgres client errors have no common base
@@ -110,6 +116,15 @@ def run_checks(config: Config) -> list[Check]:
     if config.s3.enabled:
         checks.append(_s3_check(config))
     return checks
+
+
+def _waiting(queue: JobQueue, queued: set[int] | None) -> str:
+    """How many jobs wait in the queue. A cancelled job's message stays there
+    until a worker reaches it and drops it: only messages of jobs the job
+    database has as queued count (all of them when the database is unreadable)."""
+    if queued is None:
+        return f"{queue.huey.pending_count()} message(s) waiting"
+    return f"{len(queue.pending_job_ids() & queued)} job(s) waiting"
 
 
 def _s3_check(config: Config) -> Check:

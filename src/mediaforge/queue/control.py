@@ -8,10 +8,14 @@ decides which moves are allowed (``JobStore.cancel``, ``JobStore.retry``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mediaforge.config.schema import Config
+from mediaforge.errors import InputError, PresetError
 from mediaforge.jobs.model import Job, JobStatus
 from mediaforge.jobs.store import JobStore
 
@@ -54,26 +58,94 @@ def _record_end(config: Config, store: JobStore, job: Job) -> None:
         log.warning("could not record the notifications of job %s: %s", job.id, e)
 
 
-def retry_job(store: JobStore, queue: JobQueue, job_id: int) -> Job:
+def retry_job(config: Config, store: JobStore, queue: JobQueue, job_id: int) -> Job:
     """Queue a failed or cancelled job again, with a fresh set of attempts.
 
+    Its input is checked as ``submit`` checks it: one that is gone, is not
+    media or that the preset cannot apply to (a video preset on audio) is
+    refused with the same InputError, since the job could only fail again.
     Raises JobNotFound for a wrong id and JobStateError for a job in another state.
     """
+    job = store.get(job_id)
+    if job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+        _check_again(config, job)
     job = store.retry(job_id)
     queue.enqueue(job.id, priority=job.priority)
     return job
 
 
+def _check_again(config: Config, job: Job) -> None:
+    # Imported here: cancelling needs neither presets nor probes.
+    from mediaforge.presets.loading import get_preset
+    from mediaforge.queue.submission import check_input
+    from mediaforge.storage.s3.client import is_s3_url
+
+    if is_s3_url(job.input_path):
+        return  # a worker downloads it; a HEAD request tells nothing of its streams
+    check_input(config, get_preset(job.preset, config.presets_dir), Path(job.input_path))
+
+
+@dataclass(frozen=True)
+class Retried:
+    """One job of ``retry_jobs``: queued again, or left as it was and why."""
+
+    job: Job
+    refused: str | None = None
+
+
 def retry_jobs(
-    store: JobStore, queue: JobQueue, job_ids: Iterable[int] | None = None
-) -> Iterator[Job]:
+    config: Config, store: JobStore, queue: JobQueue, job_ids: Iterable[int] | None = None
+) -> Iterator[Retried]:
     """Queue these jobs again (``None``: every failed job), yielding each one
     as it is queued.
 
     One at a time, as the caller iterates: the jobs before one that cannot be
-    retried (JobStateError) stay queued, and the caller can say so before the
-    error. The failed jobs are looked up when the iteration starts.
+    retried (JobStateError, InputError) stay queued, and the caller can say so
+    before the error. The failed jobs are looked up when the iteration
+    starts; of those, one whose input could only fail again is left failed
+    and yielded with the reason (``refused``) instead of stopping the rest.
     """
-    ids = store.ids_with_status(JobStatus.FAILED) if job_ids is None else job_ids
-    for job_id in ids:
-        yield retry_job(store, queue, job_id)
+    if job_ids is not None:
+        for job_id in job_ids:
+            yield Retried(retry_job(config, store, queue, job_id))
+        return
+    for job_id in store.ids_with_status(JobStatus.FAILED):
+        try:
+            yield Retried(retry_job(config, store, queue, job_id))
+        except (InputError, PresetError) as exc:
+            yield Retried(store.get(job_id), refused=str(exc))
+
+
+class WorkerWatch:
+    """Tells whoever waits on jobs (``submit --wait``, ``status --follow``)
+    that no worker is taking them.
+
+    The signal is the job database, which every worker on every host writes:
+    while a worker is alive and idle it takes a queued job within about a
+    second, and while it is busy its running jobs heartbeat. So when jobs
+    that are due have stayed ``queued`` for ``after`` seconds and no job
+    anywhere is running with a fresh heartbeat, no worker is taking jobs.
+    """
+
+    def __init__(
+        self, store: JobStore, stale_after: float, after: float, clock: Callable[[], float]
+    ) -> None:
+        self.store = store
+        self.stale_after = stale_after
+        self.after = after
+        self.clock = clock
+        self._since: float | None = None
+
+    def nobody_working(self, jobs: Iterable[Job]) -> bool:
+        """Look at the jobs being waited for; True once nothing has taken them
+        for ``after`` seconds in a row."""
+        now = self.clock()
+        waiting = [j for j in jobs if j.status is JobStatus.QUEUED]
+        # A job waiting out a retry backoff is not due: no worker would take it yet.
+        due = any(j.retry_at is None or j.retry_at <= time.time() for j in waiting)
+        if not due or self.store.running_with_fresh_heartbeat(self.stale_after):
+            self._since = None
+            return False
+        if self._since is None:
+            self._since = now
+        return now - self._since >= self.after

@@ -64,8 +64,25 @@ def _scan(folder: Path) -> Iterator[Path]:
                 yield path
 
 
+def _pattern(path: Path) -> str | None:
+    """The glob pattern an argument that names no file stands for, or None
+    when it is no pattern. The leading folders that exist are taken as they
+    are named, so brackets in ``Music [2020]/*.mp3`` are not a character class."""
+    parts = path.parts
+    for i in range(len(parts) - 1, 0, -1):
+        if Path(*parts[:i]).is_dir():
+            rest = parts[i:]
+            if not any(glob.has_magic(p) for p in rest):
+                return None
+            return os.path.join(glob.escape(str(Path(*parts[:i]))), *rest)
+    return str(path) if glob.has_magic(str(path)) else None
+
+
 def expand_inputs(args: Iterable[str]) -> list[Path]:
     """Files as given, folders recursively (media files only), globs expanded.
+
+    An argument that names an existing file or folder is that file or folder,
+    whatever characters its name holds; only one that names nothing is a pattern.
 
     Raises InputError for an argument that matches nothing, so a typo is not
     silently a no-op.
@@ -80,9 +97,9 @@ def expand_inputs(args: Iterable[str]) -> list[Path]:
                 raise InputError(f"folder {arg} holds no media files")
         elif path.exists() or path.is_symlink():
             matches = [path]
-        elif glob.has_magic(arg):
+        elif (pattern := _pattern(path)) is not None:
             matches = []
-            for hit in sorted(glob.glob(os.path.expanduser(arg), recursive=True)):
+            for hit in sorted(glob.glob(pattern, recursive=True)):
                 p = Path(hit)
                 matches.extend(_scan(p) if p.is_dir() else [p] if is_candidate(p) else [])
             if not matches:
