@@ -237,15 +237,8 @@ class JobStore:
     def heartbeat(self, job_id: int, worker: str, progress: float) -> bool:
         """Record progress; False when ``worker`` no longer holds a running job
         (it was cancelled, or recovered by another worker): stop work then."""
-        query = JobRow.update(
-            progress=progress, heartbeat_at=time.time(), updated_at=time.time()
-        ).where(
-            (JobRow.id == job_id)
-            & (JobRow.worker == worker)
-            & (JobRow.status == JobStatus.RUNNING.value)
-        )
-        with self.db.atomic():
-            return bool(query.execute())
+        now = time.time()
+        return self._update_held(job_id, worker, progress=progress, heartbeat_at=now)
 
     def set_input_facts(self, job_id: int, worker: str, **facts: Any) -> None:
         """Record what the worker learned about the input (duration, action, note)."""
@@ -258,10 +251,12 @@ class JobStore:
     def plan_publishing(self, job_id: int, worker: str, plan: Sequence[dict[str, Any]]) -> bool:
         """Record what ``worker`` is about to publish for a running job it holds
         (before the first rename); False when it lost the job meanwhile."""
-        now = time.time()
-        query = JobRow.update(
-            publishing=json.dumps(list(plan)), heartbeat_at=now, updated_at=now
-        ).where(
+        plan_text = json.dumps(list(plan))
+        return self._update_held(job_id, worker, publishing=plan_text, heartbeat_at=time.time())
+
+    def _update_held(self, job_id: int, worker: str, **fields: Any) -> bool:
+        """Write ``fields`` on a running job only while ``worker`` holds it."""
+        query = JobRow.update(updated_at=time.time(), **fields).where(
             (JobRow.id == job_id)
             & (JobRow.worker == worker)
             & (JobRow.status == JobStatus.RUNNING.value)
