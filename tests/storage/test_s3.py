@@ -514,7 +514,7 @@ def test_without_boto3_run_and_worker_refuse_with_the_install_hint_before_any_tr
     assert "0 file(s) would be uploaded" in plan.out
     for done in (runs, works, syncs, checks):
         [line] = done.error_lines()
-        assert "pipx install 'mediaforge[s3]'" in line
+        assert "pipx install 'mediaforge-transcode[s3]'" in line
 
 
 # -- secrets -----------------------------------------------------------------------------------

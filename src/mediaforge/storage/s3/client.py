@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 INSTALL_HINT = (
     "S3 sync needs boto3, which is not installed; install mediaforge with the s3 extra: "
-    "pipx install 'mediaforge[s3]' (or: pipx inject mediaforge boto3)"
+    "pipx install 'mediaforge-transcode[s3]' (or: pipx inject mediaforge-transcode boto3)"
 )
 ORIGIN_KEY = "mediaforge-origin"  # user metadata: which local file an object came from
 JOB_KEY = "mediaforge-job"
