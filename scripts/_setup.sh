@@ -29,5 +29,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "== creating $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-echo "== installing mediaforge$1 into $VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".$1"
+# A script that sourced this and then runs another that sources it again
+# (.ci/run, then scripts/test.sh) installs once: the marker is exported.
+if [ "${MEDIAFORGE_INSTALLED:-}" != "$VENV$1" ]; then
+  echo "== installing mediaforge$1 into $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".$1"
+  export MEDIAFORGE_INSTALLED="$VENV$1"
+fi
