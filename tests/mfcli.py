@@ -29,7 +29,7 @@ from mediaforge.config.discovery import load_config
 from mediaforge.config.schema import Config
 from mediaforge.jobs.store import JobStore
 from mediaforge.queue.backend import JobQueue
-from mediaforge.queue.submission import submit
+from mediaforge.queue.submission import submit_inputs
 
 # The repository: its docs, examples and packaging are checked too.
 REPO = Path(__file__).resolve().parents[1]
@@ -233,7 +233,7 @@ class Mediaforge:
     def submit(self, inputs: Sequence[Path], preset: str) -> list[int]:
         """Queue jobs through the same door as ``mediaforge submit``, without a process."""
         config = self.load_config()
-        return submit(config, self.store, JobQueue(config), list(inputs), preset)
+        return submit_inputs(config, self.store, JobQueue(config), list(inputs), preset).ids
 
     def database_dump(self) -> str:
         """Every database in the data folder, as SQL."""

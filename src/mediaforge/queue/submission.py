@@ -24,33 +24,6 @@ if TYPE_CHECKING:
     from mediaforge.storage.s3.client import S3Client
 
 
-def submit(
-    config: Config,
-    store: JobStore,
-    queue: JobQueue,
-    inputs: Sequence[Path | str],
-    preset: str,
-    *,
-    output_dir: Path | None = None,
-    priority: int = 0,
-    source: JobSource = JobSource.CLI,
-    force: bool = False,
-) -> list[int]:
-    """Create one queued job per input and enqueue them; returns the job ids,
-    one per input (see ``submit_inputs`` for which of them already existed)."""
-    return submit_inputs(
-        config,
-        store,
-        queue,
-        inputs,
-        preset,
-        output_dir=output_dir,
-        priority=priority,
-        source=source,
-        force=force,
-    ).ids
-
-
 @dataclass(frozen=True)
 class Submitted:
     """What ``submit_inputs`` did: a job id per input, in order, and which of

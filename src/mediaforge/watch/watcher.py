@@ -2,7 +2,7 @@
 
 A file is submitted only when it is *stable*: its size, mtime and inode stayed
 the same for the rule's ``settle_seconds`` (:class:`StabilityTracker`), it can
-be opened, and ffprobe reads it (``submission.submit`` probes every input).
+be opened, and ffprobe reads it (``submit_inputs`` probes every input).
 Events (inotify, through watchdog) and scans only mark files as candidates;
 one loop (:meth:`Watcher.step`) decides, so a burst of events costs a few
 ``stat`` calls, not a storm of probes. Network and FUSE mounts, where inotify
@@ -51,7 +51,7 @@ from mediaforge.jobs.store import JobStore
 from mediaforge.media.probe import check_readable
 from mediaforge.presets.loading import get_preset
 from mediaforge.queue.backend import JobQueue
-from mediaforge.queue.submission import submit
+from mediaforge.queue.submission import submit_inputs
 from mediaforge.storage.inputs import Fingerprint, fingerprint
 from mediaforge.storage.s3.rows import UploadStore
 from mediaforge.units import backoff
@@ -563,11 +563,13 @@ class Watcher:
 
     def _submit_batch(self, folder: _Folder, batch: list[_Decision], preset: str) -> None:
         """Submit ``batch`` in one call (the jobs share a batch id); when a file
-        is refused, the others one by one. ``submit`` probes every file."""
+        is refused, the others one by one. Submitting probes every file."""
 
         def submit_paths(paths: list[Path]) -> list[int]:
-            return submit(self.config, self.store, self.queue, paths, preset,
-                          output_dir=folder.output_dir, source=JobSource.WATCH)
+            return submit_inputs(
+                self.config, self.store, self.queue, paths, preset,
+                output_dir=folder.output_dir, source=JobSource.WATCH,
+            ).ids
 
         if len(batch) > 1:
             try:
