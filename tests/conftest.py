@@ -4,6 +4,7 @@ mediaforge installation in tmp_path."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mediaforge.media.process import media_path
+from tests.backends import PostgresServer, RedisServer, postgres_bindir
 from tests.mfcli import Mediaforge
 from tests.servers import Webhook, running_webhook
 
@@ -133,3 +135,60 @@ def webhook() -> Iterator[Webhook]:
     """A JSON webhook on 127.0.0.1 that records what it receives."""
     with running_webhook() as hook:
         yield hook
+
+
+def _missing(what: str) -> None:
+    """Skip for want of a server program, unless the run requires every server (CI)."""
+    reason = f"{what} is not installed (apt install postgresql redis-server)"
+    if os.environ.get("MEDIAFORGE_REQUIRE_SERVERS") == "1":
+        pytest.fail(reason + "; MEDIAFORGE_REQUIRE_SERVERS=1 requires it")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 for the whole run."""
+    bindir = postgres_bindir()
+    if bindir is None:
+        _missing("PostgreSQL (initdb, postgres)")
+    server = PostgresServer(bindir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def postgres(postgres_server: PostgresServer) -> Iterator[PostgresServer]:
+    """The PostgreSQL server, up at the start of the test and again after it
+    (a test may stop it to simulate an outage)."""
+    if postgres_server.process is None:
+        postgres_server.start()
+    yield postgres_server
+    if postgres_server.process is None:
+        postgres_server.start()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> str:
+    """The URL of a fresh, empty PostgreSQL database."""
+    return postgres.new_database()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server on 127.0.0.1 for the whole run."""
+    if shutil.which("redis-server") is None:
+        _missing("redis-server")
+    server = RedisServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of a fresh, empty Redis database."""
+    return redis_server.new_database()

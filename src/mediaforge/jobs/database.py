@@ -2,8 +2,11 @@
 date (``JobStore`` applies them when it opens a database).
 
 SQLite runs in WAL mode with a busy timeout and IMMEDIATE transactions
-(writers queue up instead of failing on lock upgrades); PostgreSQL works the
-same way for scale-out.
+(writers queue up instead of failing on lock upgrades). PostgreSQL (psycopg 3,
+the ``postgres`` extra) is for many workers on many hosts: its connection is
+reopened on the next use after the server went away, and migrations run
+under an advisory lock so that any number of processes may open a fresh
+database at once.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import peewee
 
+from mediaforge import drivers
 from mediaforge.errors import ConfigError, EnvironmentProblem
 from mediaforge.jobs.tables import JobRow, MetaRow, NotificationRow, UploadRow
 
@@ -100,10 +104,10 @@ def connect(url: str | None, data_dir: Path) -> peewee.Database:
             },
         )
     if url.startswith(("postgres://", "postgresql://")):
-        from playhouse.db_url import connect as connect_url
+        from mediaforge.jobs.postgres import postgres_database
 
-        db: peewee.Database = connect_url(url)
-        return db
+        drivers.psycopg("database.url (PostgreSQL)")
+        return postgres_database(url)
     raise ConfigError(
         f"database.url: unsupported database '{url.split(':', 1)[0]}'; "
         "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB"

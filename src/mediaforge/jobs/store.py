@@ -26,6 +26,7 @@ from mediaforge.jobs.model import (
     NewJob,
     Output,
 )
+from mediaforge.jobs.postgres import lock_for_migrations
 from mediaforge.jobs.tables import JobRow, MetaRow, NotificationRow, UploadRow
 from mediaforge.jobs.upload_rows import NewUpload, insert_uploads
 
@@ -51,6 +52,7 @@ class JobStore:
     def _migrate(self) -> None:
         try:
             with self.db.atomic():
+                lock_for_migrations(self.db)
                 self.db.create_tables([MetaRow], safe=True)
                 row = MetaRow.get_or_none(MetaRow.key == "schema_version")
                 version = int(row.value) if row else 0
@@ -62,9 +64,12 @@ class JobStore:
                 for step in MIGRATIONS[version:]:
                     step(self.db)
                 if version != SCHEMA_VERSION:
-                    MetaRow.replace(key="schema_version", value=str(SCHEMA_VERSION)).execute()
-        except peewee.OperationalError as exc:
-            raise EnvironmentProblem(f"cannot open the job database: {exc}") from None
+                    MetaRow.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict(
+                        conflict_target=[MetaRow.key], update={MetaRow.value: str(SCHEMA_VERSION)}
+                    ).execute()
+        except (peewee.OperationalError, peewee.InterfaceError) as exc:
+            reason = " ".join(str(exc).split())  # psycopg's messages span lines
+            raise EnvironmentProblem(f"cannot open the job database: {reason}") from None
 
     def close(self) -> None:
         self.db.close()

@@ -13,6 +13,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from mediaforge import drivers
 from mediaforge.config.schema import Config
 from mediaforge.errors import ConfigError, EnvironmentProblem
 
@@ -53,19 +54,23 @@ def make_huey(config: Config) -> Any:
         except Exception as exc:  # sqlite3 errors surface as several types
             raise EnvironmentProblem(f"cannot open the queue database {path}: {exc}") from None
     if qc.backend == "redis":
-        from huey import RedisHuey
-
         if not qc.url:
             raise ConfigError("queue.url: the redis backend needs a URL like redis://HOST:6379/0")
-        return RedisHuey(QUEUE_NAME, url=qc.url, results=False)
-    if qc.backend == "postgres":
-        from huey import PostgresHuey
+        drivers.redis("queue.backend redis")
+        from huey import PriorityRedisHuey
 
+        # The plain RedisHuey refuses priorities; submit --priority and the
+        # notification and upload tasks need them.
+        return PriorityRedisHuey(QUEUE_NAME, url=qc.url, results=False)
+    if qc.backend == "postgres":
         if not qc.url:
             raise ConfigError(
                 "queue.url: the postgres backend needs a URL like postgresql://USER@HOST/DB"
             )
-        return PostgresHuey(QUEUE_NAME, url=qc.url, results=False)
+        drivers.psycopg("queue.backend postgres")
+        from mediaforge.queue.postgres import postgres_huey
+
+        return postgres_huey(QUEUE_NAME, qc.url)
     raise ConfigError(f"queue.backend: unknown backend '{qc.backend}'")
 
 

@@ -1,0 +1,173 @@
+"""The job database contract, on SQLite and on PostgreSQL: the same store, the
+same answers. Real servers (tests/backends.py), no mocks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mediaforge.jobs.database import SCHEMA_VERSION, connect
+from mediaforge.jobs.model import JobStatus, NewJob, Output
+from mediaforge.jobs.store import JobStore
+from mediaforge.jobs.tables import MetaRow
+from mediaforge.jobs.upload_rows import NewUpload
+from mediaforge.notify.store import NewNotification, NotificationStore
+from mediaforge.storage.s3.rows import UploadStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def store(database_url: str, tmp_path: Path) -> Iterator[JobStore]:
+    jobs = JobStore(connect(database_url, tmp_path), max_attempts=2)
+    yield jobs
+    jobs.close()
+
+
+def new_jobs(store: JobStore, n: int = 1, priority: int = 0) -> list[int]:
+    return store.create(
+        [
+            NewJob(input_path=f"/media/clip-{i}.mp4", preset="h264-720p", priority=priority)
+            for i in range(n)
+        ]
+    )
+
+
+def test_created_jobs_are_queued_with_increasing_ids(store: JobStore) -> None:
+    ids = new_jobs(store, 3)
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert [store.get(i).status for i in ids] == [JobStatus.QUEUED] * 3
+    assert store.count_by_status()[JobStatus.QUEUED] == 3
+    assert [j.id for j in store.list_jobs()] == ids[::-1]
+
+
+def test_only_one_of_many_racing_threads_claims_each_job(store: JobStore) -> None:
+    ids = new_jobs(store, 10)
+    wins: dict[str, list[int]] = {f"w{n}": [] for n in range(4)}
+    start = threading.Barrier(len(wins))
+
+    def race(worker: str) -> None:
+        start.wait()
+        for job_id in ids:
+            if store.claim(job_id, worker) is not None:
+                wins[worker].append(job_id)
+
+    threads = [threading.Thread(target=race, args=(w,)) for w in wins]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(i for won in wins.values() for i in won) == ids
+    for worker, won in wins.items():
+        assert all(store.get(i).worker == worker for i in won)
+
+
+def test_heartbeat_holds_only_the_workers_own_running_job(store: JobStore) -> None:
+    (job_id,) = new_jobs(store)
+    claimed = store.claim(job_id, "w1")
+    assert claimed is not None and claimed.status is JobStatus.RUNNING
+    assert store.claim(job_id, "w2") is None
+    assert store.heartbeat(job_id, "w1", 0.5)
+    assert store.get(job_id).progress == pytest.approx(0.5)
+    assert not store.heartbeat(job_id, "w2", 0.9)
+    store.cancel(job_id)
+    assert not store.heartbeat(job_id, "w1", 0.6)
+
+
+def test_status_transitions_compare_and_set(store: JobStore) -> None:
+    done, retried = new_jobs(store, 2)
+    store.claim(done, "w1")
+    output = Output(kind="file", path="/out/clip.mp4", size=10)
+    assert store.finish(done, "w1", JobStatus.SUCCEEDED, outputs=[output])
+    assert not store.finish(done, "w1", JobStatus.FAILED, error="late")
+    job = store.get(done)
+    assert job.status is JobStatus.SUCCEEDED and job.progress == 1.0
+    assert store.job_with_output(["/out/clip.mp4"]) == done
+
+    store.claim(retried, "w1")
+    assert store.finish(retried, "w1", JobStatus.FAILED, error="broken input")
+    assert store.retry(retried).status is JobStatus.QUEUED
+
+
+def test_recovery_gives_back_jobs_with_stale_heartbeats(store: JobStore) -> None:
+    stale, fresh = new_jobs(store, 2)
+    store.claim(stale, "ghost-host/1/w")
+    store.claim(fresh, "ghost-host/2/w")
+    time.sleep(0.3)
+    store.heartbeat(fresh, "ghost-host/2/w", 0.1)
+    requeued, failed = store.recover(stale_after=0.2)
+    assert (requeued, failed) == ([stale], [])
+    assert store.get(stale).status is JobStatus.QUEUED
+    assert store.get(fresh).status is JobStatus.RUNNING
+
+
+def test_notification_rows_are_recorded_once(store: JobStore) -> None:
+    notes = NotificationStore(store)
+    item = NewNotification(key="job:1:1", event="job_succeeded", target="ops", due_at=0.0)
+    assert notes.add([item]) == 1
+    assert notes.add([item]) == 0
+    assert notes.add([item, NewNotification("job:2:1", "job_failed", "ops", 0.0)]) == 1
+    assert notes.due_targets(time.time()) == ["ops"]
+    claimed = notes.claim("ops", "w1")
+    assert len(claimed) == 2
+    assert notes.claim("ops", "w2") == []
+
+
+def test_upload_rows_are_written_with_the_finished_job(store: JobStore) -> None:
+    (job_id,) = new_jobs(store)
+    store.claim(job_id, "w1")
+    upload = NewUpload("output", "/out/a.mp4", "a.mp4", "bucket", "a.mp4", 10, "video/mp4")
+    assert store.finish(job_id, "w1", JobStatus.SUCCEEDED, uploads=[upload, upload])
+    uploads = UploadStore(store)
+    assert [u.key for u in uploads.for_job(job_id)] == ["a.mp4"]
+    assert not uploads.settled(job_id)
+    assert uploads.add(job_id, [upload]) == 0
+
+
+def test_opening_again_keeps_the_schema_and_the_jobs(database_url: str, tmp_path: Path) -> None:
+    first = JobStore(connect(database_url, tmp_path))
+    ids = new_jobs(first, 2)
+    first.close()
+    again = JobStore(connect(database_url, tmp_path))
+    assert [j.id for j in again.list_jobs()] == ids[::-1]
+    assert MetaRow.get(MetaRow.key == "schema_version").value == str(SCHEMA_VERSION)
+    again.close()
+
+
+OPEN_AND_CREATE = """
+import sys
+from pathlib import Path
+from mediaforge.jobs.database import connect
+from mediaforge.jobs.model import NewJob
+from mediaforge.jobs.store import JobStore
+url, folder, barrier = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+while not barrier.exists():
+    pass
+store = JobStore(connect(url, folder))
+store.create([NewJob(input_path="/media/x.mp4", preset="p")])
+"""
+
+
+def test_many_processes_open_a_fresh_database_at_once(database_url: str, tmp_path: Path) -> None:
+    barrier = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_AND_CREATE, database_url, str(tmp_path), str(barrier)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    time.sleep(1.0)  # every process is spinning on the barrier by now
+    barrier.touch()
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, "\n".join(errors)
+    store = JobStore(connect(database_url, tmp_path))
+    assert store.count_by_status()[JobStatus.QUEUED] == 8
+    store.close()
