@@ -29,6 +29,7 @@ from mediaforge.errors import (
     StorageError,
 )
 from mediaforge.jobs.model import Job, JobStatus, Output
+from mediaforge.jobs.outage import CONNECTION_ERRORS, OutageClock, ride_out
 from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.store import JobStore
 from mediaforge.media.command import build_command
@@ -60,6 +61,9 @@ ProgressCallback = Callable[[Job, float], None]
 CANCELLED = "cancelled"
 LOST = "lost"  # another worker recovered the job (this one looked dead)
 SHUTDOWN = "shutdown"
+# The job database was unreachable for longer than stale_after: other workers
+# may already have recovered the job, so this attempt stops.
+UNREACHABLE = "database unreachable"
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,11 @@ class _Watchdog:
         interval: float,
         stop: StopCheck,
         on_progress: ProgressCallback | None,
+        stale_after: float,
     ) -> None:
         self.store, self.job, self.worker = store, job, worker
         self.interval, self.stop, self.on_progress = interval, stop, on_progress
+        self.outage = OutageClock(stale_after)
         self.duration = job.input_duration or 0.0
         self.progress = 0.0
         self.last_beat = time.monotonic()
@@ -114,7 +120,14 @@ class _Watchdog:
         if now - self.last_beat < self.interval:
             return None
         self.last_beat = now
-        if self.store.heartbeat(self.job.id, self.worker, self.progress):
+        try:
+            alive = self.store.heartbeat(self.job.id, self.worker, self.progress)
+        except CONNECTION_ERRORS as exc:
+            # ffmpeg goes on through a short outage; after stale_after the job
+            # counts as abandoned and others may take it.
+            return UNREACHABLE if self.outage.failed(exc) else None
+        self.outage.reached()
+        if alive:
             return None
         current = self.store.get(self.job.id)
         return CANCELLED if current.status is JobStatus.CANCELLED else LOST
@@ -202,7 +215,13 @@ def run_job(
             if out.spec.kind.value == "hls":
                 out.temp.mkdir(parents=True, exist_ok=True)
         watchdog = _Watchdog(
-            store, job, worker, config.worker.heartbeat_interval, stop, on_progress
+            store,
+            job,
+            worker,
+            config.worker.heartbeat_interval,
+            stop,
+            on_progress,
+            config.worker.stale_after,
         )
         result = run_ffmpeg(
             command.args,
@@ -233,7 +252,12 @@ def run_job(
         # Record the plan, and with it the last ownership check before anything
         # becomes visible: a cancelled or recovered job must not publish.
         placements = plan_placements(verified)
-        if not store.plan_publishing(job.id, worker, [p.to_dict() for p in placements]):
+        plan_text = [p.to_dict() for p in placements]
+        if not ride_out(
+            lambda: store.plan_publishing(job.id, worker, plan_text),
+            config.worker.stale_after,
+            "the publish plan",
+        ):
             raise Interrupted("job was taken away before publishing", LOST)
         crash_point("planned")
         outputs = publish_planned(placements, config.output.collision)
@@ -244,6 +268,8 @@ def run_job(
             log.info("job %s cancelled; ffmpeg stopped, temporary files removed", job.id)
         elif exc.reason == LOST:
             log.warning("job %s was recovered by another worker; dropped this attempt", job.id)
+        elif exc.reason == UNREACHABLE:
+            return _after_outage(store, job, worker)
         else:
             store.release(job.id, worker, count_attempt=False)
             log.info("job %s handed back to the queue (%s)", job.id, exc.reason)
@@ -287,18 +313,40 @@ def _succeed(
     store: JobStore, config: Config, job: Job, worker: str, outputs: list[Output], log_tail: str
 ) -> Outcome:
     crash_point("finishing")
-    if not store.finish(
-        job.id,
-        worker,
-        JobStatus.SUCCEEDED,
-        outputs=outputs,
-        log_tail=log_tail or None,
-        uploads=planned_uploads(config, job.input_path, outputs),
+    uploads = planned_uploads(config, job.input_path, outputs)
+    # A retry after a lost reply finds the job succeeded already: False, and so
+    # a warning, but the outputs are recorded either way.
+    if not ride_out(
+        lambda: store.finish(
+            job.id,
+            worker,
+            JobStatus.SUCCEEDED,
+            outputs=outputs,
+            log_tail=log_tail or None,
+            uploads=uploads,
+        ),
+        config.worker.stale_after,
+        "the finished job",
     ):
         log.warning("job %s finished but was taken away meanwhile", job.id)
     crash_point("finished")
     log.info("job %s succeeded: %s", job.id, ", ".join(o.path for o in outputs))
     return Outcome(store.get(job.id))
+
+
+def _after_outage(store: JobStore, job: Job, worker: str) -> Outcome:
+    """ffmpeg was stopped because the job database was away too long: hand the
+    job back if the database is back, else leave it to recovery (its
+    heartbeat is stale, so any worker's sweep gives it back)."""
+    try:
+        if not store.release(job.id, worker, count_attempt=False):
+            log.warning("job %s was recovered by another worker during the outage", job.id)
+            return Outcome(store.get(job.id))
+    except CONNECTION_ERRORS:
+        log.warning("job %s: job database still unreachable; left to recovery", job.id)
+        return Outcome(None)
+    log.warning("job %s handed back: the job database was unreachable too long", job.id)
+    return Outcome(store.get(job.id), retry_in=0.0, handed_back=True)
 
 
 def _supersede(store: JobStore, job: Job, worker: str, reason: str) -> Outcome:

@@ -29,6 +29,7 @@ from mediaforge.errors import EnvironmentProblem, Interrupted
 from mediaforge.events import Event
 from mediaforge.jobs.identity import this_worker_prefix
 from mediaforge.jobs.model import Job, JobStatus
+from mediaforge.jobs.outage import CONNECTION_ERRORS
 from mediaforge.jobs.store import JobStore
 from mediaforge.notify.delivery import Notifier
 from mediaforge.queue.backend import JobQueue
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 # huey's threads are alive (a dead one is replaced).
 MAIN_LOOP_INTERVAL = 0.1
 HEALTH_CHECK_INTERVAL = 5.0
+OUTAGE_RETRY = 5.0  # seconds before a job whose claim met an unreachable database is tried again
 
 SignalHandler = Callable[[int, FrameType | None], None]
 
@@ -151,13 +153,17 @@ class MediaforgeConsumer:
         with self._running_lock:
             self._running += 1
         try:
-            outcome = run_job(
-                self.store,
-                self.config,
-                job_id,
-                worker,
-                stop=lambda: SHUTDOWN if self.hand_back.is_set() else None,
-            )
+            try:
+                outcome = run_job(
+                    self.store,
+                    self.config,
+                    job_id,
+                    worker,
+                    stop=lambda: SHUTDOWN if self.hand_back.is_set() else None,
+                )
+            except CONNECTION_ERRORS:
+                self._requeue_after_outage(job_id)
+                return
             # Still counted as running while the retry is enqueued, so a burst
             # worker never sees an empty queue and no running job in between.
             if outcome.job is not None and outcome.retry_in is not None:
@@ -171,6 +177,18 @@ class MediaforgeConsumer:
         finally:
             with self._running_lock:
                 self._running -= 1
+
+    def _requeue_after_outage(self, job_id: int) -> None:
+        """The job database went away while taking ``job_id`` (huey has already
+        removed its message): put the message back for later. A job claimed
+        meanwhile is not run twice (the claim is a compare-and-set); a message
+        that cannot be put back either is made good by recovery."""
+        try:
+            self.queue.enqueue(job_id, delay=OUTAGE_RETRY)
+        except Exception:  # the queue may be on the same unreachable server
+            log.exception("job %s: job database and queue unreachable; left to recovery", job_id)
+            return
+        log.warning("job %s: job database unreachable; queued again in %g s", job_id, OUTAGE_RETRY)
 
     # -- uploads to S3 -----------------------------------------------------------
     # Their own queued step (see storage/s3/uploader.py): a failed upload is retried with
