@@ -19,6 +19,7 @@ import typer
 from mediaforge import __version__
 from mediaforge.cli.config import config_app, doctor
 from mediaforge.cli.console import out
+from mediaforge.cli.db import db_app
 from mediaforge.cli.errors import ErrorReportingGroup
 from mediaforge.cli.jobs import cancel, jobs, retry, run, status, submit
 from mediaforge.cli.notify import notify_app
@@ -72,3 +73,4 @@ app.add_typer(config_app, name="config")
 app.add_typer(notify_app, name="notify")
 app.add_typer(s3_app, name="s3")
 app.add_typer(systemd_app, name="systemd")
+app.add_typer(db_app, name="db")
