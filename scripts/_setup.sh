@@ -13,6 +13,20 @@ if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
 fi
 
+# The tests start their own PostgreSQL cluster and redis-server on 127.0.0.1
+# (tests/backends.py): the server programs, not running services.
+if [[ "$1" == *test* ]]; then
+  missing=()
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null \
+    || missing+=(postgresql)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing ${missing[*]} (apt)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+
 PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "Error: mediaforge needs Python 3.11 or newer; $PYTHON is $("$PYTHON" -V 2>&1)" >&2
