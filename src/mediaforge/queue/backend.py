@@ -9,8 +9,10 @@ queued jobs the queue has forgotten.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mediaforge import drivers
@@ -74,6 +76,15 @@ def make_huey(config: Config) -> Any:
     raise ConfigError(f"queue.backend: unknown backend '{qc.backend}'")
 
 
+def driver_errors(backend: str) -> tuple[type[Exception], ...]:
+    """What the backend's client raises when its server or file cannot be used."""
+    if backend == "redis":
+        return (drivers.redis("queue.backend redis").RedisError,)
+    if backend == "postgres":
+        return (drivers.psycopg("queue.backend postgres").Error,)
+    return (sqlite3.Error,)
+
+
 class JobQueue:
     """Enqueue job ids; the worker sets ``handler`` to run them,
     ``notify_handler`` to deliver due notifications (a task without arguments:
@@ -82,12 +93,27 @@ class JobQueue:
 
     def __init__(self, config: Config) -> None:
         self.huey = make_huey(config)
+        self.backend = config.queue.backend
+        self._errors = driver_errors(self.backend)
         self.handler: Callable[[int], None] | None = None
         self.notify_handler: Callable[[], None] | None = None
         self.upload_handler: Callable[[int], None] | None = None
         self._task = self.huey.task(name=RUN_JOB)(_on_the_wire(self._dispatch))
         self._notify_task = self.huey.task(name=NOTIFY)(_on_the_wire(self._dispatch_notify))
         self._upload_task = self.huey.task(name=UPLOAD)(_on_the_wire(self._dispatch_upload))
+
+    @contextlib.contextmanager
+    def _sending(self) -> Iterator[None]:
+        """A server that is away is one line, not a client library's traceback.
+        The job stays queued in the job database; recovery enqueues it later."""
+        try:
+            yield
+        except self._errors as exc:
+            reason = " ".join(str(exc).split())
+            raise EnvironmentProblem(
+                f"cannot reach the {self.backend} queue: {reason}; the job stays queued "
+                "and a worker's recovery sweep enqueues it once the queue is back"
+            ) from None
 
     def _dispatch(self, job_id: int) -> None:
         if self.handler is None:
@@ -96,10 +122,11 @@ class JobQueue:
 
     def enqueue(self, job_id: int, *, priority: int = 0, delay: float | None = None) -> None:
         """Put ``job_id`` on the queue, optionally to run after ``delay`` seconds."""
-        if delay:
-            self._task.schedule(args=(job_id,), delay=delay, priority=priority)
-        else:
-            self.huey.enqueue(self._task.s(job_id, priority=priority))
+        with self._sending():
+            if delay:
+                self._task.schedule(args=(job_id,), delay=delay, priority=priority)
+            else:
+                self.huey.enqueue(self._task.s(job_id, priority=priority))
 
     def _dispatch_notify(self) -> None:
         if self.notify_handler is None:
@@ -108,10 +135,11 @@ class JobQueue:
 
     def enqueue_notify(self, delay: float | None = None) -> None:
         """Wake a worker to deliver due notifications, after ``delay`` seconds."""
-        if delay:
-            self._notify_task.schedule(delay=delay, priority=NOTIFY_PRIORITY)
-        else:
-            self.huey.enqueue(self._notify_task.s(priority=NOTIFY_PRIORITY))
+        with self._sending():
+            if delay:
+                self._notify_task.schedule(delay=delay, priority=NOTIFY_PRIORITY)
+            else:
+                self.huey.enqueue(self._notify_task.s(priority=NOTIFY_PRIORITY))
 
     def _dispatch_upload(self, job_id: int) -> None:
         if self.upload_handler is None:
@@ -121,10 +149,11 @@ class JobQueue:
     def enqueue_upload(self, job_id: int, delay: float | None = None) -> None:
         """Wake a worker to upload ``job_id``'s due files, after ``delay`` seconds.
         Uploads go before queued jobs: they free local disk and are short next to a transcode."""
-        if delay:
-            self._upload_task.schedule(args=(job_id,), delay=delay, priority=NOTIFY_PRIORITY)
-        else:
-            self.huey.enqueue(self._upload_task.s(job_id, priority=NOTIFY_PRIORITY))
+        with self._sending():
+            if delay:
+                self._upload_task.schedule(args=(job_id,), delay=delay, priority=NOTIFY_PRIORITY)
+            else:
+                self.huey.enqueue(self._upload_task.s(job_id, priority=NOTIFY_PRIORITY))
 
     def pending_upload_job_ids(self) -> set[int]:
         """Jobs whose upload task waits in the queue or its schedule."""

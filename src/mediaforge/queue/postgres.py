@@ -11,6 +11,9 @@ from typing import Any
 from huey import PostgresHuey
 from huey.storage import PostgresStorage
 
+from mediaforge.errors import EnvironmentProblem
+from mediaforge.redact import redact_url
+
 # pg_advisory_xact_lock key for huey's CREATE TABLE IF NOT EXISTS ("mfqueue!"
 # in ASCII): the statements race with themselves (a unique violation on
 # pg_type) when several workers start on a fresh database at once.
@@ -33,5 +36,13 @@ class LockedPostgresHuey(PostgresHuey):  # type: ignore[misc]
 
 def postgres_huey(name: str, url: str) -> Any:
     """A Huey queue named ``name`` in the PostgreSQL database at ``url``."""
+    import psycopg
+
     dsn = "postgresql://" + url.split("://", 1)[1]
-    return LockedPostgresHuey(name, dsn=dsn, results=False, connect_timeout=10)
+    try:
+        return LockedPostgresHuey(name, dsn=dsn, results=False, connect_timeout=10)
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split())
+        raise EnvironmentProblem(
+            f"cannot reach the postgres queue at {redact_url(url)}: {reason}"
+        ) from None
