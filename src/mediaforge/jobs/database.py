@@ -11,6 +11,7 @@ database at once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,6 +75,15 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _migration_4,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def db_now(db: peewee.Database) -> float:
+    """Now, in Unix seconds, by the database's clock: one clock for every host
+    that shares a PostgreSQL database (SQLite is on this host: its clock)."""
+    if isinstance(db, peewee.PostgresqlDatabase):
+        (now,) = db.execute_sql("SELECT EXTRACT(EPOCH FROM clock_timestamp())").fetchone()
+        return float(now)
+    return time.time()
 
 
 def connect(url: str | None, data_dir: Path) -> peewee.Database:
