@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from mediaforge.events import Event
+from mediaforge.jobs.model import NewJob
+from mediaforge.queue.backend import JobQueue
 from tests.backends import PostgresServer
 from tests.mfcli import Mediaforge, ffmpeg_pids
 from tests.servers import Webhook
@@ -133,3 +135,34 @@ def test_an_outage_longer_than_stale_after_stops_ffmpeg_and_the_job_runs_again(
     mf.wait_until(lambda: mf.jobs()[0]["status"] == "succeeded", 90, "the job to succeed")
     assert [p.name for p in out.iterdir()] == ["long.realtime.mp4"]
     assert "database unreachable" in mf.logs() or "left to recovery" in mf.logs()
+
+
+def test_a_job_taken_while_postgres_is_down_is_queued_again_not_dropped(
+    mf: Mediaforge,
+    make_media: Callable[..., Path],
+    postgres: PostgresServer,
+    postgres_url: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    # The queue (Redis) stays up while the job database is away; no recovery
+    # sweep during the test, so only the worker itself can save the message.
+    mf.configure(
+        database={"url": postgres_url},
+        queue={"backend": "redis", "url": redis_url},
+        worker={"recovery_interval": 3600},
+    )
+    mf.start("worker")
+    mf.wait_until(lambda: "started" in mf.logs(), 30, "the worker to start")
+    clip = make_media("a.mp4")
+    out = tmp_path / "out"
+    (job_id,) = mf.store.create([NewJob(str(clip), "remux-mp4", output_dir=str(out))])
+    postgres.stop()
+    queue = JobQueue(mf.load_config())
+    queue.enqueue(job_id)
+    mf.wait_until(lambda: queue.huey.pending_count() == 0, 30, "the worker to take the job")
+    time.sleep(1.0)  # its claim meets the outage
+    postgres.start()
+    mf.wait_until(lambda: mf.status(job_id)["status"] == "succeeded", 60, "the job to succeed")
+    assert [p.name for p in out.iterdir()] == ["a.remux.mp4"]
+    assert "queued again" in mf.logs()

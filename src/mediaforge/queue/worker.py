@@ -185,8 +185,8 @@ class MediaforgeConsumer:
         that cannot be put back either is made good by recovery."""
         try:
             self.queue.enqueue(job_id, delay=OUTAGE_RETRY)
-        except Exception:  # the queue may be on the same unreachable server
-            log.exception("job %s: job database and queue unreachable; left to recovery", job_id)
+        except EnvironmentProblem as exc:  # the queue may be on the same unreachable server
+            log.error("job %s: left to recovery: %s", job_id, exc)
             return
         log.warning("job %s: job database unreachable; queued again in %g s", job_id, OUTAGE_RETRY)
 
