@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import peewee
 import pytest
 
 from mediaforge.jobs.database import SCHEMA_VERSION, connect, db_now
@@ -178,3 +179,22 @@ def test_the_database_clock_is_unix_seconds(store: JobStore) -> None:
     now = db_now(store.db)
     # The same machine here: the server's clock agrees with ours.
     assert before - 1 <= now <= time.time() + 1
+
+
+def test_a_connection_the_server_closed_is_reopened_on_the_next_use(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    import psycopg
+
+    store = JobStore(connect(postgres_url.replace("postgresql://", "postgres://"), tmp_path))
+    (job_id,) = new_jobs(store)
+    (pid,) = store.db.execute_sql("SELECT pg_backend_pid()").fetchone()
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    # The statement that meets the break fails (it may or may not have run)...
+    with pytest.raises((peewee.OperationalError, peewee.InterfaceError)):
+        store.get(job_id)
+    # ...and the next one runs on a new connection.
+    assert store.get(job_id).status is JobStatus.QUEUED
+    assert store.claim(job_id, "w1") is not None
+    store.close()
