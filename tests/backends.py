@@ -19,6 +19,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.mfcli import free_port
@@ -39,10 +40,10 @@ def postgres_bindir() -> Path | None:
     return None
 
 
-def _wait_for(ready: object, what: str, seconds: float = 30) -> None:
+def _wait_for(ready: Callable[[], bool], what: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if ready():  # type: ignore[operator]
+        if ready():
             return
         time.sleep(0.05)
     raise RuntimeError(f"{what} did not come up within {seconds:g} s")
@@ -54,6 +55,8 @@ class PostgresServer:
 
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
+        # Not under pytest's tmp_path: that sits in a folder only root may enter,
+        # and the cluster belongs to the postgres user when the tests run as root.
         self.root = Path(tempfile.mkdtemp(prefix="mediaforge-pg-"))
         self.data = self.root / "data"
         self.port = free_port()
