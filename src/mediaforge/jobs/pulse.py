@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
+from mediaforge.jobs.outage import CONNECTION_ERRORS
+
 log = logging.getLogger(__name__)
 
 
@@ -37,6 +39,9 @@ class Pulse:
         while not self._done.wait(self.interval):
             try:
                 alive = self.beat()
+            except CONNECTION_ERRORS as exc:  # an outage: no traceback every beat
+                log.warning("a heartbeat failed (%s); trying again", " ".join(str(exc).split()))
+                continue
             except Exception:  # the next beat may well work; the work goes on
                 log.exception("a heartbeat failed; trying again")
                 continue
