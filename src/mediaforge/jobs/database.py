@@ -14,7 +14,7 @@ from pathlib import Path
 import peewee
 
 from mediaforge.errors import ConfigError, EnvironmentProblem
-from mediaforge.jobs.tables import JobRow, MetaRow, NotificationRow, UploadRow
+from mediaforge.jobs.tables import JobRow, MetaRow, NotificationRow, UploadRow, WorkerRow
 
 # The tables of schema version 1.
 MODELS: list[type[peewee.Model]] = [JobRow, MetaRow]
@@ -61,6 +61,12 @@ def _migration_4(db: peewee.Database) -> None:
         db.execute_sql('ALTER TABLE "job" ADD COLUMN publishing TEXT')
 
 
+def _migration_5(db: peewee.Database) -> None:
+    # Worker processes on every host, with their heartbeats (jobs/workers.py).
+    db.create_tables([WorkerRow], safe=True)
+    db.execute_sql('CREATE INDEX IF NOT EXISTS worker_heartbeat ON "worker" (heartbeat_at)')
+
+
 # Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
 # Never edit a released migration; add the next one.
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
@@ -68,6 +74,7 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _migration_2,
     _migration_3,
     _migration_4,
+    _migration_5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -126,3 +126,21 @@ class UploadRow(ClaimedRow):
 
     class Meta:
         table_name = "upload"
+
+
+class WorkerRow(BaseModel):
+    """One worker process, on any host (see jobs/workers.py). ``id`` is its
+    worker id (jobs/identity.py); ``namespace`` says which pids it can see, so
+    a worker in the same namespace may prove it dead by its pid. The jobs it
+    holds are the running jobs whose ``worker`` starts with ``id``."""
+
+    id = peewee.CharField(max_length=200, primary_key=True)
+    host = peewee.CharField(max_length=200)
+    pid = peewee.IntegerField()
+    namespace = peewee.CharField(max_length=200, default="")
+    version = peewee.CharField(max_length=50)
+    started_at = peewee.DoubleField()
+    heartbeat_at = peewee.DoubleField()
+
+    class Meta:
+        table_name = "worker"

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+import peewee
 from huey.consumer import Consumer
 
 from mediaforge.config.schema import Config
@@ -29,6 +30,7 @@ from mediaforge.errors import EnvironmentProblem, Interrupted
 from mediaforge.events import Event
 from mediaforge.jobs.identity import this_worker_prefix
 from mediaforge.jobs.model import Job, JobStatus
+from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.store import JobStore
 from mediaforge.notify.delivery import Notifier
 from mediaforge.queue.backend import JobQueue
@@ -129,6 +131,10 @@ class MediaforgeConsumer:
         self._last_recovery = 0.0
         self._idle_before = False  # what _idle saw on the previous loop
         self.name = this_worker_prefix()
+        # The worker's own heartbeat (`mediaforge workers`), beside its jobs'.
+        self._presence = Pulse(
+            lambda: self.store.workers.beat(self.name), config.worker.heartbeat_interval
+        )
         self.notifier = Notifier(config, store)
         self.uploader = Uploader(config, store)
         queue.handler = self._run_one
@@ -202,7 +208,7 @@ class MediaforgeConsumer:
     def _recover_uploads(self) -> None:
         """Give back uploads of dead workers; re-enqueue due ones the queue lost."""
         table = self.uploader.table
-        released = table.release_stale(time.time() - self.config.worker.stale_after)
+        released = table.release_stale(self.store.now() - self.config.worker.stale_after)
         waiting = self.queue.pending_upload_job_ids()
         lost = [j for j in table.due_job_ids(time.time()) if j not in waiting]
         for job_id in sorted({*released, *lost}):
@@ -218,6 +224,7 @@ class MediaforgeConsumer:
     def recover(self) -> None:
         """Give back jobs of dead workers; re-enqueue queued jobs the queue lost."""
         self._last_recovery = time.monotonic()
+        self.store.workers.prune()
         requeued, failed = self.store.recover(self.config.worker.stale_after)
         for job_id in failed:
             log.error("job %s failed: its worker died on every attempt", job_id)
@@ -296,6 +303,8 @@ class MediaforgeConsumer:
     # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> None:
+        self.store.workers.register(self.name)
+        self._presence.__enter__()
         self.recover()
         self.consumer.start()
         if not self.consumer.handles_signals():
@@ -367,6 +376,11 @@ class MediaforgeConsumer:
                 break
             time.sleep(0.1)
         self.consumer.join_threads()
+        self._presence.__exit__(None, None, None)
+        try:
+            self.store.workers.deregister(self.name)
+        except peewee.DatabaseError:  # an unreachable database: the row goes stale instead
+            log.warning("could not deregister worker %s; its row will go stale", self.name)
         log.info("worker %s stopped", self.name)
 
 

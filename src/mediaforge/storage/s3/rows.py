@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import peewee
 
-from mediaforge.jobs.identity import worker_is_dead_here
+from mediaforge.jobs.clock import database_time
 from mediaforge.jobs.model import Job, JobStatus, snapshot
 from mediaforge.jobs.store import JobStore
 from mediaforge.jobs.tables import JobRow, UploadRow
@@ -194,7 +194,7 @@ class UploadStore:
 
     def claim(self, job_id: int, claimer: str, *, everything: bool = False) -> list[Upload]:
         """Take the job's due pending files (``everything``: all pending) for ``claimer``."""
-        now = time.time()
+        now = database_time(self.db)  # claims are judged stale on the database's clock
         where = (UploadRow.job_id == job_id) & (UploadRow.status == UploadStatus.PENDING.value)
         if not everything:
             where &= UploadRow.due_at <= now + _EARLY
@@ -215,7 +215,7 @@ class UploadStore:
         back); False when none of ``ids`` is claimed by ``claimer`` any more."""
         with self.db.atomic():
             return bool(
-                UploadRow.update(claimed_at=time.time())
+                UploadRow.update(claimed_at=database_time(self.db))
                 .where(
                     UploadRow.id.in_(list(ids))
                     & (UploadRow.claimed_by == claimer)
@@ -253,16 +253,15 @@ class UploadStore:
 
     def release_stale(self, claimed_before: float) -> list[int]:
         """Give back files claimed by a worker that died mid-upload (its claim went
-        stale, or its process is gone from this host). Returns their jobs' ids."""
-        rows = UploadRow.select(
-            UploadRow.id, UploadRow.job_id, UploadRow.claimed_by, UploadRow.claimed_at
-        ).where(UploadRow.status == UploadStatus.UPLOADING.value)
-        stale = [
-            r
-            for r in rows
-            if (r.claimed_at or 0) < claimed_before
-            or worker_is_dead_here((r.claimed_by or "").split("#", 1)[0])
-        ]
+        stale by the database's clock, or its process is provably gone: see
+        ``WorkerStore.proven_dead``). Returns their jobs' ids."""
+        rows = list(
+            UploadRow.select(
+                UploadRow.id, UploadRow.job_id, UploadRow.claimed_by, UploadRow.claimed_at
+            ).where(UploadRow.status == UploadStatus.UPLOADING.value)
+        )
+        dead = self.store.workers.proven_dead(r.claimed_by for r in rows)
+        stale = [r for r in rows if (r.claimed_at or 0) < claimed_before or r.claimed_by in dead]
         for row in stale:
             with self.db.atomic():
                 UploadRow.update(
