@@ -9,6 +9,7 @@ host once its heartbeat is stale.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from mediaforge.jobs.model import JobStatus
-from tests.mfcli import MEDIAFORGE, Started
+from tests.mfcli import MEDIAFORGE, Done, Started, ffprobe
 from tests.queue.test_worker import Sandbox, assert_one_good_output
 
 pytestmark = [
@@ -65,6 +66,15 @@ class Hosts(Sandbox):
             )  # fmt: skip
         self.started.append(Started(process, out, err))
         return process
+
+    def on(self, config: Path, *args: object) -> Done:
+        """``mediaforge ARGS`` with ``config`` in place of the installation's own."""
+        done = subprocess.run(
+            [*MEDIAFORGE, *map(str, args)],
+            env={**self.env, "MEDIAFORGE_CONFIG": str(config)}, cwd=self.home,
+            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False,
+        )  # fmt: skip
+        return self.record(Done(done.returncode, done.stdout, done.stderr))
 
     def workers(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.ok("workers", "--json").json()
@@ -149,3 +159,134 @@ def test_a_host_killed_mid_job_has_its_job_recovered_by_another_after_the_stale_
     assert_one_good_output(hosts, job_id, "clip", "paced")
     survivor.send_signal(signal.SIGKILL)
     survivor.wait(timeout=10)
+
+
+# -- shared storage mounted at different paths ------------------------------------------
+
+CANONICAL = "/shared/media"  # the path jobs store; no host has it as such
+
+
+def host_config(box: Hosts, name: str, local: Path, **worker: float) -> Path:
+    """A config for one simulated host: the installation's settings, with
+    ``CANONICAL`` mapped to ``local`` (and ``worker`` settings added)."""
+    box.set_worker(**worker)
+    path = box.home / f"{name}.yaml"
+    mapping = json.dumps([{"canonical": CANONICAL, "local": str(local)}])
+    path.write_text(box.config.read_text() + f"paths: {mapping}\n", encoding="utf-8")
+    return path
+
+
+def share(box: Hosts, folder: str, clip: Path) -> Path:
+    """``folder`` under the sandbox holding a copy of ``clip``: one host's view of the NAS."""
+    local = box.root / folder
+    local.mkdir()
+    shutil.copy2(clip, local / clip.name)
+    return local
+
+
+def test_hosts_that_mount_the_share_at_different_paths_run_each_others_jobs(
+    hosts: Hosts,
+) -> None:
+    clip = hosts.clip()
+    alpha_share, beta_share = share(hosts, "alpha-nas", clip), share(hosts, "beta-nas", clip)
+    alpha = host_config(hosts, "alpha", alpha_share)
+    beta = host_config(hosts, "beta", beta_share)
+
+    # Submitted on alpha, with alpha's path: the job holds the canonical one.
+    submitted = hosts.on(alpha, "submit", alpha_share / "clip.mp4", "--preset", "fast", "--json")
+    assert submitted.code == 0, submitted.err
+    [job] = submitted.json()
+    assert job["input"] == f"{CANONICAL}/clip.mp4"
+
+    # Run on beta, which reads and writes under its own mount point.
+    assert hosts.finish(hosts.start_host("beta", "--burst", config=beta), timeout=60).code == 0
+
+    done = hosts.status(job["id"])
+    assert done["status"] == "succeeded", hosts.logs()
+    assert [o["path"] for o in done["outputs"]] == [f"{CANONICAL}/clip.fast.mp4"]
+    assert (beta_share / "clip.fast.mp4").is_file()
+    assert not (alpha_share / "clip.fast.mp4").exists()
+    assert ffprobe(beta_share / "clip.fast.mp4")["format"]["duration"]
+
+
+def test_a_host_without_the_mount_hands_the_job_back_and_another_host_runs_it(
+    hosts: Hosts,
+) -> None:
+    clip = hosts.clip()
+    long = hosts.clip("long.mp4")
+    nas = share(hosts, "nas", clip)
+    shutil.copy2(long, nas / "long.mp4")
+    beta = host_config(hosts, "beta", nas)
+    gamma = host_config(hosts, "gamma", hosts.root / "not-mounted", handback_delay=0.5)
+
+    # beta is busy with a long job when the next one comes: gamma is free, and
+    # cannot see the share.
+    hosts.set_pace(0.25)
+    busy = hosts.on(beta, "submit", nas / "long.mp4", "--preset", "paced", "--json").json()
+    hosts.start_host("beta", config=beta)
+    hosts.wait_for_progress(busy[0]["id"])
+    hosts.start_host("gamma", config=gamma)
+    hosts.wait_until(lambda: len(hosts.workers()) == 2, 30, "gamma to register")
+    [job] = hosts.on(beta, "submit", nas / "clip.mp4", "--preset", "fast", "--json").json()
+
+    note = f"host gamma cannot see {CANONICAL}; handed back for another host (1/10)"
+    hosts.wait_until(lambda: hosts.status(job["id"])["note"] == note, 30, "gamma's hand-back")
+    assert hosts.status(job["id"])["status"] == "queued"
+
+    hosts.wait_until(lambda: hosts.status(job["id"])["status"] == "succeeded", 60, "beta to run it")
+    done = hosts.job(job["id"])
+    assert done.worker is not None and done.worker.startswith("beta:")
+    assert (done.attempts, done.handbacks) == (1, 1)  # gamma's refusal used no attempt
+    assert (nas / "clip.fast.mp4").is_file()
+    assert not (hosts.root / "not-mounted").exists()  # nothing created in its place
+
+
+def test_a_job_no_host_can_see_fails_after_the_hand_back_limit(hosts: Hosts) -> None:
+    clip = hosts.clip()
+    nas = share(hosts, "nas", clip)
+    beta = host_config(hosts, "beta", nas)
+    blind = {"handback_delay": 0.2, "handback_limit": 2}
+    gamma = host_config(hosts, "gamma", hosts.root / "gone-g", **blind)
+    delta = host_config(hosts, "delta", hosts.root / "gone-d", **blind)
+    hosts.start_host("gamma", config=gamma)
+    hosts.start_host("delta", config=delta)
+    hosts.wait_until(lambda: len(hosts.workers()) == 2, 30, "both hosts to register")
+
+    # Submitted where the share is mounted; neither worker's host mounts it.
+    [job] = hosts.on(beta, "submit", nas / "clip.mp4", "--preset", "fast", "--json").json()
+
+    hosts.wait_until(lambda: hosts.status(job["id"])["status"] == "failed", 60, "the job to fail")
+    error = hosts.status(job["id"])["error"]
+    assert error.startswith(f"no worker could see {CANONICAL}: handed back 2 time(s), last by host")
+    assert "mount it on the workers' hosts" in error
+
+
+def test_doctor_names_the_mapped_folders_missing_on_this_host(hosts: Hosts) -> None:
+    present = hosts.root / "nas"
+    present.mkdir()
+    config = hosts.home / "doctor.yaml"
+    mapping = [
+        {"canonical": "/shared/media", "local": str(present)},
+        {"canonical": "/shared/archive", "local": str(hosts.root / "archive-not-mounted")},
+    ]
+    config.write_text(hosts.config.read_text() + f"paths: {json.dumps(mapping)}\n")
+
+    done = hosts.on(config, "doctor")
+
+    assert done.code != 0
+    line = next(line for line in done.out.splitlines() if "paths" in line)
+    assert f"{hosts.root / 'archive-not-mounted'} (for /shared/archive) is missing" in line
+    assert str(present) + " " not in line
+
+
+def test_a_mapping_without_its_local_folder_is_refused_naming_the_field(
+    hosts: Hosts,
+) -> None:
+    config = hosts.home / "bad.yaml"
+    config.write_text(hosts.config.read_text() + 'paths: [{"canonical": "/media"}]\n')
+
+    done = hosts.on(config, "config", "check")
+
+    assert done.code != 0
+    assert "paths[0].local" in done.err and "is required" in done.err
+    assert "Traceback" not in done.err

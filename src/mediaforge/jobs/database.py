@@ -67,6 +67,18 @@ def _migration_5(db: peewee.Database) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS worker_heartbeat ON "worker" (heartbeat_at)')
 
 
+def _migration_6(db: peewee.Database) -> None:
+    # Hand-backs by hosts that cannot see a job's files (queue/pipeline.py).
+    if "handbacks" not in {c.name for c in db.get_columns("job")}:
+        db.execute_sql('ALTER TABLE "job" ADD COLUMN handbacks INTEGER NOT NULL DEFAULT 0')
+
+
+def _migration_7(db: peewee.Database) -> None:
+    # Uploads of files on shared storage may go from any host (storage/s3/rows.py).
+    if "shared" not in {c.name for c in db.get_columns("upload")}:
+        db.execute_sql('ALTER TABLE "upload" ADD COLUMN shared BOOLEAN NOT NULL DEFAULT FALSE')
+
+
 # Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
 # Never edit a released migration; add the next one.
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
@@ -75,6 +87,8 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _migration_3,
     _migration_4,
     _migration_5,
+    _migration_6,
+    _migration_7,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

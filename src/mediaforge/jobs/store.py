@@ -351,6 +351,23 @@ class JobStore:
             job_id, JobStatus.QUEUED, owner=worker, sources=[JobStatus.RUNNING], **fields
         )
 
+    def hand_over(self, job_id: int, worker: str, *, note: str, retry_at: float) -> bool:
+        """Give a running job back for another host: this one cannot see its
+        files. Not the job's fault: no attempt is used; the hand-back is counted."""
+        return self._move(
+            job_id,
+            JobStatus.QUEUED,
+            owner=worker,
+            sources=[JobStatus.RUNNING],
+            worker=None,
+            heartbeat_at=None,
+            retry_at=retry_at,
+            progress=0.0,
+            note=note,
+            attempts=JobRow.attempts - 1,
+            handbacks=JobRow.handbacks + 1,
+        )
+
     def cancel(self, job_id: int) -> Job:
         """Cancel a queued or running job. A running job's worker notices at its
         next heartbeat, kills ffmpeg and removes its temporary files."""

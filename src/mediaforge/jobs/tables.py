@@ -40,6 +40,8 @@ class JobRow(BaseModel):
     error = peewee.TextField(null=True)
     log_tail = peewee.TextField(null=True)
     worker = peewee.CharField(max_length=200, null=True)
+    # Times workers that could not see its files gave it back (queue/pipeline.py).
+    handbacks = peewee.IntegerField(default=0)
     heartbeat_at = peewee.DoubleField(null=True)
     retry_at = peewee.DoubleField(null=True)
     source = peewee.CharField(max_length=16, default=JobSource.CLI.value)
@@ -122,6 +124,9 @@ class UploadRow(ClaimedRow):
     url_expires_at = peewee.DoubleField(null=True)
     local_deleted = peewee.BooleanField(default=False)
     host = peewee.CharField(max_length=200)  # where ``path`` was written
+    # On shared storage (a mapped canonical path, see storage/paths.py): any
+    # host may upload it. Otherwise only workers on ``host`` see the file.
+    shared = peewee.BooleanField(default=False)
     uploaded_at = peewee.DoubleField(null=True)
 
     class Meta:

@@ -140,12 +140,12 @@ class WorkerStore:
         """Whether a live worker on another host or in another container exists
         (one that may mount other folders than this one)."""
         me = WorkerRow.get_or_none(WorkerRow.id == worker_id)
+        if me is None:
+            return False  # not a registered worker (`mediaforge run`): nobody to hand to
         cutoff = self.now() - stale_after
         query = WorkerRow.select().where(
             (WorkerRow.id != worker_id) & (WorkerRow.heartbeat_at >= cutoff)
         )
-        if me is None:
-            return bool(query.exists())
         return any((r.host, r.namespace) != (me.host, me.namespace) for r in query)
 
     def list_workers(self, stale_after: float) -> list[WorkerInfo]:

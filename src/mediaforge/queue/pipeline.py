@@ -14,9 +14,10 @@ it (compare-and-set in the job database).
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mediaforge.config.schema import Config
@@ -28,6 +29,7 @@ from mediaforge.errors import (
     PresetError,
     StorageError,
 )
+from mediaforge.jobs.identity import process_id
 from mediaforge.jobs.model import Job, JobStatus, Output
 from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.store import JobStore
@@ -46,6 +48,7 @@ from mediaforge.queue.publishing import (
 )
 from mediaforge.queue.superseding import input_at_start, input_before_publishing
 from mediaforge.storage.local import ensure_folder, remove_quietly, remove_stale_temps
+from mediaforge.storage.paths import PathMap
 from mediaforge.storage.s3.client import is_s3_url
 from mediaforge.storage.s3.download import download_folder, fetch_input, remote_outputs_dir
 from mediaforge.storage.s3.plan import planned_uploads
@@ -70,11 +73,12 @@ class Outcome:
     job: Job | None
     retry_in: float | None = None
     handed_back: bool = False
+    refused: bool = False  # this host cannot see the job's files: leave it to others a while
 
 
 def _output_dir(job: Job, config: Config, input_path: Path) -> Path:
     if job.output_dir:
-        return Path(job.output_dir)
+        return Path(PathMap.of(config).to_local(job.output_dir))
     if config.output.dir is not None:
         return config.output.dir
     if is_s3_url(job.input_path):
@@ -146,7 +150,8 @@ def run_job(
         log.info("job %s is not queued any more; nothing to do", job_id)
         return Outcome(None)
     remote = is_s3_url(job.input_path)
-    input_path = Path(job.input_path)
+    paths = PathMap.of(config)
+    input_path = Path(paths.to_local(job.input_path))
     download: Path | None = None
     log.info(
         "job %s: %s with preset %s (attempt %s/%s)",
@@ -164,6 +169,9 @@ def run_job(
         if adopted is not None:
             return _succeed(store, config, job, worker, adopted, "")
         preset = get_preset(job.preset, config.presets_dir)
+        unseen = None if remote else _unseen(config, job, input_path)
+        if unseen is not None and _others_may_see(store, config, worker):
+            return _hand_over(store, config, job, worker, unseen)
         if remote:
             download = download_folder(config, job.id, job.attempts)
             input_path = _fetch(store, config, job, worker, download, stop)
@@ -287,6 +295,9 @@ def _succeed(
     store: JobStore, config: Config, job: Job, worker: str, outputs: list[Output], log_tail: str
 ) -> Outcome:
     crash_point("finishing")
+    # Recorded in canonical form, as the job's input is: every host reads them.
+    paths = PathMap.of(config)
+    outputs = [replace(o, path=paths.to_canonical(o.path)) for o in outputs]
     if not store.finish(
         job.id,
         worker,
@@ -299,6 +310,49 @@ def _succeed(
     crash_point("finished")
     log.info("job %s succeeded: %s", job.id, ", ".join(o.path for o in outputs))
     return Outcome(store.get(job.id))
+
+
+def _unseen(config: Config, job: Job, input_path: Path) -> str | None:
+    """The canonical folder of the job that this host cannot see (a share not
+    mounted here), or None. A missing input in a folder that is there is gone,
+    not unmounted: that is the probe's to report."""
+    if not input_path.parent.is_dir():
+        return str(Path(job.input_path).parent)
+    if job.output_dir:
+        root = PathMap.of(config).mapped(job.output_dir)
+        if root is not None and not Path(root).is_dir():
+            return job.output_dir
+    return None
+
+
+def _others_may_see(store: JobStore, config: Config, worker: str) -> bool:
+    """Whether a live worker elsewhere (another host or container) might see what this cannot."""
+    return store.workers.others_could_see_differently(
+        process_id(worker), config.worker.stale_after
+    )
+
+
+def _hand_over(store: JobStore, config: Config, job: Job, worker: str, unseen: str) -> Outcome:
+    """Give the job back for another host, or fail it once it went round
+    ``handback_limit`` times: then no host could see its files."""
+    host, limit = socket.gethostname(), config.worker.handback_limit
+    if job.handbacks >= limit:
+        error = (
+            f"no worker could see {unseen}: handed back {job.handbacks} time(s), last by "
+            f"host {host}; mount it on the workers' hosts (see 'paths' in the config and "
+            "'mediaforge doctor'), then 'mediaforge retry'"
+        )
+        store.finish(job.id, worker, JobStatus.FAILED, error=error)
+        log.error("job %s failed: %s", job.id, error)
+        return Outcome(store.get(job.id))
+    delay = config.worker.handback_delay
+    note = (
+        f"host {host} cannot see {unseen}; handed back for another host "
+        f"({job.handbacks + 1}/{limit})"
+    )
+    if store.hand_over(job.id, worker, note=note, retry_at=time.time() + delay):
+        log.warning("job %s: %s", job.id, note)
+    return Outcome(store.get(job.id), retry_in=delay, refused=True)
 
 
 def _supersede(store: JobStore, job: Job, worker: str, reason: str) -> Outcome:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 # huey's threads are alive (a dead one is replaced).
 MAIN_LOOP_INTERVAL = 0.1
 HEALTH_CHECK_INTERVAL = 5.0
+
+# A worker leaves a job it handed back to other hosts for this many hand-back delays.
+REFUSAL_MEMORY = 10
 
 SignalHandler = Callable[[int, FrameType | None], None]
 
@@ -130,6 +134,10 @@ class MediaforgeConsumer:
         self._running_lock = threading.Lock()
         self._last_recovery = 0.0
         self._idle_before = False  # what _idle saw on the previous loop
+        # Jobs handed back because this host cannot see their files: job id ->
+        # until when (monotonic) this worker leaves them to other hosts.
+        self._refused: dict[int, float] = {}
+        self._handback_delay = config.worker.handback_delay
         self.name = this_worker_prefix()
         # The worker's own heartbeat (`mediaforge workers`), beside its jobs'.
         self._presence = Pulse(
@@ -157,6 +165,8 @@ class MediaforgeConsumer:
         with self._running_lock:
             self._running += 1
         try:
+            if self._still_refused(job_id):
+                return
             outcome = run_job(
                 self.store,
                 self.config,
@@ -164,6 +174,8 @@ class MediaforgeConsumer:
                 worker,
                 stop=lambda: SHUTDOWN if self.hand_back.is_set() else None,
             )
+            if outcome.refused:
+                self._refused[job_id] = time.monotonic() + REFUSAL_MEMORY * self._handback_delay
             # Still counted as running while the retry is enqueued, so a burst
             # worker never sees an empty queue and no running job in between.
             if outcome.job is not None and outcome.retry_in is not None:
@@ -177,6 +189,18 @@ class MediaforgeConsumer:
         finally:
             with self._running_lock:
                 self._running -= 1
+
+    def _still_refused(self, job_id: int) -> bool:
+        """A job this worker handed back lately (it cannot see its files) goes
+        back to the queue for a while, untouched, so that another host takes it."""
+        until = self._refused.get(job_id)
+        if until is None or time.monotonic() >= until:
+            self._refused.pop(job_id, None)
+            return False
+        job = self.store.get(job_id)
+        if job.status is JobStatus.QUEUED:
+            self.queue.enqueue(job_id, priority=job.priority, delay=self._handback_delay)
+        return True
 
     # -- uploads to S3 -----------------------------------------------------------
     # Their own queued step (see storage/s3/uploader.py): a failed upload is retried with
@@ -210,7 +234,9 @@ class MediaforgeConsumer:
         table = self.uploader.table
         released = table.release_stale(self.store.now() - self.config.worker.stale_after)
         waiting = self.queue.pending_upload_job_ids()
-        lost = [j for j in table.due_job_ids(time.time()) if j not in waiting]
+        # Only uploads this host can send: another host's sweep re-enqueues its own.
+        due = table.due_job_ids(time.time(), host=socket.gethostname())
+        lost = [j for j in due if j not in waiting]
         for job_id in sorted({*released, *lost}):
             self.queue.enqueue_upload(job_id)
         running = lambda: set(self.store.ids_with_status(JobStatus.RUNNING))  # noqa: E731
