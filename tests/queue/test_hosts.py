@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from mediaforge.jobs.model import JobStatus
+from mediaforge.queue.publishing import CRASH_ENV
 from tests.mfcli import MEDIAFORGE, Done, Started, ffprobe
 from tests.queue.test_worker import Sandbox, assert_one_good_output
 
@@ -41,7 +42,12 @@ class Hosts(Sandbox):
     """A sandbox whose workers run as simulated hosts."""
 
     def start_host(
-        self, hostname: str, *args: str, config: Path | None = None, mounts: str = ""
+        self,
+        hostname: str,
+        *args: str,
+        config: Path | None = None,
+        mounts: str = "",
+        env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
         """``mediaforge worker ARGS`` in new PID, UTS and mount namespaces whose
         hostname is ``hostname``; ``mounts`` is shell run there first (bind
@@ -49,7 +55,7 @@ class Hosts(Sandbox):
         everything in the namespace (``--kill-child``)."""
         n = len(self.started) + 1
         out, err = (self.home / f"{hostname}-{n}.{kind}" for kind in ("out", "err"))
-        env = dict(self.env)
+        env = {**self.env, **(env or {})}
         if config is not None:
             env["MEDIAFORGE_CONFIG"] = str(config)
         env["LAST_PID"] = str(1000 * n + 999)
@@ -207,6 +213,41 @@ def test_hosts_that_mount_the_share_at_different_paths_run_each_others_jobs(
     assert (beta_share / "clip.fast.mp4").is_file()
     assert not (alpha_share / "clip.fast.mp4").exists()
     assert ffprobe(beta_share / "clip.fast.mp4")["format"]["duration"]
+
+
+def test_a_host_that_died_while_publishing_has_its_outputs_adopted_by_a_host_with_another_mount(
+    hosts: Hosts,
+) -> None:
+    # One share, mounted at alpha-view on alpha and beta-view on beta (bind
+    # mounts in each host's own mount namespace): the same files, other paths.
+    nas = share(hosts, "nas", hosts.clip())
+    views = {name: hosts.root / f"{name}-view" for name in ("alpha", "beta")}
+    for view in views.values():
+        view.mkdir()
+    alpha = host_config(hosts, "alpha", views["alpha"])
+    beta = host_config(hosts, "beta", views["beta"])
+    [job] = hosts.submit([nas / "clip.mp4"], "fast")  # no mapping here: a plain path
+    hosts.store.db.execute_sql(
+        'UPDATE "job" SET input_path = ? WHERE id = ?', (f"{CANONICAL}/clip.mp4", job)
+    )
+
+    # alpha dies right after its output is in place, before the job is marked done.
+    crashed = hosts.start_host(
+        "alpha", "--burst", config=alpha, mounts=f"mount --bind {nas} {views['alpha']}",
+        env={CRASH_ENV: "published-1"},
+    )  # fmt: skip
+    assert hosts.finish(crashed, timeout=60).code == 128 + signal.SIGKILL  # as sh reports it
+    assert (nas / "clip.fast.mp4").is_file()
+    assert hosts.job(job).status is JobStatus.RUNNING
+
+    hosts.start_host("beta", config=beta, mounts=f"mount --bind {nas} {views['beta']}")
+    hosts.wait_until(lambda: hosts.job(job).status.finished, 60, "beta to finish the job")
+
+    done = hosts.job(job)
+    assert done.status is JobStatus.SUCCEEDED, hosts.logs()
+    assert [o.path for o in done.outputs] == [f"{CANONICAL}/clip.fast.mp4"]
+    assert sorted(p.name for p in nas.iterdir() if "fast" in p.name) == ["clip.fast.mp4"]
+    assert "adopted 1 output(s)" in hosts.logs()
 
 
 def test_a_host_without_the_mount_hands_the_job_back_and_another_host_runs_it(

@@ -164,14 +164,16 @@ def run_job(
     plan: Plan | None = None
     command_log = ""
     try:
-        # A crash in an earlier attempt's publish window: finish that instead.
-        adopted = adopt_published(store, job.id, worker, config.output.collision)
-        if adopted is not None:
-            return _succeed(store, config, job, worker, adopted, "")
-        preset = get_preset(job.preset, config.presets_dir)
+        # First: a host that cannot see the files must not touch an earlier
+        # attempt's publish plan either (it would find nothing and drop it).
         unseen = None if remote else _unseen(config, job, input_path)
         if unseen is not None and _others_may_see(store, config, worker):
             return _hand_over(store, config, job, worker, unseen)
+        # A crash in an earlier attempt's publish window: finish that instead.
+        adopted = adopt_published(store, job.id, worker, config.output.collision, paths.to_local)
+        if adopted is not None:
+            return _succeed(store, config, job, worker, adopted, "")
+        preset = get_preset(job.preset, config.presets_dir)
         if remote:
             download = download_folder(config, job.id, job.attempts)
             input_path = _fetch(store, config, job, worker, download, stop)
@@ -241,7 +243,9 @@ def run_job(
         # Record the plan, and with it the last ownership check before anything
         # becomes visible: a cancelled or recovered job must not publish.
         placements = plan_placements(verified)
-        if not store.plan_publishing(job.id, worker, [p.to_dict() for p in placements]):
+        # Canonical, like the job's paths: a later attempt may run on another host.
+        recorded = [p.moved(paths.to_canonical).to_dict() for p in placements]
+        if not store.plan_publishing(job.id, worker, recorded):
             raise Interrupted("job was taken away before publishing", LOST)
         crash_point("planned")
         outputs = publish_planned(placements, config.output.collision)
