@@ -258,7 +258,7 @@ def test_a_host_without_the_mount_hands_the_job_back_and_another_host_runs_it(
     nas = share(hosts, "nas", clip)
     shutil.copy2(long, nas / "long.mp4")
     beta = host_config(hosts, "beta", nas)
-    gamma = host_config(hosts, "gamma", hosts.root / "not-mounted", handback_delay=0.5)
+    gamma = host_config(hosts, "gamma", hosts.root / "not-mounted", handback_delay=1.0)
 
     # beta is busy with a long job when the next one comes: gamma is free, and
     # cannot see the share.
@@ -271,8 +271,8 @@ def test_a_host_without_the_mount_hands_the_job_back_and_another_host_runs_it(
     [job] = hosts.on(beta, "submit", nas / "clip.mp4", "--preset", "fast", "--json").json()
 
     note = f"host gamma cannot see {CANONICAL}; handed back for another host (1/10)"
+    # `status` shows why the job waits (until a worker takes it again).
     hosts.wait_until(lambda: hosts.status(job["id"])["note"] == note, 30, "gamma's hand-back")
-    assert hosts.status(job["id"])["status"] == "queued"
 
     hosts.wait_until(lambda: hosts.status(job["id"])["status"] == "succeeded", 60, "beta to run it")
     done = hosts.job(job["id"])

@@ -393,6 +393,7 @@ class JobStore:
             JobStatus.QUEUED,
             sources=[JobStatus.FAILED, JobStatus.CANCELLED],
             attempts=0,
+            handbacks=0,
             error=None,
             log_tail=None,
             progress=0.0,

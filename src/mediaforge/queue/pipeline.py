@@ -14,7 +14,6 @@ it (compare-and-set in the job database).
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -29,7 +28,6 @@ from mediaforge.errors import (
     PresetError,
     StorageError,
 )
-from mediaforge.jobs.identity import process_id
 from mediaforge.jobs.model import Job, JobStatus, Output
 from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.store import JobStore
@@ -40,6 +38,7 @@ from mediaforge.media.process import Progress, run_ffmpeg
 from mediaforge.media.verify import verify_output
 from mediaforge.notify.delivery import notify_job_now
 from mediaforge.presets.loading import get_preset
+from mediaforge.queue.handover import hand_over, others_may_see, unseen_folder
 from mediaforge.queue.publishing import (
     adopt_published,
     crash_point,
@@ -166,9 +165,11 @@ def run_job(
     try:
         # First: a host that cannot see the files must not touch an earlier
         # attempt's publish plan either (it would find nothing and drop it).
-        unseen = None if remote else _unseen(config, job, input_path)
-        if unseen is not None and _others_may_see(store, config, worker):
-            return _hand_over(store, config, job, worker, unseen)
+        unseen = None if remote else unseen_folder(config, job, input_path)
+        if unseen is not None and others_may_see(store, config, worker):
+            if not hand_over(store, config, job, worker, unseen):
+                return Outcome(store.get(job.id))  # failed: no host could see it
+            return Outcome(store.get(job.id), retry_in=config.worker.handback_delay, refused=True)
         # A crash in an earlier attempt's publish window: finish that instead.
         adopted = adopt_published(store, job.id, worker, config.output.collision, paths.to_local)
         if adopted is not None:
@@ -314,49 +315,6 @@ def _succeed(
     crash_point("finished")
     log.info("job %s succeeded: %s", job.id, ", ".join(o.path for o in outputs))
     return Outcome(store.get(job.id))
-
-
-def _unseen(config: Config, job: Job, input_path: Path) -> str | None:
-    """The canonical folder of the job that this host cannot see (a share not
-    mounted here), or None. A missing input in a folder that is there is gone,
-    not unmounted: that is the probe's to report."""
-    if not input_path.parent.is_dir():
-        return str(Path(job.input_path).parent)
-    if job.output_dir:
-        root = PathMap.of(config).mapped(job.output_dir)
-        if root is not None and not Path(root).is_dir():
-            return job.output_dir
-    return None
-
-
-def _others_may_see(store: JobStore, config: Config, worker: str) -> bool:
-    """Whether a live worker elsewhere (another host or container) might see what this cannot."""
-    return store.workers.others_could_see_differently(
-        process_id(worker), config.worker.stale_after
-    )
-
-
-def _hand_over(store: JobStore, config: Config, job: Job, worker: str, unseen: str) -> Outcome:
-    """Give the job back for another host, or fail it once it went round
-    ``handback_limit`` times: then no host could see its files."""
-    host, limit = socket.gethostname(), config.worker.handback_limit
-    if job.handbacks >= limit:
-        error = (
-            f"no worker could see {unseen}: handed back {job.handbacks} time(s), last by "
-            f"host {host}; mount it on the workers' hosts (see 'paths' in the config and "
-            "'mediaforge doctor'), then 'mediaforge retry'"
-        )
-        store.finish(job.id, worker, JobStatus.FAILED, error=error)
-        log.error("job %s failed: %s", job.id, error)
-        return Outcome(store.get(job.id))
-    delay = config.worker.handback_delay
-    note = (
-        f"host {host} cannot see {unseen}; handed back for another host "
-        f"({job.handbacks + 1}/{limit})"
-    )
-    if store.hand_over(job.id, worker, note=note, retry_at=time.time() + delay):
-        log.warning("job %s: %s", job.id, note)
-    return Outcome(store.get(job.id), retry_in=delay, refused=True)
 
 
 def _supersede(store: JobStore, job: Job, worker: str, reason: str) -> Outcome:
