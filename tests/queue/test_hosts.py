@@ -331,3 +331,17 @@ def test_a_mapping_without_its_local_folder_is_refused_naming_the_field(
     assert done.code != 0
     assert "paths[0].local" in done.err and "is required" in done.err
     assert "Traceback" not in done.err
+
+
+def test_retry_on_another_host_checks_the_input_where_that_host_mounts_it(hosts: Hosts) -> None:
+    clip = hosts.clip()
+    alpha_share, beta_share = share(hosts, "alpha-nas", clip), share(hosts, "beta-nas", clip)
+    alpha = host_config(hosts, "alpha", alpha_share)
+    beta = host_config(hosts, "beta", beta_share)
+    [job] = hosts.on(alpha, "submit", alpha_share / "clip.mp4", "--preset", "fast", "--json").json()
+    assert hosts.on(alpha, "cancel", job["id"]).code == 0
+
+    retried = hosts.on(beta, "retry", job["id"])
+
+    assert retried.code == 0, retried.err
+    assert hosts.status(job["id"])["status"] == "queued"
