@@ -13,7 +13,8 @@ from pathlib import Path
 import peewee
 import pytest
 
-from mediaforge.jobs.database import SCHEMA_VERSION, connect, db_now
+from mediaforge.jobs.clock import database_time
+from mediaforge.jobs.database import SCHEMA_VERSION, connect
 from mediaforge.jobs.model import JobStatus, NewJob, Output
 from mediaforge.jobs.store import JobStore
 from mediaforge.jobs.tables import MetaRow
@@ -176,7 +177,7 @@ def test_many_processes_open_a_fresh_database_at_once(database_url: str, tmp_pat
 
 def test_the_database_clock_is_unix_seconds(store: JobStore) -> None:
     before = time.time()
-    now = db_now(store.db)
+    now = database_time(store.db)
     # The same machine here: the server's clock agrees with ours.
     assert before - 1 <= now <= time.time() + 1
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from mediaforge.errors import JobStateError
-from mediaforge.jobs.database import connect
+from mediaforge.jobs.database import SCHEMA_VERSION, connect
 from mediaforge.jobs.model import JobStatus, NewJob, Output
 from mediaforge.jobs.store import JobStore
+from mediaforge.jobs.tables import WorkerRow
 from tests.mfcli import Mediaforge
 
 HOST = socket.gethostname()
@@ -33,6 +34,18 @@ def new_jobs(store: JobStore, n: int = 1) -> list[int]:
     return store.create(
         [NewJob(input_path=f"/media/clip-{i}.mp4", preset="h264-720p") for i in range(n)]
     )
+
+
+def registered_worker(store: JobStore, pid: int, namespace: str | None = None) -> str:
+    """The id of a worker registered as process ``pid`` (in this PID namespace,
+    or in ``namespace``), as a worker registers itself at start-up."""
+    worker_id = f"{HOST}:{pid}:{pid:08x}"
+    store.workers.register(worker_id)
+    fields: dict[str, object] = {"pid": pid}
+    if namespace is not None:
+        fields["namespace"] = namespace
+    WorkerRow.update(**fields).where(WorkerRow.id == worker_id).execute()
+    return worker_id
 
 
 def dead_pid() -> int:
@@ -153,8 +166,9 @@ def test_the_store_finds_the_job_that_published_a_path_and_no_other(store: JobSt
     first, second = new_jobs(store, 2)
     for job_id, path in ((first, "/out/a [1].mp4"), (second, "/out/a.hls")):
         store.claim(job_id, "w1")
-        store.finish(job_id, "w1", JobStatus.SUCCEEDED,
-                     outputs=[Output(path=path, kind="video", size=1)])
+        store.finish(
+            job_id, "w1", JobStatus.SUCCEEDED, outputs=[Output(path=path, kind="video", size=1)]
+        )
 
     assert store.job_with_output(["/out/a [1].mp4"]) == first
     assert store.job_with_output(["/out/a.hls/720p/seg_1.ts", "/out/a.hls"]) == second
@@ -241,7 +255,7 @@ def test_retry_gives_a_failed_job_a_fresh_set_of_attempts(store: JobStore) -> No
 
 def test_recover_requeues_a_job_whose_worker_process_is_gone(store: JobStore) -> None:
     [job_id] = new_jobs(store)
-    store.claim(job_id, f"{HOST}:{dead_pid()}/Worker-1")
+    store.claim(job_id, f"{registered_worker(store, dead_pid())}/Worker-1")
 
     # The heartbeat is fresh: only the missing process gives the worker away.
     requeued, failed = store.recover(stale_after=3600)
@@ -256,10 +270,28 @@ def test_recover_leaves_a_live_worker_with_a_fresh_heartbeat_alone(
     store: JobStore, live_pid: int
 ) -> None:
     [job_id] = new_jobs(store)
-    store.claim(job_id, f"{HOST}:{live_pid}/Worker-1")
+    store.claim(job_id, f"{registered_worker(store, live_pid)}/Worker-1")
 
     assert store.recover(stale_after=3600) == ([], [])
     assert store.get(job_id).status is JobStatus.RUNNING
+
+
+@pytest.mark.parametrize("registered", ["in another pid namespace", "not at all"])
+def test_recover_never_judges_a_worker_it_cannot_see_by_its_pid(
+    store: JobStore, registered: str
+) -> None:
+    # Same hostname, a pid that does not exist here: another container's worker.
+    pid = dead_pid()
+    if registered == "not at all":
+        worker = f"{HOST}:{pid}:0badc0de"
+    else:
+        worker = registered_worker(store, pid, namespace="other-boot/4026531836")
+    [job_id] = new_jobs(store)
+    store.claim(job_id, f"{worker}/Worker-1")
+
+    assert store.recover(stale_after=3600) == ([], [])
+    assert store.get(job_id).status is JobStatus.RUNNING
+    assert store.recover(stale_after=0.000001)[0] == [job_id]
 
 
 def test_recover_requeues_a_job_whose_heartbeat_went_stale(store: JobStore) -> None:
@@ -277,7 +309,7 @@ def test_recover_requeues_a_job_whose_heartbeat_went_stale(store: JobStore) -> N
 def test_recover_fails_a_job_whose_worker_died_on_its_last_attempt(tmp_path: Path) -> None:
     store = JobStore(connect(None, tmp_path / "data"), max_attempts=1)
     [job_id] = new_jobs(store)
-    store.claim(job_id, f"{HOST}:{dead_pid()}/Worker-1")
+    store.claim(job_id, f"{registered_worker(store, dead_pid())}/Worker-1")
 
     requeued, failed = store.recover(stale_after=3600)
 
@@ -392,4 +424,4 @@ def test_a_database_of_schema_version_3_gains_the_publish_plan_and_keeps_its_job
         store.close()
     with closing(sqlite3.connect(data / "jobs.db")) as db:
         [(version,)] = db.execute("SELECT value FROM mediaforge_meta WHERE key = 'schema_version'")
-    assert version == "4"
+    assert version == str(SCHEMA_VERSION)

@@ -33,6 +33,7 @@ from mediaforge.config.discovery import load_config
 from mediaforge.events import Event
 from mediaforge.jobs.model import Job, JobStatus, NewJob, Output
 from mediaforge.jobs.store import JobStore
+from mediaforge.jobs.tables import WorkerRow
 from mediaforge.notify.delivery import Notifier
 from mediaforge.notify.messages import compose
 from mediaforge.notify.store import NotificationStatus, NotificationStore
@@ -271,7 +272,10 @@ def test_a_worker_that_died_holding_a_job_is_reported_as_stalled(
     [job_id] = mf.submit([make_media("clip.mp4")], "remux-mp4")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    mf.store.claim(job_id, f"{socket.gethostname()}:{dead.pid}/Worker-1")
+    # A worker registered in this pid namespace whose process is gone.
+    worker_id = mf.store.workers.register(f"{socket.gethostname()}:{dead.pid}:deadbeef")
+    WorkerRow.update(pid=dead.pid).where(WorkerRow.id == worker_id).execute()
+    mf.store.claim(job_id, f"{worker_id}/Worker-1")
 
     mf.burst("--verbose")  # its start-up recovery finds the job of the dead worker
 
@@ -442,9 +446,7 @@ def test_two_workers_never_claim_the_same_messages(mf: Mediaforge) -> None:
     assert sorted(claims.values()) == [0, 0, 0, 3]
 
 
-def test_a_batch_reports_nothing_until_its_last_job_ends(
-    mf: Mediaforge, webhook: Webhook
-) -> None:
+def test_a_batch_reports_nothing_until_its_last_job_ends(mf: Mediaforge, webhook: Webhook) -> None:
     configure(mf, targets=[{"url": webhook.url()}], window=0)
     notifier = Notifier(mf.load_config(), mf.store)
     first = ended_job(mf.store, "a.mp4", JobStatus.SUCCEEDED, batch="b1")
@@ -468,7 +470,7 @@ def test_a_stalled_worker_is_reported_to_the_targets_that_want_it(
         targets=[
             {"url": webhook.url("/ops"), "events": ["worker_stalled"]},
             {"url": webhook.url("/jobs"), "name": "jobs only", "events": ["job_failed"]},
-        ]
+        ],
     )
     notifier = Notifier(mf.load_config(), mf.store)
 

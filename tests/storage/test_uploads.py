@@ -238,6 +238,52 @@ def test_a_file_written_on_another_machine_is_handed_back_not_failed(
     assert result.retry_in is not None and not result.failed and not result.settled
 
 
+def test_a_file_on_another_hosts_disk_is_left_to_that_host_even_if_a_file_is_here(
+    mf: Mediaforge, tmp_path: Path, endpoint: str
+) -> None:
+    config = make_config(mf, endpoint)
+    store = JobStore.open(config)
+    mp4 = write(tmp_path / "clip.mp4", 20)
+    job_id = succeeded_job(store, config, str(tmp_path / "clip.mov"), [output(mp4)])
+    # Written on another host whose local disk has a file at the same path:
+    # this host's file is another file, and must not be uploaded in its place.
+    UploadRow.update(host="elsewhere.example").execute()
+
+    result = Uploader(config, store).upload_job(job_id, "test")
+
+    [row] = UploadStore(store).for_job(job_id)
+    assert (row.status, row.attempts, row.error) == (UploadStatus.PENDING, 0, None)
+    assert result.retry_in is not None and not result.uploaded and not result.settled
+    listed = boto3.client("s3", endpoint_url=endpoint).list_objects_v2(Bucket=BUCKET)
+    assert row.key not in [o["Key"] for o in listed.get("Contents", [])]
+    assert UploadStore(store).due_job_ids(time.time(), host=socket.gethostname()) == []
+    assert UploadStore(store).due_job_ids(time.time(), host="elsewhere.example") == [job_id]
+
+
+def test_a_file_on_shared_storage_is_recorded_canonical_and_any_host_uploads_it(
+    mf: Mediaforge, tmp_path: Path, endpoint: str
+) -> None:
+    nas = tmp_path / "nas"
+    mapping = f'paths: [{{"canonical": "/shared/media", "local": "{nas}"}}]\n'
+    mf.configure(f"s3:\n  bucket: {BUCKET}\n  endpoint_url: {endpoint}\n{mapping}")
+    config = mf.load_config()
+    store = JobStore.open(config)
+    write(nas / "shared-clip.mp4", 20, seed=7)
+    canonical = Output(path="/shared/media/shared-clip.mp4", kind="video", size=20)
+    job_id = succeeded_job(store, config, "/shared/media/shared-clip.mov", [canonical])
+    UploadRow.update(host="elsewhere.example").execute()  # the job ran on another host
+
+    result = Uploader(config, store).upload_job(job_id, "test")
+
+    [row] = UploadStore(store).for_job(job_id)
+    assert (row.path, row.shared, row.status) == (
+        "/shared/media/shared-clip.mp4", True, UploadStatus.UPLOADED,
+    )  # fmt: skip
+    assert result.settled
+    body = boto3.client("s3", endpoint_url=endpoint).get_object(Bucket=BUCKET, Key=row.key)
+    assert body["Body"].read() == (nas / "shared-clip.mp4").read_bytes()
+
+
 def test_a_file_gone_from_this_machine_fails_at_once_with_its_path(
     mf: Mediaforge, tmp_path: Path, endpoint: str
 ) -> None:

@@ -29,6 +29,7 @@ from mediaforge.cli.state import State
 from mediaforge.cli.systemd import systemd_app
 from mediaforge.cli.watch import watch
 from mediaforge.cli.worker import worker
+from mediaforge.cli.workers import workers
 
 app = typer.Typer(
     cls=ErrorReportingGroup,
@@ -66,7 +67,7 @@ def main(
 
 
 # The commands, then the groups, in the order ``mediaforge --help`` lists them.
-for command in (run, submit, worker, status, jobs, cancel, retry, probe, doctor, watch):
+for command in (run, submit, worker, workers, status, jobs, cancel, retry, probe, doctor, watch):
     app.command()(command)
 app.add_typer(presets_app, name="presets")
 app.add_typer(config_app, name="config")

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from mediaforge.jobs.model import Job, JobStatus
+from mediaforge.jobs.workers import WorkerInfo, WorkerState
 from mediaforge.media.probe import MediaInfo
 from mediaforge.notify.store import Notification, NotificationStatus
 from mediaforge.storage.s3.report import SyncReport
@@ -59,6 +60,29 @@ def jobs_table(console: Console, jobs: Sequence[Job]) -> None:
             escape(job.preset),
             escape(job.input_path),
             _when(job.created_at),
+        )
+    console.print(table)
+
+
+WORKER_STYLE = {WorkerState.IDLE: "cyan", WorkerState.RUNNING: "yellow", WorkerState.STALE: "red"}
+
+
+def workers_table(console: Console, workers: Sequence[WorkerInfo]) -> None:
+    if not workers:
+        console.print("no workers have registered (start one with 'mediaforge worker')")
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("HOST", "PID", "STATE", "JOBS", "HEARTBEAT", "ID"):
+        table.add_column(col, no_wrap=col != "JOBS", overflow="fold")
+    for w in workers:
+        jobs = ", ".join(f"{j.id} {j.progress * 100:.0f}% {escape(j.input_path)}" for j in w.jobs)
+        table.add_row(
+            escape(w.host),
+            str(w.pid),
+            f"[{WORKER_STYLE[w.state]}]{w.state.value}[/]",
+            jobs or "-",
+            f"{w.age:.0f}s ago",
+            escape(w.id),
         )
     console.print(table)
 

@@ -35,6 +35,8 @@ class WorkerConfig:
     retry_backoff: float = field(default=30.0, metadata=limits(ge=0))
     shutdown_grace: float = field(default=10.0, metadata=limits(ge=0))
     recovery_interval: int = field(default=60, metadata=limits(ge=1))
+    handback_limit: int = field(default=10, metadata=limits(ge=1))
+    handback_delay: float = field(default=30.0, metadata=limits(gt=0))
 
     def _cross_check(self) -> Iterator[tuple[str, str]]:
         if self.stale_after <= self.heartbeat_interval:
@@ -45,6 +47,23 @@ class WorkerConfig:
                 f"must be longer than heartbeat_interval ({self.heartbeat_interval:g} s), "
                 f"got {self.stale_after:g}; use at least 10 times heartbeat_interval",
             )
+
+
+@dataclass(frozen=True)
+class PathMapping:
+    """Shared storage seen at another path on this host (see docs/configuration.md):
+    jobs store ``canonical`` paths; this host reads and writes under ``local``."""
+
+    canonical: Path | None = None  # required; checked in _cross_check
+    local: Path | None = None  # required; checked in _cross_check
+
+    def _cross_check(self) -> Iterator[tuple[str, str]]:
+        for name in ("canonical", "local"):
+            value: Path | None = getattr(self, name)
+            if value is None:
+                yield name, "is required: an absolute folder, e.g. /media"
+            elif not value.is_absolute():
+                yield name, f"{str(value)!r} is not an absolute path; write it from /"
 
 
 @dataclass(frozen=True)
@@ -345,5 +364,6 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     log: LogConfig = field(default_factory=LogConfig)
     watch: tuple[WatchRule, ...] = ()
+    paths: tuple[PathMapping, ...] = ()
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     s3: S3Config = field(default_factory=S3Config)

@@ -11,7 +11,6 @@ database at once.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import peewee
 
 from mediaforge import drivers
 from mediaforge.errors import ConfigError, EnvironmentProblem
-from mediaforge.jobs.tables import JobRow, MetaRow, NotificationRow, UploadRow
+from mediaforge.jobs.tables import JobRow, MetaRow, NotificationRow, UploadRow, WorkerRow
 
 # The tables of schema version 1.
 MODELS: list[type[peewee.Model]] = [JobRow, MetaRow]
@@ -66,6 +65,24 @@ def _migration_4(db: peewee.Database) -> None:
         db.execute_sql('ALTER TABLE "job" ADD COLUMN publishing TEXT')
 
 
+def _migration_5(db: peewee.Database) -> None:
+    # Worker processes on every host, with their heartbeats (jobs/workers.py).
+    db.create_tables([WorkerRow], safe=True)
+    db.execute_sql('CREATE INDEX IF NOT EXISTS worker_heartbeat ON "worker" (heartbeat_at)')
+
+
+def _migration_6(db: peewee.Database) -> None:
+    # Hand-backs by hosts that cannot see a job's files (queue/pipeline.py).
+    if "handbacks" not in {c.name for c in db.get_columns("job")}:
+        db.execute_sql('ALTER TABLE "job" ADD COLUMN handbacks INTEGER NOT NULL DEFAULT 0')
+
+
+def _migration_7(db: peewee.Database) -> None:
+    # Uploads of files on shared storage may go from any host (storage/s3/rows.py).
+    if "shared" not in {c.name for c in db.get_columns("upload")}:
+        db.execute_sql('ALTER TABLE "upload" ADD COLUMN shared BOOLEAN NOT NULL DEFAULT FALSE')
+
+
 # Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
 # Never edit a released migration; add the next one.
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
@@ -73,17 +90,11 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _migration_2,
     _migration_3,
     _migration_4,
+    _migration_5,
+    _migration_6,
+    _migration_7,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def db_now(db: peewee.Database) -> float:
-    """Now, in Unix seconds, by the database's clock: one clock for every host
-    that shares a PostgreSQL database (SQLite is on this host: its clock)."""
-    if isinstance(db, peewee.PostgresqlDatabase):
-        (now,) = db.execute_sql("SELECT EXTRACT(EPOCH FROM clock_timestamp())").fetchone()
-        return float(now)
-    return time.time()
 
 
 def connect(url: str | None, data_dir: Path) -> peewee.Database:

@@ -113,6 +113,7 @@ class Job:
     started_at: float | None
     finished_at: float | None
     updated_at: float
+    handbacks: int = 0  # hand-backs by hosts that could not see its files
 
     @classmethod
     def from_row(cls, row: Any) -> Job:

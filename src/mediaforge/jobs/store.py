@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, cast
 import peewee
 
 from mediaforge.errors import EnvironmentProblem, JobNotFound, JobStateError
+from mediaforge.jobs.clock import database_time
 from mediaforge.jobs.database import MIGRATIONS, MODELS, SCHEMA_VERSION, connect
-from mediaforge.jobs.identity import worker_is_dead_here
 from mediaforge.jobs.model import (
     FINISHED,
     TRANSITIONS,
@@ -27,8 +27,9 @@ from mediaforge.jobs.model import (
     Output,
 )
 from mediaforge.jobs.postgres import lock_for_migrations
-from mediaforge.jobs.tables import JobRow, MetaRow, NotificationRow, UploadRow
+from mediaforge.jobs.tables import JobRow, MetaRow, NotificationRow, UploadRow, WorkerRow
 from mediaforge.jobs.upload_rows import NewUpload, insert_uploads
+from mediaforge.jobs.workers import WorkerStore
 
 if TYPE_CHECKING:
     from mediaforge.config.schema import Config
@@ -41,8 +42,10 @@ class JobStore:
     def __init__(self, db: peewee.Database, max_attempts: int = 3) -> None:
         self.db = db
         self.max_attempts = max_attempts
-        db.bind([*MODELS, NotificationRow, UploadRow], bind_refs=False, bind_backrefs=False)
+        tables: list[type[peewee.Model]] = [*MODELS, NotificationRow, UploadRow, WorkerRow]
+        db.bind(tables, bind_refs=False, bind_backrefs=False)
         self._migrate()
+        self.workers = WorkerStore(db)
 
     @classmethod
     def open(cls, config: Config) -> JobStore:
@@ -70,6 +73,10 @@ class JobStore:
         except (peewee.OperationalError, peewee.InterfaceError) as exc:
             reason = " ".join(str(exc).split())  # psycopg's messages span lines
             raise EnvironmentProblem(f"cannot open the job database: {reason}") from None
+
+    def now(self) -> float:
+        """Now by the database's clock: the one heartbeats are written and judged by."""
+        return database_time(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -225,7 +232,7 @@ class JobStore:
         This is what makes a duplicate delivery from the queue harmless: only
         one claim of a queued job can win.
         """
-        now = time.time()
+        now = self.now()
         won = self._move(
             job_id,
             JobStatus.RUNNING,
@@ -242,7 +249,7 @@ class JobStore:
     def heartbeat(self, job_id: int, worker: str, progress: float) -> bool:
         """Record progress; False when ``worker`` no longer holds a running job
         (it was cancelled, or recovered by another worker): stop work then."""
-        now = time.time()
+        now = self.now()
         return self._update_held(job_id, worker, progress=progress, heartbeat_at=now)
 
     def set_input_facts(self, job_id: int, worker: str, **facts: Any) -> None:
@@ -257,7 +264,7 @@ class JobStore:
         """Record what ``worker`` is about to publish for a running job it holds
         (before the first rename); False when it lost the job meanwhile."""
         plan_text = json.dumps(list(plan))
-        return self._update_held(job_id, worker, publishing=plan_text, heartbeat_at=time.time())
+        return self._update_held(job_id, worker, publishing=plan_text, heartbeat_at=self.now())
 
     def _update_held(self, job_id: int, worker: str, **fields: Any) -> bool:
         """Write ``fields`` on a running job only while ``worker`` holds it."""
@@ -349,6 +356,23 @@ class JobStore:
             job_id, JobStatus.QUEUED, owner=worker, sources=[JobStatus.RUNNING], **fields
         )
 
+    def hand_over(self, job_id: int, worker: str, *, note: str, retry_at: float) -> bool:
+        """Give a running job back for another host: this one cannot see its
+        files. Not the job's fault: no attempt is used; the hand-back is counted."""
+        return self._move(
+            job_id,
+            JobStatus.QUEUED,
+            owner=worker,
+            sources=[JobStatus.RUNNING],
+            worker=None,
+            heartbeat_at=None,
+            retry_at=retry_at,
+            progress=0.0,
+            note=note,
+            attempts=JobRow.attempts - 1,
+            handbacks=JobRow.handbacks + 1,
+        )
+
     def cancel(self, job_id: int) -> Job:
         """Cancel a queued or running job. A running job's worker notices at its
         next heartbeat, kills ffmpeg and removes its temporary files."""
@@ -374,6 +398,7 @@ class JobStore:
             JobStatus.QUEUED,
             sources=[JobStatus.FAILED, JobStatus.CANCELLED],
             attempts=0,
+            handbacks=0,
             error=None,
             log_tail=None,
             progress=0.0,
@@ -398,7 +423,7 @@ class JobStore:
     def running_with_fresh_heartbeat(self, stale_after: float) -> int:
         """How many jobs are running with a heartbeat newer than ``stale_after``
         seconds: each one means a live worker (on any host) holds it."""
-        cutoff = time.time() - stale_after
+        cutoff = self.now() - stale_after
         query = JobRow.select(JobRow.id).where(
             (JobRow.status == JobStatus.RUNNING.value) & (JobRow.heartbeat_at >= cutoff)
         )
@@ -407,17 +432,18 @@ class JobStore:
     def recover(self, stale_after: float) -> tuple[list[int], list[int]]:
         """Give back running jobs whose worker is gone.
 
-        A worker is gone when its heartbeat is older than ``stale_after`` or it
-        ran on this host in a process that no longer exists. Jobs with attempts
+        A worker is gone when its heartbeat is older than ``stale_after`` (on
+        the database's clock), or when it ran in this PID namespace in a process
+        that no longer exists (see ``WorkerStore.proven_dead``). Jobs with attempts
         left go back to ``queued``; the others fail, except a job whose worker
         died while publishing its verified outputs: it gets one more attempt,
         which adopts what was published (see queue/publishing.py). Returns
         (requeued, failed).
         """
-        cutoff = time.time() - stale_after
+        cutoff = self.now() - stale_after
         requeued: list[int] = []
         failed: list[int] = []
-        rows = JobRow.select(
+        query = JobRow.select(
             JobRow.id,
             JobRow.worker,
             JobRow.heartbeat_at,
@@ -425,10 +451,12 @@ class JobStore:
             JobRow.max_attempts,
             JobRow.publishing,
         ).where(JobRow.status == JobStatus.RUNNING.value)
-        for row in list(rows):
+        rows = list(query)
+        dead = self.workers.proven_dead(r.worker for r in rows)
+        for row in rows:
             owner = row.worker or ""
             stale = row.heartbeat_at is None or row.heartbeat_at < cutoff
-            if not (stale or worker_is_dead_here(row.worker)):
+            if not (stale or owner in dead):
                 continue
             publishing = bool(row.publishing) and row.attempts <= row.max_attempts
             if row.attempts < row.max_attempts or publishing:

@@ -40,6 +40,8 @@ class JobRow(BaseModel):
     error = peewee.TextField(null=True)
     log_tail = peewee.TextField(null=True)
     worker = peewee.CharField(max_length=200, null=True)
+    # Times workers that could not see its files gave it back (queue/pipeline.py).
+    handbacks = peewee.IntegerField(default=0)
     heartbeat_at = peewee.DoubleField(null=True)
     retry_at = peewee.DoubleField(null=True)
     source = peewee.CharField(max_length=16, default=JobSource.CLI.value)
@@ -122,7 +124,28 @@ class UploadRow(ClaimedRow):
     url_expires_at = peewee.DoubleField(null=True)
     local_deleted = peewee.BooleanField(default=False)
     host = peewee.CharField(max_length=200)  # where ``path`` was written
+    # On shared storage (a mapped canonical path, see storage/paths.py): any
+    # host may upload it. Otherwise only workers on ``host`` see the file.
+    shared = peewee.BooleanField(default=False)
     uploaded_at = peewee.DoubleField(null=True)
 
     class Meta:
         table_name = "upload"
+
+
+class WorkerRow(BaseModel):
+    """One worker process, on any host (see jobs/workers.py). ``id`` is its
+    worker id (jobs/identity.py); ``namespace`` says which pids it can see, so
+    a worker in the same namespace may prove it dead by its pid. The jobs it
+    holds are the running jobs whose ``worker`` starts with ``id``."""
+
+    id = peewee.CharField(max_length=200, primary_key=True)
+    host = peewee.CharField(max_length=200)
+    pid = peewee.IntegerField()
+    namespace = peewee.CharField(max_length=200, default="")
+    version = peewee.CharField(max_length=50)
+    started_at = peewee.DoubleField()
+    heartbeat_at = peewee.DoubleField()
+
+    class Meta:
+        table_name = "worker"

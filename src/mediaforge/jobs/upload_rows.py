@@ -23,6 +23,7 @@ class NewUpload:
     key: str
     size: int
     content_type: str
+    shared: bool = False  # on shared storage: any host may upload it
 
 
 def insert_uploads(job_id: int, items: Sequence[NewUpload], due_at: float) -> int:
@@ -35,7 +36,7 @@ def insert_uploads(job_id: int, items: Sequence[NewUpload], due_at: float) -> in
         query = UploadRow.insert(
             job_id=job_id,
             **dataclasses.asdict(item),
-            host=socket.gethostname(),
+            host=socket.gethostname(),  # local files: only this host's workers upload them
             due_at=due_at,
             created_at=due_at,
             updated_at=due_at,

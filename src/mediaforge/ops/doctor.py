@@ -113,9 +113,25 @@ def run_checks(config: Config) -> list[Check]:
         checks.append(Check("queue", False, str(exc)))
     except Exception as exc:  # redis/postgres client errors have no common base
         checks.append(Check("queue", False, f"{config.queue.backend} unreachable: {exc}"))
+    if config.paths:
+        checks.append(_paths_check(config))
     if config.s3.enabled:
         checks.append(_s3_check(config))
     return checks
+
+
+def _paths_check(config: Config) -> Check:
+    """Every mapped local folder (``paths:``) exists here: a missing one is a
+    share that is not mounted, and jobs under it go to other hosts."""
+    missing = [m for m in config.paths if m.local is not None and not m.local.is_dir()]
+    if missing:
+        detail = "; ".join(f"{m.local} (for {m.canonical}) is missing" for m in missing)
+        return Check(
+            "paths",
+            False,
+            f"{detail}: mount it, or fix paths[].local; jobs there are left to other hosts",
+        )
+    return Check("paths", True, f"{len(config.paths)} mapped folder(s) present")
 
 
 def _waiting(queue: JobQueue, queued: set[int] | None) -> str:

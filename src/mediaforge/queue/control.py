@@ -78,11 +78,16 @@ def _check_again(config: Config, job: Job) -> None:
     # Imported here: cancelling needs neither presets nor probes.
     from mediaforge.presets.loading import get_preset
     from mediaforge.queue.submission import check_input
+    from mediaforge.storage.paths import PathMap
     from mediaforge.storage.s3.client import is_s3_url
 
     if is_s3_url(job.input_path):
         return  # a worker downloads it; a HEAD request tells nothing of its streams
-    check_input(config, get_preset(job.preset, config.presets_dir), Path(job.input_path))
+    paths = PathMap.of(config)
+    local = Path(paths.to_local(job.input_path))
+    if paths.mapped(job.input_path) is not None and not local.parent.is_dir():
+        return  # shared storage not mounted here: another host may see it, its worker judges
+    check_input(config, get_preset(job.preset, config.presets_dir), local)
 
 
 @dataclass(frozen=True)

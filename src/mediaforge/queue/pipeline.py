@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mediaforge.config.schema import Config
@@ -39,6 +39,7 @@ from mediaforge.media.process import Progress, run_ffmpeg
 from mediaforge.media.verify import verify_output
 from mediaforge.notify.delivery import notify_job_now
 from mediaforge.presets.loading import get_preset
+from mediaforge.queue.handover import hand_over, others_may_see, unseen_folder
 from mediaforge.queue.publishing import (
     adopt_published,
     crash_point,
@@ -47,6 +48,7 @@ from mediaforge.queue.publishing import (
 )
 from mediaforge.queue.superseding import input_at_start, input_before_publishing
 from mediaforge.storage.local import ensure_folder, remove_quietly, remove_stale_temps
+from mediaforge.storage.paths import PathMap
 from mediaforge.storage.s3.client import is_s3_url
 from mediaforge.storage.s3.download import download_folder, fetch_input, remote_outputs_dir
 from mediaforge.storage.s3.plan import planned_uploads
@@ -74,11 +76,12 @@ class Outcome:
     job: Job | None
     retry_in: float | None = None
     handed_back: bool = False
+    refused: bool = False  # this host cannot see the job's files: leave it to others a while
 
 
 def _output_dir(job: Job, config: Config, input_path: Path) -> Path:
     if job.output_dir:
-        return Path(job.output_dir)
+        return Path(PathMap.of(config).to_local(job.output_dir))
     if config.output.dir is not None:
         return config.output.dir
     if is_s3_url(job.input_path):
@@ -159,7 +162,8 @@ def run_job(
         log.info("job %s is not queued any more; nothing to do", job_id)
         return Outcome(None)
     remote = is_s3_url(job.input_path)
-    input_path = Path(job.input_path)
+    paths = PathMap.of(config)
+    input_path = Path(paths.to_local(job.input_path))
     download: Path | None = None
     log.info(
         "job %s: %s with preset %s (attempt %s/%s)",
@@ -172,8 +176,15 @@ def run_job(
     plan: Plan | None = None
     command_log = ""
     try:
+        # First: a host that cannot see the files must not touch an earlier
+        # attempt's publish plan either (it would find nothing and drop it).
+        unseen = None if remote else unseen_folder(config, job, input_path)
+        if unseen is not None and others_may_see(store, config, worker):
+            if not hand_over(store, config, job, worker, unseen):
+                return Outcome(store.get(job.id))  # failed: no host could see it
+            return Outcome(store.get(job.id), retry_in=config.worker.handback_delay, refused=True)
         # A crash in an earlier attempt's publish window: finish that instead.
-        adopted = adopt_published(store, job.id, worker, config.output.collision)
+        adopted = adopt_published(store, job.id, worker, config.output.collision, paths.to_local)
         if adopted is not None:
             return _succeed(store, config, job, worker, adopted, "")
         preset = get_preset(job.preset, config.presets_dir)
@@ -252,9 +263,10 @@ def run_job(
         # Record the plan, and with it the last ownership check before anything
         # becomes visible: a cancelled or recovered job must not publish.
         placements = plan_placements(verified)
-        plan_text = [p.to_dict() for p in placements]
+        # Canonical, like the job's paths: a later attempt may run on another host.
+        recorded = [p.moved(paths.to_canonical).to_dict() for p in placements]
         if not ride_out(
-            lambda: store.plan_publishing(job.id, worker, plan_text),
+            lambda: store.plan_publishing(job.id, worker, recorded),
             config.worker.stale_after,
             "the publish plan",
         ):
@@ -313,6 +325,9 @@ def _succeed(
     store: JobStore, config: Config, job: Job, worker: str, outputs: list[Output], log_tail: str
 ) -> Outcome:
     crash_point("finishing")
+    # Recorded in canonical form, as the job's input is: every host reads them.
+    paths = PathMap.of(config)
+    outputs = [replace(o, path=paths.to_canonical(o.path)) for o in outputs]
     uploads = planned_uploads(config, job.input_path, outputs)
     # A retry after a lost reply finds the job succeeded already: False, and so
     # a warning, but the outputs are recorded either way.

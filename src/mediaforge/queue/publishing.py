@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,11 @@ class Placement:
             "output": self.output.to_dict(),
         }
 
+    def moved(self, to: Callable[[str], str]) -> Placement:
+        """This placement with its paths mapped by ``to`` (see storage/paths.py)."""
+        output = replace(self.output, path=to(self.output.path))
+        return Placement(Path(to(str(self.temp))), Path(to(str(self.final))), self.identity, output)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Placement:
         inode, size = data["identity"]
@@ -96,7 +101,11 @@ def publish_planned(placements: Sequence[Placement], policy: CollisionPolicy) ->
 
 
 def adopt_published(
-    store: JobStore, job_id: int, worker: str, policy: CollisionPolicy
+    store: JobStore,
+    job_id: int,
+    worker: str,
+    policy: CollisionPolicy,
+    to_local: Callable[[str], str] = str,
 ) -> list[Output] | None:
     """Finish the publish plan an earlier attempt of ``job_id`` left behind.
 
@@ -108,7 +117,8 @@ def adopt_published(
     the same name but another identity is not the job's, and stays) and the
     attempt starts over.
     """
-    placements = [Placement.from_dict(d) for d in store.publishing(job_id)]
+    # The plan holds canonical paths; ``to_local`` maps them to this host's mounts.
+    placements = [Placement.from_dict(d).moved(to_local) for d in store.publishing(job_id)]
     if not placements:
         return None
     found = {p.temp: find_published(p.final, p.identity) for p in placements}

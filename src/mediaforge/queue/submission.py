@@ -19,6 +19,7 @@ from mediaforge.presets.loading import get_preset
 from mediaforge.presets.model import Preset
 from mediaforge.queue.backend import JobQueue
 from mediaforge.storage.inputs import Fingerprint, fingerprint
+from mediaforge.storage.paths import PathMap
 
 if TYPE_CHECKING:
     from mediaforge.storage.s3.client import S3Client
@@ -108,6 +109,8 @@ def prepare_jobs(
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(inputs)))) as pool:
         fits = None if source is JobSource.WATCH else chosen
         checked = list(pool.map(lambda path: _check(config, fits, path, client), inputs))
+    # Jobs store canonical paths: any host that shares the storage can run them.
+    paths = PathMap.of(config)
     for path, fp in zip(inputs, checked, strict=True):
         if isinstance(fp, InputError):
             if len(inputs) == 1:
@@ -116,12 +119,12 @@ def prepare_jobs(
             continue
         new_jobs.append(
             NewJob(
-                input_path=str(path),
+                input_path=path if isinstance(path, str) else paths.to_canonical(str(path)),
                 preset=preset,
                 input_size=fp.size,
                 input_mtime=fp.mtime,
                 input_hash=fp.partial_hash,
-                output_dir=str(output_dir.absolute()) if output_dir else None,
+                output_dir=paths.to_canonical(str(output_dir.absolute())) if output_dir else None,
                 priority=priority,
                 source=source,
                 batch=batch,

@@ -16,12 +16,14 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+import peewee
 from huey.consumer import Consumer
 
 from mediaforge.config.schema import Config
@@ -30,6 +32,7 @@ from mediaforge.events import Event
 from mediaforge.jobs.identity import this_worker_prefix
 from mediaforge.jobs.model import Job, JobStatus
 from mediaforge.jobs.outage import CONNECTION_ERRORS
+from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.store import JobStore
 from mediaforge.notify.delivery import Notifier
 from mediaforge.queue.backend import JobQueue
@@ -44,6 +47,9 @@ log = logging.getLogger(__name__)
 MAIN_LOOP_INTERVAL = 0.1
 HEALTH_CHECK_INTERVAL = 5.0
 OUTAGE_RETRY = 5.0  # seconds before a job whose claim met an unreachable database is tried again
+
+# A worker leaves a job it handed back to other hosts for this many hand-back delays.
+REFUSAL_MEMORY = 10
 
 SignalHandler = Callable[[int, FrameType | None], None]
 
@@ -130,7 +136,15 @@ class MediaforgeConsumer:
         self._running_lock = threading.Lock()
         self._last_recovery = 0.0
         self._idle_before = False  # what _idle saw on the previous loop
+        # Jobs handed back because this host cannot see their files: job id ->
+        # until when (monotonic) this worker leaves them to other hosts.
+        self._refused: dict[int, float] = {}
+        self._handback_delay = config.worker.handback_delay
         self.name = this_worker_prefix()
+        # The worker's own heartbeat (`mediaforge workers`), beside its jobs'.
+        self._presence = Pulse(
+            lambda: self.store.workers.beat(self.name), config.worker.heartbeat_interval
+        )
         self.notifier = Notifier(config, store)
         self.uploader = Uploader(config, store)
         queue.handler = self._run_one
@@ -153,6 +167,8 @@ class MediaforgeConsumer:
         with self._running_lock:
             self._running += 1
         try:
+            if self._still_refused(job_id):
+                return
             try:
                 outcome = run_job(
                     self.store,
@@ -164,6 +180,8 @@ class MediaforgeConsumer:
             except CONNECTION_ERRORS:
                 self._requeue_after_outage(job_id)
                 return
+            if outcome.refused:
+                self._refused[job_id] = time.monotonic() + REFUSAL_MEMORY * self._handback_delay
             # Still counted as running while the retry is enqueued, so a burst
             # worker never sees an empty queue and no running job in between.
             if outcome.job is not None and outcome.retry_in is not None:
@@ -189,6 +207,18 @@ class MediaforgeConsumer:
             log.error("job %s: left to recovery: %s", job_id, exc)
             return
         log.warning("job %s: job database unreachable; queued again in %g s", job_id, OUTAGE_RETRY)
+
+    def _still_refused(self, job_id: int) -> bool:
+        """A job this worker handed back lately (it cannot see its files) goes
+        back to the queue for a while, untouched, so that another host takes it."""
+        until = self._refused.get(job_id)
+        if until is None or time.monotonic() >= until:
+            self._refused.pop(job_id, None)
+            return False
+        job = self.store.get(job_id)
+        if job.status is JobStatus.QUEUED:
+            self.queue.enqueue(job_id, priority=job.priority, delay=self._handback_delay)
+        return True
 
     # -- uploads to S3 -----------------------------------------------------------
     # Their own queued step (see storage/s3/uploader.py): a failed upload is retried with
@@ -220,9 +250,11 @@ class MediaforgeConsumer:
     def _recover_uploads(self) -> None:
         """Give back uploads of dead workers; re-enqueue due ones the queue lost."""
         table = self.uploader.table
-        released = table.release_stale(time.time() - self.config.worker.stale_after)
+        released = table.release_stale(self.store.now() - self.config.worker.stale_after)
         waiting = self.queue.pending_upload_job_ids()
-        lost = [j for j in table.due_job_ids(time.time()) if j not in waiting]
+        # Only uploads this host can send: another host's sweep re-enqueues its own.
+        due = table.due_job_ids(time.time(), host=socket.gethostname())
+        lost = [j for j in due if j not in waiting]
         for job_id in sorted({*released, *lost}):
             self.queue.enqueue_upload(job_id)
         running = lambda: set(self.store.ids_with_status(JobStatus.RUNNING))  # noqa: E731
@@ -236,6 +268,7 @@ class MediaforgeConsumer:
     def recover(self) -> None:
         """Give back jobs of dead workers; re-enqueue queued jobs the queue lost."""
         self._last_recovery = time.monotonic()
+        self.store.workers.prune()
         requeued, failed = self.store.recover(self.config.worker.stale_after)
         for job_id in failed:
             log.error("job %s failed: its worker died on every attempt", job_id)
@@ -314,6 +347,8 @@ class MediaforgeConsumer:
     # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> None:
+        self.store.workers.register(self.name)
+        self._presence.__enter__()
         self.recover()
         self.consumer.start()
         if not self.consumer.handles_signals():
@@ -385,6 +420,11 @@ class MediaforgeConsumer:
                 break
             time.sleep(0.1)
         self.consumer.join_threads()
+        self._presence.__exit__(None, None, None)
+        try:
+            self.store.workers.deregister(self.name)
+        except peewee.DatabaseError:  # an unreachable database: the row goes stale instead
+            log.warning("could not deregister worker %s; its row will go stale", self.name)
         log.info("worker %s stopped", self.name)
 
 

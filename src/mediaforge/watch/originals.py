@@ -14,6 +14,7 @@ from mediaforge.errors import InputError, StorageError
 from mediaforge.jobs.model import Job, JobStatus
 from mediaforge.storage.inputs import Fingerprint, fingerprint
 from mediaforge.storage.local import ensure_folder, publish, remove_quietly, temp_path_for
+from mediaforge.storage.paths import PathMap
 from mediaforge.storage.s3.rows import UploadStore
 from mediaforge.watch.rules import FolderRule
 
@@ -69,7 +70,7 @@ def act_on_original(
         log.warning("%s changed since job %s read it; left in place", path, ids)
         return False
     if action == "delete":
-        reason = _why_not_delete(jobs, uploads)
+        reason = _why_not_delete(jobs, uploads, folder.paths)
         if reason:
             log.info("kept %s: %s", path, reason)
             return False
@@ -85,7 +86,7 @@ def act_on_original(
     return True
 
 
-def _why_not_delete(jobs: Sequence[Job], uploads: UploadStore) -> str | None:
+def _why_not_delete(jobs: Sequence[Job], uploads: UploadStore, paths: PathMap) -> str | None:
     """Why deleting the original of ``jobs`` could lose data; None when it is safe.
     Outputs verified in S3 count as in place (``s3.delete_local`` removes them here)."""
     for job in jobs:
@@ -94,6 +95,6 @@ def _why_not_delete(jobs: Sequence[Job], uploads: UploadStore) -> str | None:
         if uploads.outputs_in_store(job.id):
             continue
         for output in job.outputs:
-            if not Path(output.path).exists():
+            if not Path(paths.to_local(output.path)).exists():
                 return f"output {output.path} of job {job.id} is gone"
     return None

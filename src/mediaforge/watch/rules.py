@@ -14,6 +14,7 @@ from mediaforge.config.schema import Config, WatchRule
 from mediaforge.errors import ConfigError
 from mediaforge.storage.inputs import is_candidate
 from mediaforge.storage.local import is_temp_name
+from mediaforge.storage.paths import PathMap
 
 
 class FolderRule:
@@ -26,6 +27,7 @@ class FolderRule:
         self.output_dir = rule.output_dir or config.output.dir or self.root / "output"
         self.done_dir = rule.done_dir or self.root / "done"
         self.failed_dir = rule.failed_dir or self.root / "failed"
+        self.paths = PathMap.of(config)  # jobs hold canonical paths; this host's differ
         # Folders mediaforge writes into are never watched: no loops.
         skip = [self.output_dir]
         if rule.on_success == "move":

@@ -538,7 +538,7 @@ class Watcher:
         """The job that published ``path`` (or the folder it is in) as an output, if any."""
         names = [path, *(p for p in path.parents if p.is_relative_to(folder.root)
                          and p != folder.root)]
-        return self.store.job_with_output([str(p) for p in names])
+        return self.store.job_with_output([folder.paths.to_canonical(str(p)) for p in names])
 
     def _submit(self, folder: _Folder, decisions: list[_Decision]) -> None:
         """Create the missing jobs of ``decisions``, one batch per preset."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from mediaforge.config.schema import Config
 from mediaforge.jobs.model import Output
 from mediaforge.jobs.upload_rows import NewUpload
+from mediaforge.storage.paths import PathMap
 from mediaforge.storage.s3.client import content_type_for, is_s3_url, parse_s3_url
 from mediaforge.storage.s3.rows import UploadKind
 
@@ -30,9 +31,8 @@ def _key(prefix: str, name: str) -> str:
     return f"{prefix.rstrip('/')}/{name}" if prefix.strip("/") else name
 
 
-def _files_of(output: Output) -> Iterable[tuple[Path, str]]:
+def _files_of(path: Path) -> Iterable[tuple[Path, str]]:
     """``(file, name in the store)`` of an output; an HLS folder gives every file in it."""
-    path = Path(output.path)
     if path.is_dir():
         for file in sorted(p for p in path.rglob("*") if p.is_file()):
             yield file, f"{path.name}/{file.relative_to(path).as_posix()}"
@@ -42,11 +42,15 @@ def _files_of(output: Output) -> Iterable[tuple[Path, str]]:
 
 def planned_uploads(config: Config, input_path: str, outputs: Sequence[Output]) -> list[NewUpload]:
     """The files a job that made ``outputs`` from ``input_path`` owes to S3
-    (none when S3 is off). Files that are not there are left out."""
+    (none when S3 is off). Files that are not there are left out.
+
+    Paths are canonical (see storage/paths.py): the files are looked at where
+    this host mounts them, and recorded in canonical form."""
     bucket = upload_bucket(config, input_path)
     if bucket is None:
         return []
     settings = config.s3
+    paths = PathMap.of(config)
     items: list[NewUpload] = []
 
     def add(kind: UploadKind, path: Path, name: str, prefix: str) -> None:
@@ -55,15 +59,19 @@ def planned_uploads(config: Config, input_path: str, outputs: Sequence[Output]) 
         except OSError:
             return
         key = _key(prefix, name)
+        canonical = paths.to_canonical(str(path))
+        shared = paths.mapped(canonical) is not None  # on the NAS: any host can send it
         items.append(
-            NewUpload(kind.value, str(path), name, bucket, key, size, content_type_for(path))
+            NewUpload(
+                kind.value, canonical, name, bucket, key, size, content_type_for(path), shared
+            )
         )
 
     if settings.upload in ("outputs", "both"):
         for output in outputs:
-            for file, name in _files_of(output):
+            for file, name in _files_of(Path(paths.to_local(output.path))):
                 add(UploadKind.OUTPUT, file, name, settings.processed_prefix)
     if settings.upload in ("originals", "both") and not is_s3_url(input_path):
-        original = Path(input_path)
+        original = Path(paths.to_local(input_path))
         add(UploadKind.ORIGINAL, original, original.name, settings.raw_prefix)
     return items

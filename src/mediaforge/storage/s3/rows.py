@@ -6,6 +6,7 @@ The table itself is declared with the job tables (jobs/store.py).
 from __future__ import annotations
 
 import enum
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any, cast
 
 import peewee
 
-from mediaforge.jobs.identity import worker_is_dead_here
+from mediaforge.jobs.clock import database_time
 from mediaforge.jobs.model import Job, JobStatus, snapshot
 from mediaforge.jobs.store import JobStore
 from mediaforge.jobs.tables import JobRow, UploadRow
@@ -62,6 +63,7 @@ class Upload:
     url_expires_at: float | None
     local_deleted: bool
     host: str
+    shared: bool
     due_at: float
     uploaded_at: float | None
 
@@ -73,6 +75,7 @@ class Upload:
             kind=UploadKind(row.kind),
             status=UploadStatus(row.status),
             local_deleted=bool(row.local_deleted),
+            shared=bool(row.shared),
         )
 
     @property
@@ -101,6 +104,11 @@ class Upload:
             "link_expires_at": iso_time(self.url_expires_at),
             "local_deleted": self.local_deleted,
         }
+
+
+def _visible_on(host: str) -> peewee.Expression:
+    """Upload rows a worker on ``host`` can read the file of."""
+    return (UploadRow.shared == True) | (UploadRow.host == host)  # noqa: E712 (SQL)
 
 
 # -- the table ---------------------------------------------------------------------------
@@ -183,19 +191,26 @@ class UploadStore:
             .exists()
         )
 
-    def due_job_ids(self, horizon: float) -> list[int]:
-        """Jobs with a pending file due by ``horizon``."""
-        query = (
-            UploadRow.select(UploadRow.job_id)
-            .where((UploadRow.status == UploadStatus.PENDING.value) & (UploadRow.due_at <= horizon))
-            .distinct()
-        )
+    def due_job_ids(self, horizon: float, host: str | None = None) -> list[int]:
+        """Jobs with a pending file due by ``horizon`` (that a worker on ``host`` may upload)."""
+        where = (UploadRow.status == UploadStatus.PENDING.value) & (UploadRow.due_at <= horizon)
+        if host is not None:
+            where &= _visible_on(host)
+        query = UploadRow.select(UploadRow.job_id).where(where).distinct()
         return sorted(job_id for (job_id,) in cast(Any, query.tuples()))
 
-    def claim(self, job_id: int, claimer: str, *, everything: bool = False) -> list[Upload]:
-        """Take the job's due pending files (``everything``: all pending) for ``claimer``."""
-        now = time.time()
-        where = (UploadRow.job_id == job_id) & (UploadRow.status == UploadStatus.PENDING.value)
+    def claim(
+        self, job_id: int, claimer: str, *, everything: bool = False, host: str | None = None
+    ) -> list[Upload]:
+        """Take the job's due pending files (``everything``: all pending) for
+        ``claimer``: those on shared storage, and those written on ``host``
+        (default: this one); a file on another host's disk is left to it."""
+        now = database_time(self.db)  # claims are judged stale on the database's clock
+        where = (
+            (UploadRow.job_id == job_id)
+            & (UploadRow.status == UploadStatus.PENDING.value)
+            & _visible_on(host or socket.gethostname())
+        )
         if not everything:
             where &= UploadRow.due_at <= now + _EARLY
         with self.db.atomic():
@@ -210,12 +225,24 @@ class UploadStore:
         )
         return [Upload.from_row(r) for r in query.order_by(UploadRow.id)]
 
+    def waiting_elsewhere(self, job_id: int, host: str | None = None) -> bool:
+        """Whether the job has pending files that only another host can upload."""
+        return bool(
+            UploadRow.select()
+            .where(
+                (UploadRow.job_id == job_id)
+                & (UploadRow.status == UploadStatus.PENDING.value)
+                & ~_visible_on(host or socket.gethostname())
+            )
+            .exists()
+        )
+
     def touch(self, ids: Sequence[int], claimer: str) -> bool:
         """Refresh a claim while it is worked on (a claim that goes stale is taken
         back); False when none of ``ids`` is claimed by ``claimer`` any more."""
         with self.db.atomic():
             return bool(
-                UploadRow.update(claimed_at=time.time())
+                UploadRow.update(claimed_at=database_time(self.db))
                 .where(
                     UploadRow.id.in_(list(ids))
                     & (UploadRow.claimed_by == claimer)
@@ -253,16 +280,15 @@ class UploadStore:
 
     def release_stale(self, claimed_before: float) -> list[int]:
         """Give back files claimed by a worker that died mid-upload (its claim went
-        stale, or its process is gone from this host). Returns their jobs' ids."""
-        rows = UploadRow.select(
-            UploadRow.id, UploadRow.job_id, UploadRow.claimed_by, UploadRow.claimed_at
-        ).where(UploadRow.status == UploadStatus.UPLOADING.value)
-        stale = [
-            r
-            for r in rows
-            if (r.claimed_at or 0) < claimed_before
-            or worker_is_dead_here((r.claimed_by or "").split("#", 1)[0])
-        ]
+        stale by the database's clock, or its process is provably gone: see
+        ``WorkerStore.proven_dead``). Returns their jobs' ids."""
+        rows = list(
+            UploadRow.select(
+                UploadRow.id, UploadRow.job_id, UploadRow.claimed_by, UploadRow.claimed_at
+            ).where(UploadRow.status == UploadStatus.UPLOADING.value)
+        )
+        dead = self.store.workers.proven_dead(r.claimed_by for r in rows)
+        stale = [r for r in rows if (r.claimed_at or 0) < claimed_before or r.claimed_by in dead]
         for row in stale:
             with self.db.atomic():
                 UploadRow.update(

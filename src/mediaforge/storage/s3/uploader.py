@@ -39,6 +39,7 @@ from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.store import JobStore
 from mediaforge.jobs.tables import JobRow, UploadRow
 from mediaforge.jobs.upload_rows import NewUpload
+from mediaforge.storage.paths import PathMap
 from mediaforge.storage.s3.client import (
     JOB_KEY,
     ORIGIN_KEY,
@@ -58,10 +59,12 @@ log = logging.getLogger(__name__)
 StopCheck = Callable[[], str | None]
 
 
-def _origin(path: str) -> str:
-    """A token naming one local file (host and path), stored as object metadata:
-    an object with another origin is another file and is never overwritten."""
-    return hashlib.sha256(f"{socket.gethostname()}:{path}".encode()).hexdigest()[:32]
+def _origin(upload: Upload) -> str:
+    """A token naming one file (host and path; on shared storage the canonical
+    path alone, whichever host sends it), stored as object metadata: an object
+    with another origin is another file and is never overwritten."""
+    name = upload.path if upload.shared else f"{upload.host}:{upload.path}"
+    return hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
 def _wants_link(upload: Upload) -> bool:
@@ -92,6 +95,7 @@ class Uploader:
         self.config, self.store = config, store
         self.settings = config.s3
         self.table = UploadStore(store)
+        self.paths = PathMap.of(config)
         self._client = client
 
     @property
@@ -118,6 +122,11 @@ class Uploader:
         claim = f"{claimer}#{uuid.uuid4().hex[:8]}"
         result = Round()
         rows = self.table.claim(job_id, claim, everything=everything)
+        if not rows and self.table.waiting_elsewhere(job_id):
+            # Files on another host's disk: its workers upload them. Asked
+            # again later in case that host is gone and comes back.
+            result.retry_in = _ELSEWHERE
+            return result
         interval = self.config.worker.heartbeat_interval
         beat = _Beat(stop, interval)
         ids = [r.id for r in rows]
@@ -169,20 +178,21 @@ class Uploader:
 
     def _upload_one(self, row: Upload, claim: str, beat: _Beat) -> bool:
         """Upload and verify one file; False when the store had its bytes already."""
-        path = Path(row.path)
+        path = Path(self.paths.to_local(row.path))  # rows hold canonical paths
         try:
             size = path.stat().st_size
         except OSError:
-            if row.host != socket.gethostname():
-                # Scale-out: the file was written on another machine and is
-                # not visible here; hand it back for a worker over there.
-                raise _Elsewhere(f"{path} is on {row.host}; left for a worker there") from None
+            if row.shared or row.host != socket.gethostname():
+                # Scale-out: the file is on another machine's disk, or on a
+                # share not mounted here; hand it back for a worker that sees it.
+                where = "shared storage not mounted here" if row.shared else row.host
+                raise _Elsewhere(f"{path} is on {where}; left for a worker there") from None
             raise _Permanent(f"{path} is gone; nothing to upload") from None
         client = self.client
         expected = expected_etag(
             path, threshold=client.threshold, part_size=client.part_size, progress=beat
         )
-        origin = _origin(row.path)
+        origin = _origin(row)
         existing = client.head(row.bucket, row.key)
         if existing is not None and existing.size == size and existing.etag == expected:
             self._uploaded(row, claim, existing.etag, size)
@@ -279,7 +289,7 @@ class Uploader:
         for upload in uploads:
             if upload.local_deleted:
                 continue
-            path = Path(upload.path)
+            path = Path(self.paths.to_local(upload.path))
             if upload.kind is UploadKind.ORIGINAL and not self._original_done_with(upload.path):
                 continue
             try:
@@ -324,7 +334,7 @@ class Uploader:
         found = []
         for job in self.table.jobs_without_uploads():
             items = planned_uploads(self.config, job.input_path, job.outputs)
-            gone = [o.path for o in job.outputs if not os.path.exists(o.path)]
+            gone = [o.path for o in job.outputs if not os.path.exists(self.paths.to_local(o.path))]
             if items or gone:
                 found.append((job, items, gone))
         return found

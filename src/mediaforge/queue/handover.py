@@ -1,0 +1,64 @@
+"""Handing a job back for another host: this one cannot see its files.
+
+Hosts may mount shared storage differently, or not at all (see
+storage/paths.py). A worker whose host cannot see a job's input folder or
+mapped output folder gives the job back, with a note saying so and no attempt
+used, as long as a live worker elsewhere might see it; after
+``worker.handback_limit`` hand-backs the job fails, since no host could.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from pathlib import Path
+
+from mediaforge.config.schema import Config
+from mediaforge.jobs.identity import process_id
+from mediaforge.jobs.model import Job, JobStatus
+from mediaforge.jobs.store import JobStore
+from mediaforge.storage.paths import PathMap
+
+log = logging.getLogger(__name__)
+
+
+def unseen_folder(config: Config, job: Job, input_path: Path) -> str | None:
+    """The canonical folder of the job that this host cannot see (a share not
+    mounted here), or None. A missing input in a folder that is there is gone,
+    not unmounted: that is the probe's to report."""
+    if not input_path.parent.is_dir():
+        return str(Path(job.input_path).parent)
+    if job.output_dir:
+        root = PathMap.of(config).mapped(job.output_dir)
+        if root is not None and not Path(root).is_dir():
+            return job.output_dir
+    return None
+
+
+def others_may_see(store: JobStore, config: Config, worker: str) -> bool:
+    """Whether a live worker elsewhere (another host or container) might see what this cannot."""
+    return store.workers.others_could_see_differently(process_id(worker), config.worker.stale_after)
+
+
+def hand_over(store: JobStore, config: Config, job: Job, worker: str, unseen: str) -> bool:
+    """Give the job back for another host (True), or fail it once it went
+    round ``handback_limit`` times (False): then no host could see its files."""
+    host, limit = socket.gethostname(), config.worker.handback_limit
+    if job.handbacks >= limit:
+        error = (
+            f"no worker could see {unseen}: handed back {job.handbacks} time(s), last by "
+            f"host {host}; mount it on the workers' hosts (see 'paths' in the config and "
+            "'mediaforge doctor'), then 'mediaforge retry'"
+        )
+        store.finish(job.id, worker, JobStatus.FAILED, error=error)
+        log.error("job %s failed: %s", job.id, error)
+        return False
+    delay = config.worker.handback_delay
+    note = (
+        f"host {host} cannot see {unseen}; handed back for another host "
+        f"({job.handbacks + 1}/{limit})"
+    )
+    if store.hand_over(job.id, worker, note=note, retry_at=time.time() + delay):
+        log.warning("job %s: %s", job.id, note)
+    return True
