@@ -264,7 +264,7 @@ def retry(
     ctx: typer.Context,
     job_id: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Argument(metavar="[JOB]", help="Job id."),
+        typer.Argument(metavar="JOB", help="Job id."),
     ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Retry every failed job.")] = False,
 ) -> None:

@@ -20,6 +20,7 @@ from mediaforge import __version__
 from mediaforge.cli.config import config_app, doctor
 from mediaforge.cli.console import out
 from mediaforge.cli.errors import ErrorReportingGroup
+from mediaforge.cli.helptext import PlainCommand
 from mediaforge.cli.jobs import cancel, jobs, retry, run, status, submit
 from mediaforge.cli.notify import notify_app
 from mediaforge.cli.presets import presets_app, probe
@@ -66,7 +67,7 @@ def main(
 
 # The commands, then the groups, in the order ``mediaforge --help`` lists them.
 for command in (run, submit, worker, status, jobs, cancel, retry, probe, doctor, watch):
-    app.command()(command)
+    app.command(cls=PlainCommand)(command)
 app.add_typer(presets_app, name="presets")
 app.add_typer(config_app, name="config")
 app.add_typer(notify_app, name="notify")

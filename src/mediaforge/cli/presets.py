@@ -10,11 +10,14 @@ import typer
 
 from mediaforge.cli.console import out
 from mediaforge.cli.errors import report_error
+from mediaforge.cli.helptext import PlainCommand, PlainGroup
 from mediaforge.cli.options import JsonOpt, OutputDirOpt
 from mediaforge.cli.state import get_state
 from mediaforge.errors import ExitCode
 
-presets_app = typer.Typer(help="List, show and validate presets.", no_args_is_help=True)
+presets_app = typer.Typer(
+    cls=PlainGroup, help="List, show and validate presets.", no_args_is_help=True
+)
 
 
 def probe(
@@ -34,7 +37,7 @@ def probe(
         media_info(out, info)
 
 
-@presets_app.command("list")
+@presets_app.command("list", cls=PlainCommand)
 def presets_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """List built-in and user presets."""
     from mediaforge.cli.render import print_json
@@ -60,7 +63,7 @@ def presets_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         out.print(f"{p.name:<{width}}  {p.description}{origin}", markup=False, soft_wrap=True)
 
 
-@presets_app.command("show")
+@presets_app.command("show", cls=PlainCommand)
 def presets_show(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Preset name.")],
@@ -83,7 +86,7 @@ def presets_show(
     out.print(preview_command(config, name, input, output_dir), markup=False, soft_wrap=True)
 
 
-@presets_app.command("validate")
+@presets_app.command("validate", cls=PlainCommand)
 def presets_validate(
     files: Annotated[list[Path], typer.Argument(help="Preset YAML files.")],
 ) -> None:
