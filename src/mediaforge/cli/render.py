@@ -48,19 +48,40 @@ def _status_text(job: Job) -> str:
     return text
 
 
+def print_block(console: Console, renderable: Any) -> None:
+    """Print a table; off a terminal, without the spaces that pad its lines
+    (nobody sees the alignment there, and a script would read them as data)."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    with console.capture() as captured:
+        console.print(renderable)
+    for line in captured.get().splitlines():
+        console.print(line.rstrip(), markup=False, highlight=False, soft_wrap=True)
+
+
+def _outputs_text(job: Job) -> str:
+    """Where a job's outputs went: the first one's path, and how many more."""
+    if not job.outputs:
+        return "-"
+    more = f" (+{len(job.outputs) - 1} more)" if len(job.outputs) > 1 else ""
+    return escape(job.outputs[0].path) + more
+
+
 def jobs_table(console: Console, jobs: Sequence[Job]) -> None:
     table = Table(box=None, pad_edge=False)
-    for col in ("ID", "STATUS", "PRESET", "INPUT", "CREATED"):
-        table.add_column(col, no_wrap=col != "INPUT", overflow="fold")
+    for col in ("ID", "STATUS", "PRESET", "INPUT", "OUTPUT", "CREATED"):
+        table.add_column(col, no_wrap=col not in ("INPUT", "OUTPUT"), overflow="fold")
     for job in jobs:
         table.add_row(
             str(job.id),
             _status_text(job),
             escape(job.preset),
             escape(job.input_path),
+            _outputs_text(job),
             _when(job.created_at),
         )
-    console.print(table)
+    print_block(console, table)
 
 
 def job_detail(
@@ -110,7 +131,7 @@ def job_detail(
         table.add_row("s3", _upload_text(upload))
     for note in notifications:
         table.add_row("notify", _notification_text(note))
-    console.print(table)
+    print_block(console, table)
     # Links go last, each on one unwrapped line, so they can be copied whole.
     for upload in uploads:
         if upload.url is None:
