@@ -22,10 +22,8 @@ config_app = typer.Typer(
 @config_app.command("show", cls=PlainCommand)
 def config_show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Print the configuration in effect (secrets redacted)."""
-    import yaml
-
     from mediaforge.cli.render import print_json
-    from mediaforge.config.display import config_to_dict
+    from mediaforge.config.display import config_to_dict, config_yaml
 
     config = get_state(ctx).config
     data = config_to_dict(config)
@@ -35,7 +33,7 @@ def config_show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     where = config.source or "built-in defaults (no config file found)"
     # soft_wrap: long lines must not be broken, or the YAML would not read back.
     out.print(f"# from: {where}", markup=False, soft_wrap=True)
-    out.print(yaml.safe_dump(data, sort_keys=False).rstrip(), markup=False, soft_wrap=True)
+    out.print(config_yaml(data).rstrip(), markup=False, soft_wrap=True)
 
 
 @config_app.command("check", cls=PlainCommand)
