@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from mediaforge.cli.completion import complete_job
 from mediaforge.cli.console import err, out
-from mediaforge.cli.options import JsonOpt, OutputDirOpt, PresetOpt
+from mediaforge.cli.options import JobArg, JsonOpt, OutputDirOpt, PresetOpt
 from mediaforge.cli.state import State, get_state
 from mediaforge.errors import ExitCode
 
@@ -179,7 +180,7 @@ def _wait_for(state: State, ids: list[int], json_out: bool) -> None:
 
 def status(
     ctx: typer.Context,
-    job_id: Annotated[int, typer.Argument(metavar="JOB", help="Job id.")],
+    job_id: JobArg,
     follow_: Annotated[bool, typer.Option("--follow", "-f", help="Follow until it ends.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -250,7 +251,7 @@ def jobs(
 
 def cancel(
     ctx: typer.Context,
-    job_id: Annotated[int, typer.Argument(metavar="JOB", help="Job id.")],
+    job_id: JobArg,
 ) -> None:
     """Cancel a queued or running job (a running ffmpeg is stopped, temp files removed)."""
     from mediaforge.queue.control import cancel_job
@@ -264,7 +265,7 @@ def retry(
     ctx: typer.Context,
     job_id: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Argument(metavar="JOB", help="Job id."),
+        typer.Argument(metavar="JOB", help="Job id.", autocompletion=complete_job),
     ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Retry every failed job.")] = False,
 ) -> None:

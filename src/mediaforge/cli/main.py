@@ -35,7 +35,7 @@ app = typer.Typer(
     name="mediaforge",
     help="Self-hosted media transcoding: FFmpeg presets through a persistent queue.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from mediaforge.cli.completion import complete_preset
 from mediaforge.cli.console import out
 from mediaforge.cli.errors import report_error
 from mediaforge.cli.helptext import PlainCommand, PlainGroup
@@ -66,7 +67,9 @@ def presets_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 @presets_app.command("show", cls=PlainCommand)
 def presets_show(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Preset name.")],
+    name: Annotated[
+        str, typer.Argument(help="Preset name.", autocompletion=complete_preset)
+    ],
     input: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option("--input", "-i", help="Print the exact ffmpeg command for this file."),

@@ -10,7 +10,7 @@ import typer
 
 from mediaforge.cli.console import err, out
 from mediaforge.cli.helptext import PlainCommand, PlainGroup
-from mediaforge.cli.options import JsonOpt
+from mediaforge.cli.options import JobArg, JsonOpt
 from mediaforge.cli.state import get_state
 from mediaforge.errors import ExitCode
 
@@ -73,7 +73,7 @@ def s3_sync(
 @s3_app.command("links", cls=PlainCommand)
 def s3_links(
     ctx: typer.Context,
-    job_id: Annotated[int, typer.Argument(metavar="JOB", help="Job id.")],
+    job_id: JobArg,
     expiry: Annotated[
         Optional[int],  # noqa: UP045
         typer.Option(
