@@ -72,11 +72,21 @@ def presets_show(
     ],
     input: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--input", "-i", help="Print the exact ffmpeg command for this file."),
+        typer.Option(
+            "--input", "-i", metavar="FILE",
+            help="Print the ffmpeg command for this file, ready to paste.",
+        ),
     ] = None,
     output_dir: OutputDirOpt = None,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact",
+            help="With --input: the command line a job runs, with its temporary names.",
+        ),
+    ] = False,
 ) -> None:
-    """Show a preset, or the exact ffmpeg command it would run on --input."""
+    """Show a preset, or the ffmpeg command it would run on --input."""
     from mediaforge.presets.loading import get_preset
 
     config = get_state(ctx).config
@@ -84,9 +94,10 @@ def presets_show(
     if input is None:
         out.print(preset.describe(), markup=False, soft_wrap=True)
         return
-    from mediaforge.queue.pipeline import preview_command
+    from mediaforge.queue.preview import preview_command
 
-    out.print(preview_command(config, name, input, output_dir), markup=False, soft_wrap=True)
+    shown = preview_command(config, name, input, output_dir, exact=exact)
+    out.print(shown, markup=False, soft_wrap=True)
 
 
 @presets_app.command("validate", cls=PlainCommand)

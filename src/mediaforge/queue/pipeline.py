@@ -436,30 +436,3 @@ class _ForegroundBar:
     def close(self) -> None:
         if self.progress is not None:
             self.progress.stop()
-
-
-def preview_command(
-    config: Config, preset_name: str, input_path: Path, output_dir: Path | None
-) -> str:
-    """The exact ffmpeg command a job would run on ``input_path`` (nothing is written)."""
-    from mediaforge.media.command import command_line
-
-    preset = get_preset(preset_name, config.presets_dir)
-    info = _prober(config)(input_path)
-    out_dir = output_dir or config.output.dir or input_path.absolute().parent
-    plan = plan_job(
-        preset,
-        info,
-        input_path=input_path.absolute(),
-        output_dir=out_dir,
-        job_id=0,
-        attempt=1,
-        collision=config.output.collision,
-    )
-    if plan.action is Action.SKIP:
-        return f"# nothing to run: {plan.note}"
-    lines = [f"# {plan.action.value}: " + ", ".join(str(o.final) for o in plan.outputs)]
-    if plan.note:
-        lines.append(f"# {plan.note}")
-    lines.append(command_line(build_command(plan, info, input_path.absolute()), config.ffmpeg))
-    return "\n".join(lines)
