@@ -7,9 +7,9 @@ only after verification, and a job is finished only by the worker that holds
 it (compare-and-set in the job database).
 """
 
-# A little over ~450 lines: the attempt reads as one story, top to bottom;
-# publishing (queue/publishing.py) and superseding (queue/superseding.py)
-# already live apart, and the next piece to move out is the s3:// download.
+# The attempt reads as one story, top to bottom; publishing
+# (queue/publishing.py), superseding (queue/superseding.py) and the preview of
+# a command (queue/preview.py) live apart; the next to move out is the s3:// download.
 
 from __future__ import annotations
 
