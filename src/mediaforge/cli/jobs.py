@@ -86,6 +86,12 @@ def submit(
             "--force", help="A new job even when one for the same input and preset is waiting."
         ),
     ] = False,
+    all_or_nothing: Annotated[
+        bool,
+        typer.Option(
+            "--all-or-nothing", help="Submit nothing when any input cannot be processed."
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Queue one job per input; prints the job ids."""
@@ -105,8 +111,19 @@ def submit(
         output_dir=output_dir,
         priority=priority,
         force=force,
+        all_or_nothing=all_or_nothing,
     )
     ids = submitted.ids
+    for reason in submitted.refused:
+        err.print(f"not submitted: {reason}", markup=False, soft_wrap=True)
+    if submitted.refused:
+        refused, total = len(submitted.refused), len(submitted.refused) + len(ids)
+        err.print(
+            f"Error: {refused} of {total} inputs cannot be processed (listed above) and were "
+            f"not submitted; the other {len(ids)} were",
+            markup=False,
+            soft_wrap=True,
+        )
     for job_id in sorted(submitted.existing):
         job = state.store.get(job_id)
         err.print(
@@ -123,8 +140,10 @@ def submit(
         else:
             for i in ids:
                 out.print(str(i))  # an int would make rich import its pretty-printer (~10 ms)
-        return
-    _wait_for(state, ids, json_out)
+    else:
+        _wait_for(state, ids, json_out)
+    if submitted.refused:
+        raise typer.Exit(int(ExitCode.PARTIAL))
 
 
 # How long jobs may sit queued, with no worker busy anywhere, before a waiting
