@@ -14,7 +14,7 @@ import typer
 
 from mediaforge.cli.completion import complete_job
 from mediaforge.cli.console import err, out
-from mediaforge.cli.options import JobArg, JsonOpt, OutputDirOpt, PresetOpt
+from mediaforge.cli.options import JobArg, JsonOpt, OutputDirOpt, PresetOpt, QuietOpt
 from mediaforge.cli.state import State, get_state
 from mediaforge.errors import ExitCode
 
@@ -27,9 +27,11 @@ def run(
     input: Annotated[str, typer.Argument(help="The input file, or s3://BUCKET/KEY.")],
     preset: PresetOpt,
     output_dir: OutputDirOpt = None,
+    quiet: QuietOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Run one job in the foreground (no queue, no worker needed)."""
+    from mediaforge.cli.progress import display_for
     from mediaforge.jobs.model import JobStatus
     from mediaforge.queue.pipeline import SHUTDOWN, run_foreground
     from mediaforge.storage.s3.client import is_s3_url
@@ -42,6 +44,8 @@ def run(
     logging.getLogger("mediaforge").addHandler(logging.NullHandler())
     interrupted: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1))
+    # JSON is for scripts: the result alone, as --quiet.
+    display = display_for(err, quiet=quiet or json_out, transient=True)
     try:
         job = run_foreground(
             state.config,
@@ -50,10 +54,10 @@ def run(
             preset,
             output_dir=output_dir,
             stop=lambda: SHUTDOWN if interrupted else None,
-            # A progress bar only for a person watching; redirected output stays clean.
-            console=err if not json_out and err.is_terminal else None,
+            on_progress=display.update,
         )
     finally:
+        display.close()
         signal.signal(signal.SIGINT, previous)
     if json_out:
         from mediaforge.cli.render import print_json
@@ -62,7 +66,8 @@ def run(
     else:
         from mediaforge.cli.render import job_detail
 
-        job_detail(out, job, _notifications(state, job), _uploads(state, job.id))
+        # The error, if any, is the Error: line below: once.
+        job_detail(out, job, _notifications(state, job), _uploads(state, job.id), error=False)
     if interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
     if job.status not in (JobStatus.SUCCEEDED, JobStatus.SKIPPED):
@@ -92,6 +97,7 @@ def submit(
             "--all-or-nothing", help="Submit nothing when any input cannot be processed."
         ),
     ] = False,
+    quiet: QuietOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Queue one job per input; prints the job ids."""
@@ -141,7 +147,7 @@ def submit(
             for i in ids:
                 out.print(str(i))  # an int would make rich import its pretty-printer (~10 ms)
     else:
-        _wait_for(state, ids, json_out)
+        _wait_for(state, ids, json_out, quiet=quiet, outputs=True)
     if submitted.refused:
         raise typer.Exit(int(ExitCode.PARTIAL))
 
@@ -175,24 +181,29 @@ def _no_worker_notice(state: State) -> Callable[[list[Job]], None]:
     return look
 
 
-def _wait_for(state: State, ids: list[int], json_out: bool) -> None:
-    from mediaforge.cli.render import follow, print_json
+def _wait_for(
+    state: State, ids: list[int], json_out: bool, *, quiet: bool, outputs: bool
+) -> None:
+    """Follow the jobs until they end; then their errors on stderr and, with
+    ``outputs``, where each job's outputs went (one line per output)."""
+    from mediaforge.cli.progress import follow
+    from mediaforge.cli.render import print_json
     from mediaforge.jobs.model import JobStatus
 
     notice = _no_worker_notice(state)
+    jobs = follow(err, ids, state.store.get, quiet=quiet or json_out, on_poll=notice)
     if json_out:
-        while True:
-            jobs = [state.store.get(i) for i in ids]
-            if all(j.status.finished for j in jobs):
-                break
-            notice(jobs)
-            time.sleep(0.5)
         print_json(jobs[0].to_dict() if len(jobs) == 1 else [j.to_dict() for j in jobs])
     else:
-        jobs = follow(err, ids, state.store.get, on_poll=notice)
         for job in jobs:
             if job.error:
                 err.print(f"job {job.id}: {job.error}", markup=False, soft_wrap=True)
+            if outputs:
+                ended = f"job {job.id} {job.status.value}"
+                for made in job.outputs:
+                    out.print(f"{ended}: {made.path}", markup=False, soft_wrap=True)
+                if not job.outputs:
+                    out.print(ended, markup=False, soft_wrap=True)
     if any(j.status in (JobStatus.FAILED, JobStatus.CANCELLED) for j in jobs):
         raise typer.Exit(int(ExitCode.FAILURE))
 
@@ -201,6 +212,7 @@ def status(
     ctx: typer.Context,
     job_id: JobArg,
     follow_: Annotated[bool, typer.Option("--follow", "-f", help="Follow until it ends.")] = False,
+    quiet: QuietOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show one job."""
@@ -209,7 +221,7 @@ def status(
     state = get_state(ctx)
     job = state.store.get(job_id)
     if follow_ and not job.status.finished:
-        _wait_for(state, [job_id], json_out)
+        _wait_for(state, [job_id], json_out, quiet=quiet, outputs=False)
         if not json_out:
             job_detail(out, state.store.get(job_id), (), _uploads(state, job_id))
         return

@@ -21,6 +21,10 @@ OutputDirOpt = Annotated[
     Optional[Path],  # noqa: UP045
     typer.Option("--output-dir", "-o", help="Where outputs go (default: beside the input)."),
 ]
+QuietOpt = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="No progress: only errors and the result."),
+]
 JobArg = Annotated[
     int, typer.Argument(metavar="JOB", help="Job id.", autocompletion=complete_job)
 ]

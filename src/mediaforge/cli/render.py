@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mediaforge.jobs.model import Job, JobStatus
@@ -89,7 +88,11 @@ def job_detail(
     job: Job,
     notifications: Sequence[Notification] = (),
     uploads: Sequence[Upload] = (),
+    *,
+    error: bool = True,
 ) -> None:
+    """A job's fields, one per row; ``error=False`` leaves out the error (the
+    caller prints it as its ``Error:`` line)."""
     # Values are markup: every string a user or a file supplied goes through escape().
     rows: list[tuple[str, str]] = [
         ("job", str(job.id)),
@@ -108,14 +111,15 @@ def job_detail(
         rows.append(("finished", _when(job.finished_at)))
     if job.elapsed is not None and job.status.finished:
         speed = ""
-        if job.input_duration and job.elapsed > 0:
+        # A speed only for work that was done: a stopped job's is meaningless.
+        if job.status is JobStatus.SUCCEEDED and job.input_duration and job.elapsed > 0:
             speed = f" ({job.input_duration / job.elapsed:.1f}x realtime)"
         rows.append(("took", f"{job.elapsed:.1f}s{speed}"))
     if job.worker and job.status is JobStatus.RUNNING:
         rows.append(("worker", escape(job.worker)))
     if job.note:
         rows.append(("note", escape(job.note)))
-    if job.error:
+    if job.error and error:
         rows.append(("error", f"[red]{escape(job.error)}[/]"))
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
@@ -245,43 +249,3 @@ def media_info(console: Console, info: MediaInfo) -> None:
         if s.attached_pic:
             parts.append("(cover art)")
         console.print("  " + "  ".join(parts), markup=False)
-
-
-def follow(
-    console: Console,
-    ids: Sequence[int],
-    load: Callable[[int], Job],
-    *,
-    interval: float = 0.5,
-    on_poll: Callable[[list[Job]], None] | None = None,
-) -> list[Job]:
-    """Show live progress bars until every job has finished; returns the jobs.
-    ``on_poll`` sees the jobs at each look (it may print on ``console``)."""
-    with Progress(
-        TextColumn("[bold]{task.fields[label]}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TextColumn("{task.fields[state]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as bars:
-        tasks: dict[int, TaskID] = {}
-        while True:
-            jobs = [load(i) for i in ids]
-            for job in jobs:
-                if job.id not in tasks:
-                    tasks[job.id] = bars.add_task("", total=1.0, label=f"job {job.id}", state="")
-                done = job.status.finished
-                bars.update(
-                    tasks[job.id],
-                    completed=1.0 if job.status is JobStatus.SUCCEEDED else job.progress,
-                    state=_status_text(job),
-                )
-                if done:
-                    bars.stop_task(tasks[job.id])
-            if all(j.status.finished for j in jobs):
-                return jobs
-            if on_poll is not None:
-                on_poll(jobs)
-            time.sleep(interval)
