@@ -223,7 +223,8 @@ def status(
     if follow_ and not job.status.finished:
         _wait_for(state, [job_id], json_out, quiet=quiet, outputs=False)
         if not json_out:
-            job_detail(out, state.store.get(job_id), (), _uploads(state, job_id))
+            # The error, if any, was printed when the job ended: once.
+            job_detail(out, state.store.get(job_id), (), _uploads(state, job_id), error=False)
         return
     notifications = _notifications(state, job)
     uploads = _uploads(state, job_id)
