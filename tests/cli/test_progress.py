@@ -130,3 +130,18 @@ def test_a_finished_bar_takes_the_colour_of_how_its_job_ended(
     succeeded, failed = _bar_colours(mf, 1), _bar_colours(mf, 2)
     assert green + "━" in succeeded and red not in succeeded, repr(succeeded)
     assert red + "━" in failed and green not in failed, repr(failed)
+
+
+def test_status_follow_of_a_job_that_fails_prints_its_error_once(
+    mf: Mediaforge, make_media: Callable[..., Path]
+) -> None:
+    clip = make_media("clip.mp4")
+    [job_id] = mf.ok("submit", clip, "-p", "poster-jpg").out.split()
+    clip.write_text("not a video any more\n")  # the worker meets a file that is not media
+    following = mf.start("status", job_id, "--follow")
+    mf.burst()
+    done = mf.finish(following)
+
+    assert done.code == ExitCode.FAILURE
+    error = mf.status(job_id)["error"]
+    assert error and (done.out + done.err).count(error) == 1, done.out + done.err
