@@ -223,8 +223,9 @@ class Workspace:
     def preset_command(self, preset: str, input_path: Path, output_dir: Path) -> PresetCommand:
         """The exact ffmpeg command mediaforge would run, from ``presets show``."""
         _, done = self.mediaforge(
-            "presets", "show", preset, "--input", str(input_path), "--output-dir", str(output_dir)
-        )
+            "presets", "show", preset, "--input", str(input_path), "--output-dir", str(output_dir),
+            "--exact",
+        )  # fmt: skip
         lines = done.stdout.strip().splitlines()
         header, line = lines[0], lines[-1]
         if not header.startswith("# ") or ":" not in header:

@@ -77,3 +77,41 @@ def test_only_apprises_imghdr_deprecation_warning_is_filtered(tmp_path: Path) ->
     assert done.returncode == 0, done.stdout
     assert "'imghdr' is deprecated" not in done.stdout
     assert "some other thing is deprecated" in done.stdout
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="the scripts install ffmpeg first")
+def test_quickstart_reuses_its_sample_and_leaves_nothing_behind_on_a_second_run(
+    tmp_path: Path,
+) -> None:
+    # The venv's mediaforge is this checkout's (a real one, on a data folder in
+    # tmp_path); its python is the real one, and nothing is installed.
+    bin_dir = tmp_path / "venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").symlink_to(sys.executable)
+    (bin_dir / "activate").write_text("")
+    (bin_dir / "mediaforge").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m mediaforge "$@"\n')
+    (bin_dir / "mediaforge").chmod(0o755)
+    folder, scratch = tmp_path / "quickstart", tmp_path / "tmp"
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAFORGE_")}
+    env |= {
+        "VENV": str(tmp_path / "venv"), "MEDIAFORGE_INSTALLED": str(tmp_path / "venv"),
+        "PYTHON": sys.executable, "QUICKSTART_DIR": str(folder), "TMPDIR": str(scratch),
+        "MEDIAFORGE_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+    }  # fmt: skip
+
+    def quickstart() -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(["bash", "scripts/quickstart.sh"], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    first, second = quickstart(), quickstart()
+
+    assert "synthesizing" in first.stdout and "synthesizing" not in second.stdout
+    made = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+    assert made == ["outputs", "outputs/sample clip.720p.mp4", "sample clip.mov"]
+    assert list(scratch.iterdir()) == []
+    assert f"the output is in {folder / 'outputs'}" in second.stdout
+    assert f"the command is {bin_dir}/mediaforge" in second.stdout

@@ -2,4 +2,5 @@
 
 from mediaforge.cli.main import app
 
-app()
+# The same name as the script, in usage lines and for shell completion.
+app(prog_name="mediaforge")

@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     PRESET = 5  # unknown or invalid preset
     NOT_FOUND = 6  # no such job
     ENVIRONMENT = 7  # ffmpeg/ffprobe missing, data dir not writable, queue unreachable
+    PARTIAL = 8  # submit: the good inputs were submitted, some others were refused
     INTERRUPTED = 130  # stopped by Ctrl-C / SIGINT
 
 

@@ -262,18 +262,58 @@ def test_unknown_preset_suggests_the_closest_name(
     assert digest(source) == before
 
 
-def test_a_batch_with_bad_inputs_names_each_and_submits_nothing(
+def test_all_or_nothing_names_each_bad_input_and_submits_nothing(
     mf: Mediaforge, make_media: Callable[..., Path], tmp_path: Path
 ) -> None:
     good = make_media("good.mp4")
     empty, text = _empty(tmp_path, make_media), _text(tmp_path, make_media)
 
-    done = mf("submit", good, empty, text, "--preset", "poster-jpg")
+    done = mf("submit", good, empty, text, "--preset", "poster-jpg", "--all-or-nothing")
 
     assert done.code == ExitCode.INPUT
     line = assert_one_error_line(done, problems=2)
     assert "2 of 3 inputs" in line
     assert str(empty) in done.err and str(text) in done.err
+    assert mf.jobs() == []
+
+
+def test_a_folder_with_bad_files_submits_the_good_ones_and_lists_each_bad_one(
+    mf: Mediaforge, make_media: Callable[..., Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    goods = [make_media(f"videos/good{i}.mp4") for i in (1, 2)]
+    truncated = _truncated(tmp_path, make_media).rename(folder / "truncated.mp4")
+    text = _text(tmp_path, make_media).rename(folder / "letter.mp4")
+
+    done = mf("submit", folder, "--preset", "poster-jpg")
+
+    assert done.code == ExitCode.PARTIAL, done.err
+    ids = done.out.split()
+    assert sorted(mf.status(i)["input"] for i in ids) == sorted(map(str, goods))
+    lines = done.err.splitlines()
+    assert "Traceback" not in done.err and len(lines) == 3, done.err
+    for bad in (text, truncated):
+        [line] = [line for line in lines[:2] if f"{bad} " in line]
+        assert line.startswith("not submitted: not a media file"), line
+    assert lines[2] == (
+        "Error: 2 of 4 inputs cannot be processed (listed above) and were not submitted; "
+        "the other 2 were"
+    )
+
+
+def test_a_folder_of_only_bad_files_submits_nothing_with_the_input_exit_code(
+    mf: Mediaforge, make_media: Callable[..., Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    _text(tmp_path, make_media).rename(folder / "letter.mp4")
+    _empty(tmp_path, make_media).rename(folder / "empty.mp4")
+
+    done = mf("submit", folder, "--preset", "poster-jpg")
+
+    assert done.code == ExitCode.INPUT
+    assert "2 of 2 inputs" in assert_one_error_line(done, problems=2)
     assert mf.jobs() == []
 
 

@@ -42,13 +42,26 @@ def test_submit_refuses_an_input_the_preset_cannot_apply_to_as_run_does(
     assert mf.jobs() == []
 
 
-def test_a_batch_with_one_input_the_preset_cannot_use_submits_nothing(
+def test_a_batch_with_one_input_the_preset_cannot_use_submits_the_others(
     mf: Mediaforge, make_media: Callable[..., Path]
 ) -> None:
     clip = make_media("clip.mp4", duration=0.4)
     song = make_media("song.m4a", duration=0.4, video=False)
 
     done = mf("submit", clip, song, "-p", "h264-720p")
+
+    assert done.code == ExitCode.PARTIAL
+    assert done.err.splitlines()[0].startswith(f"not submitted: {song} has no video (audio only)")
+    assert [j["input"] for j in mf.jobs()] == [str(clip)]
+
+
+def test_a_batch_with_one_input_the_preset_cannot_use_submits_nothing_if_all_or_nothing(
+    mf: Mediaforge, make_media: Callable[..., Path]
+) -> None:
+    clip = make_media("clip.mp4", duration=0.4)
+    song = make_media("song.m4a", duration=0.4, video=False)
+
+    done = mf("submit", clip, song, "-p", "h264-720p", "--all-or-nothing")
 
     assert done.code == ExitCode.INPUT
     assert f"  {song} has no video (audio only)" in done.err.splitlines()[1]

@@ -9,20 +9,21 @@ from typing import Annotated
 import typer
 
 from mediaforge.cli.console import out
+from mediaforge.cli.helptext import PlainCommand, PlainGroup
 from mediaforge.cli.options import JsonOpt
 from mediaforge.cli.state import get_state
 from mediaforge.errors import ExitCode
 
-config_app = typer.Typer(help="Show, check and create the configuration.", no_args_is_help=True)
+config_app = typer.Typer(
+    cls=PlainGroup, help="Show, check and create the configuration.", no_args_is_help=True
+)
 
 
-@config_app.command("show")
+@config_app.command("show", cls=PlainCommand)
 def config_show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Print the configuration in effect (secrets redacted)."""
-    import yaml
-
     from mediaforge.cli.render import print_json
-    from mediaforge.config.display import config_to_dict
+    from mediaforge.config.display import config_to_dict, config_yaml
 
     config = get_state(ctx).config
     data = config_to_dict(config)
@@ -32,10 +33,10 @@ def config_show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     where = config.source or "built-in defaults (no config file found)"
     # soft_wrap: long lines must not be broken, or the YAML would not read back.
     out.print(f"# from: {where}", markup=False, soft_wrap=True)
-    out.print(yaml.safe_dump(data, sort_keys=False).rstrip(), markup=False, soft_wrap=True)
+    out.print(config_yaml(data).rstrip(), markup=False, soft_wrap=True)
 
 
-@config_app.command("check")
+@config_app.command("check", cls=PlainCommand)
 def config_check(ctx: typer.Context) -> None:
     """Validate the configuration file; every bad field is listed with its line."""
     from mediaforge.storage.s3.uploader import ensure_available
@@ -46,7 +47,7 @@ def config_check(ctx: typer.Context) -> None:
     out.print(f"{where}: ok", markup=False, soft_wrap=True)
 
 
-@config_app.command("init")
+@config_app.command("init", cls=PlainCommand)
 def config_init(
     path: Annotated[Path, typer.Argument(help="Where to write it.")] = Path("mediaforge.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,

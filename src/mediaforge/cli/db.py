@@ -7,13 +7,14 @@ from typing import Annotated, Optional
 import typer
 
 from mediaforge.cli.console import out
+from mediaforge.cli.helptext import PlainCommand, PlainGroup
 from mediaforge.cli.options import JsonOpt
 from mediaforge.cli.state import get_state
 
-db_app = typer.Typer(help="Move the job database.", no_args_is_help=True)
+db_app = typer.Typer(cls=PlainGroup, help="Move the job database.", no_args_is_help=True)
 
 
-@db_app.command("migrate")
+@db_app.command("migrate", cls=PlainCommand)
 def db_migrate(
     ctx: typer.Context,
     to: Annotated[

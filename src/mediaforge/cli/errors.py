@@ -12,9 +12,9 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from typer.core import TyperGroup
 
 from mediaforge.cli.console import err
+from mediaforge.cli.helptext import PlainGroup, UsageError, error_line
 from mediaforge.errors import ExitCode, MediaforgeError
 
 
@@ -31,14 +31,32 @@ def debug_requested(ctx: typer.Context) -> bool:
     return bool(ctx.find_root().params.get("debug")) or os.environ.get("MEDIAFORGE_DEBUG") == "1"
 
 
-class ErrorReportingGroup(TyperGroup):
+def report_usage_error(exc: Exception) -> typer.Exit:
+    """A usage error (bad argument, unknown option) as one ``Error:`` line;
+    the Exit to raise. Help asked for by giving no arguments stays help."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        raise exc
+    err.print(f"Error: {error_line(exc)}", markup=False, soft_wrap=True)
+    return typer.Exit(int(ExitCode.USAGE))
+
+
+class ErrorReportingGroup(PlainGroup):
     """The root command group: runs the command, then maps what it raised to an
     exit code. The parsed global options are at hand here, unlike outside click."""
 
     # ctx is click's Context: Any, since typer may vendor click under a private name.
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        # The global options are parsed here, before invoke.
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as exc:
+            raise report_usage_error(exc) from None
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except UsageError as exc:
+            raise report_usage_error(exc) from None
         except MediaforgeError as exc:
             if debug_requested(ctx):
                 raise

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from mediaforge.cli.completion import complete_job
 from mediaforge.cli.console import err, out
-from mediaforge.cli.options import JsonOpt, OutputDirOpt, PresetOpt
+from mediaforge.cli.options import JobArg, JsonOpt, OutputDirOpt, PresetOpt, QuietOpt
 from mediaforge.cli.state import State, get_state
 from mediaforge.errors import ExitCode
 
@@ -26,9 +27,11 @@ def run(
     input: Annotated[str, typer.Argument(help="The input file, or s3://BUCKET/KEY.")],
     preset: PresetOpt,
     output_dir: OutputDirOpt = None,
+    quiet: QuietOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Run one job in the foreground (no queue, no worker needed)."""
+    from mediaforge.cli.progress import display_for
     from mediaforge.jobs.model import JobStatus
     from mediaforge.queue.pipeline import SHUTDOWN, run_foreground
     from mediaforge.storage.s3.client import is_s3_url
@@ -41,6 +44,8 @@ def run(
     logging.getLogger("mediaforge").addHandler(logging.NullHandler())
     interrupted: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1))
+    # JSON is for scripts: the result alone, as --quiet.
+    display = display_for(err, quiet=quiet or json_out, transient=True)
     try:
         job = run_foreground(
             state.config,
@@ -49,10 +54,10 @@ def run(
             preset,
             output_dir=output_dir,
             stop=lambda: SHUTDOWN if interrupted else None,
-            # A progress bar only for a person watching; redirected output stays clean.
-            console=err if not json_out and err.is_terminal else None,
+            on_progress=display.update,
         )
     finally:
+        display.close()
         signal.signal(signal.SIGINT, previous)
     if json_out:
         from mediaforge.cli.render import print_json
@@ -61,7 +66,8 @@ def run(
     else:
         from mediaforge.cli.render import job_detail
 
-        job_detail(out, job, _notifications(state, job), _uploads(state, job.id))
+        # The error, if any, is the Error: line below: once.
+        job_detail(out, job, _notifications(state, job), _uploads(state, job.id), error=False)
     if interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
     if job.status not in (JobStatus.SUCCEEDED, JobStatus.SKIPPED):
@@ -85,6 +91,13 @@ def submit(
             "--force", help="A new job even when one for the same input and preset is waiting."
         ),
     ] = False,
+    all_or_nothing: Annotated[
+        bool,
+        typer.Option(
+            "--all-or-nothing", help="Submit nothing when any input cannot be processed."
+        ),
+    ] = False,
+    quiet: QuietOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Queue one job per input; prints the job ids."""
@@ -104,8 +117,19 @@ def submit(
         output_dir=output_dir,
         priority=priority,
         force=force,
+        all_or_nothing=all_or_nothing,
     )
     ids = submitted.ids
+    for reason in submitted.refused:
+        err.print(f"not submitted: {reason}", markup=False, soft_wrap=True)
+    if submitted.refused:
+        refused, total = len(submitted.refused), len(submitted.refused) + len(ids)
+        err.print(
+            f"Error: {refused} of {total} inputs cannot be processed (listed above) and were "
+            f"not submitted; the other {len(ids)} were",
+            markup=False,
+            soft_wrap=True,
+        )
     for job_id in sorted(submitted.existing):
         job = state.store.get(job_id)
         err.print(
@@ -122,8 +146,10 @@ def submit(
         else:
             for i in ids:
                 out.print(str(i))  # an int would make rich import its pretty-printer (~10 ms)
-        return
-    _wait_for(state, ids, json_out)
+    else:
+        _wait_for(state, ids, json_out, quiet=quiet, outputs=True)
+    if submitted.refused:
+        raise typer.Exit(int(ExitCode.PARTIAL))
 
 
 # How long jobs may sit queued, with no worker busy anywhere, before a waiting
@@ -155,32 +181,38 @@ def _no_worker_notice(state: State) -> Callable[[list[Job]], None]:
     return look
 
 
-def _wait_for(state: State, ids: list[int], json_out: bool) -> None:
-    from mediaforge.cli.render import follow, print_json
+def _wait_for(
+    state: State, ids: list[int], json_out: bool, *, quiet: bool, outputs: bool
+) -> None:
+    """Follow the jobs until they end; then their errors on stderr and, with
+    ``outputs``, where each job's outputs went (one line per output)."""
+    from mediaforge.cli.progress import follow
+    from mediaforge.cli.render import print_json
     from mediaforge.jobs.model import JobStatus
 
     notice = _no_worker_notice(state)
+    jobs = follow(err, ids, state.store.get, quiet=quiet or json_out, on_poll=notice)
     if json_out:
-        while True:
-            jobs = [state.store.get(i) for i in ids]
-            if all(j.status.finished for j in jobs):
-                break
-            notice(jobs)
-            time.sleep(0.5)
         print_json(jobs[0].to_dict() if len(jobs) == 1 else [j.to_dict() for j in jobs])
     else:
-        jobs = follow(err, ids, state.store.get, on_poll=notice)
         for job in jobs:
             if job.error:
                 err.print(f"job {job.id}: {job.error}", markup=False, soft_wrap=True)
+            if outputs:
+                ended = f"job {job.id} {job.status.value}"
+                for made in job.outputs:
+                    out.print(f"{ended}: {made.path}", markup=False, soft_wrap=True)
+                if not job.outputs:
+                    out.print(ended, markup=False, soft_wrap=True)
     if any(j.status in (JobStatus.FAILED, JobStatus.CANCELLED) for j in jobs):
         raise typer.Exit(int(ExitCode.FAILURE))
 
 
 def status(
     ctx: typer.Context,
-    job_id: Annotated[int, typer.Argument(metavar="JOB", help="Job id.")],
+    job_id: JobArg,
     follow_: Annotated[bool, typer.Option("--follow", "-f", help="Follow until it ends.")] = False,
+    quiet: QuietOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show one job."""
@@ -189,9 +221,10 @@ def status(
     state = get_state(ctx)
     job = state.store.get(job_id)
     if follow_ and not job.status.finished:
-        _wait_for(state, [job_id], json_out)
+        _wait_for(state, [job_id], json_out, quiet=quiet, outputs=False)
         if not json_out:
-            job_detail(out, state.store.get(job_id), (), _uploads(state, job_id))
+            # The error, if any, was printed when the job ended: once.
+            job_detail(out, state.store.get(job_id), (), _uploads(state, job_id), error=False)
         return
     notifications = _notifications(state, job)
     uploads = _uploads(state, job_id)
@@ -250,7 +283,7 @@ def jobs(
 
 def cancel(
     ctx: typer.Context,
-    job_id: Annotated[int, typer.Argument(metavar="JOB", help="Job id.")],
+    job_id: JobArg,
 ) -> None:
     """Cancel a queued or running job (a running ffmpeg is stopped, temp files removed)."""
     from mediaforge.queue.control import cancel_job
@@ -264,7 +297,7 @@ def retry(
     ctx: typer.Context,
     job_id: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Argument(metavar="[JOB]", help="Job id."),
+        typer.Argument(metavar="JOB", help="Job id.", autocompletion=complete_job),
     ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Retry every failed job.")] = False,
 ) -> None:

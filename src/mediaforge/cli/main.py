@@ -21,6 +21,7 @@ from mediaforge.cli.config import config_app, doctor
 from mediaforge.cli.console import out
 from mediaforge.cli.db import db_app
 from mediaforge.cli.errors import ErrorReportingGroup
+from mediaforge.cli.helptext import PlainCommand
 from mediaforge.cli.jobs import cancel, jobs, retry, run, status, submit
 from mediaforge.cli.notify import notify_app
 from mediaforge.cli.presets import presets_app, probe
@@ -36,7 +37,7 @@ app = typer.Typer(
     name="mediaforge",
     help="Self-hosted media transcoding: FFmpeg presets through a persistent queue.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -68,7 +69,7 @@ def main(
 
 # The commands, then the groups, in the order ``mediaforge --help`` lists them.
 for command in (run, submit, worker, workers, status, jobs, cancel, retry, probe, doctor, watch):
-    app.command()(command)
+    app.command(cls=PlainCommand)(command)
 app.add_typer(presets_app, name="presets")
 app.add_typer(config_app, name="config")
 app.add_typer(notify_app, name="notify")

@@ -7,14 +7,17 @@ from typing import Annotated, Optional
 import typer
 
 from mediaforge.cli.console import out
+from mediaforge.cli.helptext import PlainCommand, PlainGroup
 from mediaforge.cli.options import JsonOpt
 from mediaforge.cli.state import get_state
 from mediaforge.errors import ExitCode
 
-notify_app = typer.Typer(help="Check the notification targets.", no_args_is_help=True)
+notify_app = typer.Typer(
+    cls=PlainGroup, help="Check the notification targets.", no_args_is_help=True
+)
 
 
-@notify_app.command("test")
+@notify_app.command("test", cls=PlainCommand)
 def notify_test(
     ctx: typer.Context,
     tag: Annotated[

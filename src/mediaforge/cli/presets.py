@@ -8,13 +8,17 @@ from typing import Annotated, Optional
 
 import typer
 
+from mediaforge.cli.completion import complete_preset
 from mediaforge.cli.console import out
 from mediaforge.cli.errors import report_error
+from mediaforge.cli.helptext import PlainCommand, PlainGroup
 from mediaforge.cli.options import JsonOpt, OutputDirOpt
 from mediaforge.cli.state import get_state
 from mediaforge.errors import ExitCode
 
-presets_app = typer.Typer(help="List, show and validate presets.", no_args_is_help=True)
+presets_app = typer.Typer(
+    cls=PlainGroup, help="List, show and validate presets.", no_args_is_help=True
+)
 
 
 def probe(
@@ -34,7 +38,7 @@ def probe(
         media_info(out, info)
 
 
-@presets_app.command("list")
+@presets_app.command("list", cls=PlainCommand)
 def presets_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """List built-in and user presets."""
     from mediaforge.cli.render import print_json
@@ -60,17 +64,29 @@ def presets_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         out.print(f"{p.name:<{width}}  {p.description}{origin}", markup=False, soft_wrap=True)
 
 
-@presets_app.command("show")
+@presets_app.command("show", cls=PlainCommand)
 def presets_show(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Preset name.")],
+    name: Annotated[
+        str, typer.Argument(help="Preset name.", autocompletion=complete_preset)
+    ],
     input: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--input", "-i", help="Print the exact ffmpeg command for this file."),
+        typer.Option(
+            "--input", "-i", metavar="FILE",
+            help="Print the ffmpeg command for this file, ready to paste.",
+        ),
     ] = None,
     output_dir: OutputDirOpt = None,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact",
+            help="With --input: the command line a job runs, with its temporary names.",
+        ),
+    ] = False,
 ) -> None:
-    """Show a preset, or the exact ffmpeg command it would run on --input."""
+    """Show a preset, or the ffmpeg command it would run on --input."""
     from mediaforge.presets.loading import get_preset
 
     config = get_state(ctx).config
@@ -78,12 +94,13 @@ def presets_show(
     if input is None:
         out.print(preset.describe(), markup=False, soft_wrap=True)
         return
-    from mediaforge.queue.pipeline import preview_command
+    from mediaforge.queue.preview import preview_command
 
-    out.print(preview_command(config, name, input, output_dir), markup=False, soft_wrap=True)
+    shown = preview_command(config, name, input, output_dir, exact=exact)
+    out.print(shown, markup=False, soft_wrap=True)
 
 
-@presets_app.command("validate")
+@presets_app.command("validate", cls=PlainCommand)
 def presets_validate(
     files: Annotated[list[Path], typer.Argument(help="Preset YAML files.")],
 ) -> None:

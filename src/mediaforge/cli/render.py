@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mediaforge.jobs.model import Job, JobStatus
@@ -49,19 +48,40 @@ def _status_text(job: Job) -> str:
     return text
 
 
+def print_block(console: Console, renderable: Any) -> None:
+    """Print a table; off a terminal, without the spaces that pad its lines
+    (nobody sees the alignment there, and a script would read them as data)."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    with console.capture() as captured:
+        console.print(renderable)
+    for line in captured.get().splitlines():
+        console.print(line.rstrip(), markup=False, highlight=False, soft_wrap=True)
+
+
+def _outputs_text(job: Job) -> str:
+    """Where a job's outputs went: the first one's path, and how many more."""
+    if not job.outputs:
+        return "-"
+    more = f" (+{len(job.outputs) - 1} more)" if len(job.outputs) > 1 else ""
+    return escape(job.outputs[0].path) + more
+
+
 def jobs_table(console: Console, jobs: Sequence[Job]) -> None:
     table = Table(box=None, pad_edge=False)
-    for col in ("ID", "STATUS", "PRESET", "INPUT", "CREATED"):
-        table.add_column(col, no_wrap=col != "INPUT", overflow="fold")
+    for col in ("ID", "STATUS", "PRESET", "INPUT", "OUTPUT", "CREATED"):
+        table.add_column(col, no_wrap=col not in ("INPUT", "OUTPUT"), overflow="fold")
     for job in jobs:
         table.add_row(
             str(job.id),
             _status_text(job),
             escape(job.preset),
             escape(job.input_path),
+            _outputs_text(job),
             _when(job.created_at),
         )
-    console.print(table)
+    print_block(console, table)
 
 
 WORKER_STYLE = {WorkerState.IDLE: "cyan", WorkerState.RUNNING: "yellow", WorkerState.STALE: "red"}
@@ -92,7 +112,11 @@ def job_detail(
     job: Job,
     notifications: Sequence[Notification] = (),
     uploads: Sequence[Upload] = (),
+    *,
+    error: bool = True,
 ) -> None:
+    """A job's fields, one per row; ``error=False`` leaves out the error (the
+    caller prints it as its ``Error:`` line)."""
     # Values are markup: every string a user or a file supplied goes through escape().
     rows: list[tuple[str, str]] = [
         ("job", str(job.id)),
@@ -111,14 +135,15 @@ def job_detail(
         rows.append(("finished", _when(job.finished_at)))
     if job.elapsed is not None and job.status.finished:
         speed = ""
-        if job.input_duration and job.elapsed > 0:
+        # A speed only for work that was done: a stopped job's is meaningless.
+        if job.status is JobStatus.SUCCEEDED and job.input_duration and job.elapsed > 0:
             speed = f" ({job.input_duration / job.elapsed:.1f}x realtime)"
         rows.append(("took", f"{job.elapsed:.1f}s{speed}"))
     if job.worker and job.status is JobStatus.RUNNING:
         rows.append(("worker", escape(job.worker)))
     if job.note:
         rows.append(("note", escape(job.note)))
-    if job.error:
+    if job.error and error:
         rows.append(("error", f"[red]{escape(job.error)}[/]"))
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
@@ -134,7 +159,7 @@ def job_detail(
         table.add_row("s3", _upload_text(upload))
     for note in notifications:
         table.add_row("notify", _notification_text(note))
-    console.print(table)
+    print_block(console, table)
     # Links go last, each on one unwrapped line, so they can be copied whole.
     for upload in uploads:
         if upload.url is None:
@@ -248,43 +273,3 @@ def media_info(console: Console, info: MediaInfo) -> None:
         if s.attached_pic:
             parts.append("(cover art)")
         console.print("  " + "  ".join(parts), markup=False)
-
-
-def follow(
-    console: Console,
-    ids: Sequence[int],
-    load: Callable[[int], Job],
-    *,
-    interval: float = 0.5,
-    on_poll: Callable[[list[Job]], None] | None = None,
-) -> list[Job]:
-    """Show live progress bars until every job has finished; returns the jobs.
-    ``on_poll`` sees the jobs at each look (it may print on ``console``)."""
-    with Progress(
-        TextColumn("[bold]{task.fields[label]}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TextColumn("{task.fields[state]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as bars:
-        tasks: dict[int, TaskID] = {}
-        while True:
-            jobs = [load(i) for i in ids]
-            for job in jobs:
-                if job.id not in tasks:
-                    tasks[job.id] = bars.add_task("", total=1.0, label=f"job {job.id}", state="")
-                done = job.status.finished
-                bars.update(
-                    tasks[job.id],
-                    completed=1.0 if job.status is JobStatus.SUCCEEDED else job.progress,
-                    state=_status_text(job),
-                )
-                if done:
-                    bars.stop_task(tasks[job.id])
-            if all(j.status.finished for j in jobs):
-                return jobs
-            if on_poll is not None:
-                on_poll(jobs)
-            time.sleep(interval)

@@ -9,14 +9,17 @@ from typing import Annotated, Optional
 import typer
 
 from mediaforge.cli.console import err, out
-from mediaforge.cli.options import JsonOpt
+from mediaforge.cli.helptext import PlainCommand, PlainGroup
+from mediaforge.cli.options import JobArg, JsonOpt
 from mediaforge.cli.state import get_state
 from mediaforge.errors import ExitCode
 
-s3_app = typer.Typer(help="Sync outputs to S3 (see docs/s3.md).", no_args_is_help=True)
+s3_app = typer.Typer(
+    cls=PlainGroup, help="Sync outputs to S3 (see docs/s3.md).", no_args_is_help=True
+)
 
 
-@s3_app.command("sync")
+@s3_app.command("sync", cls=PlainCommand)
 def s3_sync(
     ctx: typer.Context,
     retry_failed: Annotated[
@@ -67,10 +70,10 @@ def s3_sync(
         raise typer.Exit(int(ExitCode.FAILURE))
 
 
-@s3_app.command("links")
+@s3_app.command("links", cls=PlainCommand)
 def s3_links(
     ctx: typer.Context,
-    job_id: Annotated[int, typer.Argument(metavar="JOB", help="Job id.")],
+    job_id: JobArg,
     expiry: Annotated[
         Optional[int],  # noqa: UP045
         typer.Option(

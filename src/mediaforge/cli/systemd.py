@@ -9,13 +9,15 @@ from typing import Annotated, Optional
 import typer
 
 from mediaforge.cli.console import err, out
+from mediaforge.cli.helptext import PlainCommand, PlainGroup
 from mediaforge.cli.state import get_state
 
-systemd_app = typer.Typer(help="Run the worker and the watcher as systemd services.",
-                          no_args_is_help=True)
+systemd_app = typer.Typer(
+    cls=PlainGroup, help="Run the worker and the watcher as systemd services.", no_args_is_help=True
+)
 
 
-@systemd_app.command("install")
+@systemd_app.command("install", cls=PlainCommand)
 def systemd_install(
     ctx: typer.Context,
     user: Annotated[

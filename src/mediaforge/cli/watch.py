@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from mediaforge.cli.completion import complete_preset
 from mediaforge.cli.console import out
 from mediaforge.cli.state import get_state
 
@@ -20,7 +21,10 @@ def watch(
     ] = None,
     presets: Annotated[
         Optional[list[str]],  # noqa: UP045
-        typer.Option("--preset", "-p", help="Preset for files in PATH (repeat for several)."),
+        typer.Option(
+            "--preset", "-p", help="Preset for files in PATH (repeat for several).",
+            autocompletion=complete_preset,
+        ),
     ] = None,
     output_dir: Annotated[
         Optional[Path],  # noqa: UP045

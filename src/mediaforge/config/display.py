@@ -29,6 +29,26 @@ def config_to_dict(cfg: Config) -> dict[str, Any]:
     return result
 
 
+def config_yaml(data: dict[str, Any]) -> str:
+    """``config show`` as YAML that reads like the example config: multi-line
+    strings (message templates) as ``|`` blocks, unicode as it is (``→``, not
+    ``\\u2192``), and no line folded with a backslash."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, represent_str)
+    text = yaml.dump(
+        data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=float("inf")
+    )
+    return str(text)
+
+
 def _plain(value: object) -> object:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {

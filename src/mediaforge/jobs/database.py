@@ -97,13 +97,20 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def sqlite_path(url: str | None, data_dir: Path) -> Path | None:
+    """The SQLite file ``url`` names (None: the default in ``data_dir``), or
+    None for a database server."""
+    if url is None:
+        return data_dir / "jobs.db"
+    if url.startswith("sqlite:"):
+        return Path(url.removeprefix("sqlite:").removeprefix("//"))
+    return None
+
+
 def connect(url: str | None, data_dir: Path) -> peewee.Database:
     """Open the job database named by ``url`` (None: SQLite in ``data_dir``)."""
-    if url is None or url.startswith("sqlite:"):
-        if url is None:
-            path = data_dir / "jobs.db"
-        else:
-            path = Path(url.removeprefix("sqlite:").removeprefix("//"))
+    path = sqlite_path(url, data_dir)
+    if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -124,6 +131,7 @@ def connect(url: str | None, data_dir: Path) -> peewee.Database:
                 "foreign_keys": 1,
             },
         )
+    assert url is not None  # sqlite_path gave None: a server URL
     if url.startswith(("postgres://", "postgresql://")):
         from mediaforge.jobs.postgres import postgres_database
 

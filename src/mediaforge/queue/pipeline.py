@@ -7,9 +7,9 @@ only after verification, and a job is finished only by the worker that holds
 it (compare-and-set in the job database).
 """
 
-# A little over ~450 lines: the attempt reads as one story, top to bottom;
-# publishing (queue/publishing.py) and superseding (queue/superseding.py)
-# already live apart, and the next piece to move out is the s3:// download.
+# The attempt reads as one story, top to bottom; publishing
+# (queue/publishing.py), superseding (queue/superseding.py) and the preview of
+# a command (queue/preview.py) live apart; the next to move out is the s3:// download.
 
 from __future__ import annotations
 
@@ -409,7 +409,7 @@ def run_foreground(
     *,
     output_dir: Path | None = None,
     stop: StopCheck = lambda: None,
-    console: object | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> Job:
     """``mediaforge run``: one job through the same pipeline, in this process.
 
@@ -417,7 +417,8 @@ def run_foreground(
     (``stop`` returning a reason) cancels the job. The job's files are
     uploaded to S3 (when configured) and notifications sent before
     returning; an upload that fails stays owed, for a worker or ``mediaforge
-    s3 sync``. Returns the finished job.
+    s3 sync``. ``on_progress`` sees the running job and its progress (0..1)
+    as ffmpeg reports it. Returns the finished job.
     """
     from mediaforge.jobs.identity import this_worker_prefix
     from mediaforge.queue.submission import prepare_jobs
@@ -426,23 +427,19 @@ def run_foreground(
     [new_job] = prepare_jobs(config, [source], preset, output_dir=output_dir)
     [job_id] = store.create([new_job])
     worker = f"{this_worker_prefix()}/run"
-    bar = _ForegroundBar(console, job_id)
-    try:
-        while True:
-            outcome = run_job(store, config, job_id, worker, stop=stop, on_progress=bar.update)
-            if outcome.handed_back:
-                store.cancel(job_id)
-                break
-            if outcome.retry_in is None:
-                break
-            deadline = time.monotonic() + outcome.retry_in
-            while time.monotonic() < deadline and stop() is None:
-                time.sleep(0.2)
-            if stop() is not None:
-                store.cancel(job_id)
-                break
-    finally:
-        bar.close()
+    while True:
+        outcome = run_job(store, config, job_id, worker, stop=stop, on_progress=on_progress)
+        if outcome.handed_back:
+            store.cancel(job_id)
+            break
+        if outcome.retry_in is None:
+            break
+        deadline = time.monotonic() + outcome.retry_in
+        while time.monotonic() < deadline and stop() is None:
+            time.sleep(0.2)
+        if stop() is not None:
+            store.cancel(job_id)
+            break
     job = store.get(job_id)
     if job.status is JobStatus.SUCCEEDED:
         upload_now(config, store, job_id, worker, stop)
@@ -463,66 +460,3 @@ def upload_now(config: Config, store: JobStore, job_id: int, worker: str, stop: 
         Uploader(config, store).upload_job(job_id, worker, everything=True, stop=stop)
     except Interrupted:
         log.warning("job %s: upload interrupted; 'mediaforge s3 sync' finishes it", job_id)
-
-
-class _ForegroundBar:
-    """A rich progress bar for ``mediaforge run`` (nothing when console is None)."""
-
-    def __init__(self, console: object | None, job_id: int) -> None:
-        self.progress = None
-        if console is not None:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                Progress,
-                TaskProgressColumn,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
-            assert isinstance(console, Console)
-            self.progress = Progress(
-                TextColumn(f"job {job_id}"),
-                BarColumn(),
-                TaskProgressColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                transient=True,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("", total=1.0)
-
-    def update(self, job: Job, fraction: float) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task, completed=fraction)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-
-def preview_command(
-    config: Config, preset_name: str, input_path: Path, output_dir: Path | None
-) -> str:
-    """The exact ffmpeg command a job would run on ``input_path`` (nothing is written)."""
-    from mediaforge.media.command import command_line
-
-    preset = get_preset(preset_name, config.presets_dir)
-    info = _prober(config)(input_path)
-    out_dir = output_dir or config.output.dir or input_path.absolute().parent
-    plan = plan_job(
-        preset,
-        info,
-        input_path=input_path.absolute(),
-        output_dir=out_dir,
-        job_id=0,
-        attempt=1,
-        collision=config.output.collision,
-    )
-    if plan.action is Action.SKIP:
-        return f"# nothing to run: {plan.note}"
-    lines = [f"# {plan.action.value}: " + ", ".join(str(o.final) for o in plan.outputs)]
-    if plan.note:
-        lines.append(f"# {plan.note}")
-    lines.append(command_line(build_command(plan, info, input_path.absolute()), config.ffmpeg))
-    return "\n".join(lines)

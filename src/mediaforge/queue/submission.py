@@ -27,11 +27,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Submitted:
-    """What ``submit_inputs`` did: a job id per input, in order, and which of
-    them were already queued or running (nothing new made for those)."""
+    """What ``submit_inputs`` did: a job id per submitted input, in order,
+    which of them were already queued or running (nothing new made for
+    those), and why each input left out was refused (one line each, naming
+    the file; only when not ``all_or_nothing``)."""
 
     ids: list[int]
     existing: frozenset[int]
+    refused: tuple[str, ...] = ()
 
 
 def submit_inputs(
@@ -45,19 +48,25 @@ def submit_inputs(
     priority: int = 0,
     source: JobSource = JobSource.CLI,
     force: bool = False,
+    all_or_nothing: bool = True,
 ) -> Submitted:
     """Create one queued job per input and enqueue them.
 
     Everything is checked before anything is created (unknown preset,
-    unreadable input, an input the preset cannot apply to), so a bad argument
-    creates no job at all. The jobs of one call share a batch id (used for
-    digests). An input that already has a queued or running job with the same
-    content, preset and output folder gets that job's id instead of a second
-    job doing the same work, unless ``force``.
+    unreadable input, an input the preset cannot apply to). With
+    ``all_or_nothing`` one bad input creates no job at all (InputsRejected
+    names every bad one); without it the good inputs are submitted and the
+    bad ones come back in ``Submitted.refused`` (when every input is bad,
+    nothing is submitted and it raises all the same). The jobs of one call
+    share a batch id (used for digests). An input that already has a queued
+    or running job with the same content, preset and output folder gets that
+    job's id instead of a second job doing the same work, unless ``force``.
     """
-    new_jobs = prepare_jobs(
+    new_jobs, bad = check_inputs(
         config, inputs, preset, output_dir=output_dir, priority=priority, source=source
     )
+    if bad and (all_or_nothing or not new_jobs):
+        raise _rejection(bad, len(inputs))
     found = [None if force else store.active_job_like(nj) for nj in new_jobs]
     ids = iter(store.create([nj for nj, job in zip(new_jobs, found, strict=True) if job is None]))
     created = []
@@ -72,7 +81,9 @@ def submit_inputs(
     # between, the worker's recovery sweep enqueues them.
     for job_id in created:
         queue.enqueue(job_id, priority=priority)
-    return Submitted(all_ids, frozenset(all_ids) - frozenset(created))
+    return Submitted(
+        all_ids, frozenset(all_ids) - frozenset(created), tuple(str(e) for e in bad)
+    )
 
 
 def prepare_jobs(
@@ -86,7 +97,32 @@ def prepare_jobs(
 ) -> list[NewJob]:
     """Check the preset and every input (each must probe as media), and describe
     the jobs to create. A bad input in a batch rejects the whole batch, naming
-    every bad one (InputsRejected).
+    every bad one (InputsRejected); a single bad input raises its own error.
+    See ``check_inputs`` for what is checked.
+    """
+    new_jobs, bad = check_inputs(
+        config, inputs, preset, output_dir=output_dir, priority=priority, source=source
+    )
+    if bad:
+        raise _rejection(bad, len(inputs))
+    return new_jobs
+
+
+def _rejection(bad: list[InputError], total: int) -> InputError:
+    return bad[0] if total == 1 else InputsRejected([str(e) for e in bad], total)
+
+
+def check_inputs(
+    config: Config,
+    inputs: Sequence[Path | str],
+    preset: str,
+    *,
+    output_dir: Path | None = None,
+    priority: int = 0,
+    source: JobSource = JobSource.CLI,
+) -> tuple[list[NewJob], list[InputError]]:
+    """Check the preset (PresetError) and every input; the jobs to create for
+    the good inputs, and the error of each bad one, in input order.
 
     An ``s3://bucket/key`` input (a str) is checked with a HEAD request: the
     worker downloads it when the job runs.
@@ -104,7 +140,7 @@ def prepare_jobs(
         client = S3Client(config.s3)  # ConfigError now when boto3 is missing
     new_jobs = []
     batch = uuid.uuid4().hex[:12] if len(inputs) > 1 else None
-    rejected: list[str] = []
+    rejected: list[InputError] = []
     # One ffprobe per file is most of the time a big batch takes: run a few at once.
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(inputs)))) as pool:
         fits = None if source is JobSource.WATCH else chosen
@@ -113,9 +149,7 @@ def prepare_jobs(
     paths = PathMap.of(config)
     for path, fp in zip(inputs, checked, strict=True):
         if isinstance(fp, InputError):
-            if len(inputs) == 1:
-                raise fp
-            rejected.append(str(fp))
+            rejected.append(fp)
             continue
         new_jobs.append(
             NewJob(
@@ -130,9 +164,7 @@ def prepare_jobs(
                 batch=batch,
             )
         )
-    if rejected:
-        raise InputsRejected(rejected, len(inputs))
-    return new_jobs
+    return new_jobs, rejected
 
 
 def _check(
@@ -168,7 +200,8 @@ class InputsRejected(InputError):
     """Some inputs of a batch cannot be processed; ``problems`` names each one."""
 
     def __init__(self, problems: list[str], total: int) -> None:
+        hint = "" if len(problems) == total else " (--all-or-nothing)"
         super().__init__(
-            f"{len(problems)} of {total} inputs cannot be processed; nothing was submitted"
+            f"{len(problems)} of {total} inputs cannot be processed; nothing was submitted{hint}"
         )
         self.problems = problems
