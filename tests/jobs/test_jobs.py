@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mediaforge.errors import JobStateError
-from mediaforge.jobs.database import connect
+from mediaforge.jobs.database import SCHEMA_VERSION, connect
 from mediaforge.jobs.model import JobStatus, NewJob, Output
 from mediaforge.jobs.store import JobStore
 from tests.mfcli import Mediaforge
@@ -392,4 +392,30 @@ def test_a_database_of_schema_version_3_gains_the_publish_plan_and_keeps_its_job
         store.close()
     with closing(sqlite3.connect(data / "jobs.db")) as db:
         [(version,)] = db.execute("SELECT value FROM mediaforge_meta WHERE key = 'schema_version'")
-    assert version == "4"
+    assert version == str(SCHEMA_VERSION)
+
+
+def test_a_database_without_stored_probes_gains_them_and_keeps_its_jobs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    store = JobStore(connect(None, data))
+    [job_id] = new_jobs(store)
+    store.close()
+    # Make it a version 4 database, as a release before submit-time probes were kept.
+    with closing(sqlite3.connect(data / "jobs.db")) as db:
+        db.execute('ALTER TABLE "job" DROP COLUMN input_probe')
+        db.execute("UPDATE mediaforge_meta SET value = '4' WHERE key = 'schema_version'")
+        db.commit()
+
+    store = JobStore(connect(None, data))
+    try:
+        assert store.get(job_id).input_probe is None
+        [new_id] = store.create(
+            [NewJob(input_path="/media/b.mp4", preset="h264-720p", input_probe='{"x":1}')]
+        )
+        assert store.get(new_id).input_probe == '{"x":1}'
+        assert store.get(job_id).status is JobStatus.QUEUED
+    finally:
+        store.close()
+    with closing(sqlite3.connect(data / "jobs.db")) as db:
+        [(version,)] = db.execute("SELECT value FROM mediaforge_meta WHERE key = 'schema_version'")
+    assert version == str(SCHEMA_VERSION)

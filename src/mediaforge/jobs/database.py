@@ -61,6 +61,13 @@ def _migration_4(db: peewee.Database) -> None:
         db.execute_sql('ALTER TABLE "job" ADD COLUMN publishing TEXT')
 
 
+def _migration_5(db: peewee.Database) -> None:
+    # The submit-time probe of a job's input, reused by the worker while the
+    # input's fingerprint still matches (one ffprobe fewer per job).
+    if "input_probe" not in {c.name for c in db.get_columns("job")}:
+        db.execute_sql('ALTER TABLE "job" ADD COLUMN input_probe TEXT')
+
+
 # Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
 # Never edit a released migration; add the next one.
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
@@ -68,6 +75,7 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _migration_2,
     _migration_3,
     _migration_4,
+    _migration_5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

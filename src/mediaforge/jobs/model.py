@@ -113,6 +113,9 @@ class Job:
     started_at: float | None
     finished_at: float | None
     updated_at: float
+    # The submit-time probe of the input (JSON), valid while the input still
+    # matches input_size, input_mtime and input_hash; None when not taken.
+    input_probe: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
@@ -168,6 +171,7 @@ class NewJob:
     input_size: int | None = None
     input_mtime: float | None = None
     input_hash: str | None = None
+    input_probe: str | None = None  # MediaInfo.to_json(), taken for that fingerprint
     output_dir: str | None = None
     priority: int = 0
     source: JobSource = JobSource.CLI

@@ -83,6 +83,7 @@ class JobStore:
                         input_size=nj.input_size,
                         input_mtime=nj.input_mtime,
                         input_hash=nj.input_hash,
+                        input_probe=nj.input_probe,
                         preset=nj.preset,
                         output_dir=nj.output_dir,
                         priority=nj.priority,

@@ -14,7 +14,7 @@ from mediaforge.errors import InputError
 from mediaforge.jobs.model import JobSource, NewJob
 from mediaforge.jobs.store import JobStore
 from mediaforge.media.planning import check_applies
-from mediaforge.media.probe import probe
+from mediaforge.media.probe import MediaInfo, check_readable, probe
 from mediaforge.presets.loading import get_preset
 from mediaforge.presets.model import Preset
 from mediaforge.queue.backend import JobQueue
@@ -108,12 +108,13 @@ def prepare_jobs(
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(inputs)))) as pool:
         fits = None if source is JobSource.WATCH else chosen
         checked = list(pool.map(lambda path: _check(config, fits, path, client), inputs))
-    for path, fp in zip(inputs, checked, strict=True):
-        if isinstance(fp, InputError):
+    for path, check in zip(inputs, checked, strict=True):
+        if isinstance(check, InputError):
             if len(inputs) == 1:
-                raise fp
-            rejected.append(str(fp))
+                raise check
+            rejected.append(str(check))
             continue
+        fp, info = check
         new_jobs.append(
             NewJob(
                 input_path=str(path),
@@ -121,6 +122,7 @@ def prepare_jobs(
                 input_size=fp.size,
                 input_mtime=fp.mtime,
                 input_hash=fp.partial_hash,
+                input_probe=info.to_json() if info is not None else None,
                 output_dir=str(output_dir.absolute()) if output_dir else None,
                 priority=priority,
                 source=source,
@@ -134,12 +136,12 @@ def prepare_jobs(
 
 def _check(
     config: Config, preset: Preset | None, path: Path | str, client: S3Client | None
-) -> Fingerprint | InputError:
+) -> tuple[Fingerprint, MediaInfo | None] | InputError:
     if isinstance(path, str):
         from mediaforge.storage.s3.download import remote_fingerprint
 
         try:
-            return remote_fingerprint(config, path, client)
+            return remote_fingerprint(config, path, client), None
         except InputError as exc:
             return exc
     try:
@@ -148,17 +150,21 @@ def _check(
         return exc
 
 
-def check_input(config: Config, preset: Preset | None, path: Path) -> Fingerprint:
+def check_input(config: Config, preset: Preset | None, path: Path) -> tuple[Fingerprint, MediaInfo]:
     """Probe a local input and check that ``preset`` (unless None) can ever
-    apply to it; its fingerprint. Raises InputError with the reason a worker
-    would fail the job for, so such a job is refused before it exists (or is
-    retried)."""
+    apply to it; its fingerprint and the probe. Raises InputError with the
+    reason a worker would fail the job for, so such a job is refused before
+    it exists (or is retried)."""
+    check_readable(path)  # its messages say best what is wrong with a path
+    # The fingerprint before the probe: if the file changes while it is probed,
+    # the worker sees a fingerprint that no longer matches and probes again.
+    fp = fingerprint(path)
     # A probe, not just a stat: a file that is not media (a text file, a
     # truncated download) is refused now, before any job exists.
     info = probe(path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
     if preset is not None:
         check_applies(preset, info, path)
-    return fingerprint(path)
+    return fp, info
 
 
 class InputsRejected(InputError):
