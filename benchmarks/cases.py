@@ -557,6 +557,77 @@ def _import_offenders(importtime: str, top: int = 12) -> list[tuple[str, float]]
     return sorted(found, key=lambda item: -item[1])[:top]
 
 
+# -- 5b. start-up: what each command imports ----------------------------------
+
+# Packages a command imports only when it needs them (see docs/benchmarks.md).
+HEAVY_IMPORTS = (
+    "pydantic", "huey", "peewee", "psycopg", "redis", "boto3", "apprise", "watchdog", "yaml",
+)  # fmt: skip
+
+
+def bench_startup(sizes: Sizes) -> Report:
+    """`mediaforge --version` and `submit one.mp3` next to `python -c pass` and
+    `ffprobe -version` (the start-up of the program every job runs), and which
+    heavy packages each command imports."""
+    with Workspace("startup") as ws:
+        song = ws.root / "one.mp3"
+        ws.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=d=1", f"file:{song}"])
+        versions: list[Sample] = []
+        submits: list[Sample] = []
+        pythons: list[Sample] = []
+        ffprobes: list[Sample] = []
+        submit_args = ("submit", str(song), "-p", "mp3-audio", "--force")
+
+        def ours() -> None:
+            versions.append(ws.mediaforge("--version")[0])
+            submits.append(ws.mediaforge(*submit_args)[0])
+
+        def references() -> None:
+            pythons.append(ws.run([sys.executable, "-c", "pass"]))
+            ffprobes.append(ws.run(["ffprobe", "-version"]))
+
+        _alternate(sizes.cli_runs, ours, references)
+        imported = {
+            " ".join(args): _heavy_imports(ws, args)
+            for args in (("--version",), submit_args, ("jobs",), ("presets", "list"))
+        }
+    figures = [
+        *_absolute_figures("startup", "--version", versions, pythons, "python -c pass", 0.10),
+        *_absolute_figures("startup", "submit one.mp3", submits, pythons, "python -c pass", 0.25),
+    ]
+    ffprobe_version = median(_walls(ffprobes))
+    figures.append(
+        Figure(
+            "startup",
+            "--version: wall vs ffprobe -version",
+            median(_walls(versions)),
+            ffprobe_version,
+            "ffprobe -version",
+            median(_walls(versions)) / ffprobe_version,
+            "x",
+            samples={"mediaforge": _walls(versions), "baseline": _walls(ffprobes)},
+        )
+    )
+    notes = [
+        "startup: heavy packages imported per command: "
+        + "; ".join(f"`{cmd}`: {', '.join(mods) or 'none'}" for cmd, mods in imported.items())
+        + "."
+    ]
+    return Report(figures, {"heavy_imports": imported}, notes)
+
+
+def _heavy_imports(ws: Workspace, args: tuple[str, ...]) -> list[str]:
+    """Which of HEAVY_IMPORTS ``mediaforge ARGS`` imports (python -X importtime)."""
+    argv = [sys.executable, "-X", "importtime", MEDIAFORGE, *args]
+    _, done = timed(argv, env=ws.env, cwd=ws.root)
+    names = set()
+    for line in done.stderr.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) == 3:
+            names.add(parts[2].strip().split(".")[0])
+    return [name for name in HEAVY_IMPORTS if name in names]
+
+
 # -- 6. mediaforge jobs with a big job database ------------------------------
 
 
@@ -1081,6 +1152,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], Report]] = {
     "remux": bench_remux,
     "job-overhead": bench_job_overhead,
     "submit": bench_submit,
+    "startup": bench_startup,
     "jobs": bench_jobs,
     "s3-upload": bench_s3_upload,
 }
