@@ -10,15 +10,17 @@ import os
 import random
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from harness import (
     FFPROBE,
     MEDIAFORGE,
@@ -628,6 +630,124 @@ def _heavy_imports(ws: Workspace, args: tuple[str, ...]) -> list[str]:
     return [name for name in HEAVY_IMPORTS if name in names]
 
 
+# -- 5c. ingest: submit of a folder, and a burst into a watched folder ----------
+
+WATCH_SETTLE = 1.0  # settle_seconds of the watched folder
+
+
+def bench_watch_ingest(sizes: Sizes) -> Report:
+    """`submit FOLDER` vs a serial ffprobe loop over its files, and N files
+    dropped at once into a watched folder: seconds from their settling to the
+    last job, next to a serial ffprobe loop over them."""
+    with Workspace("ingest") as ws:
+        clips = _short_clips(ws, "clips", max(sizes.folder_files, sizes.watch_files))
+        folder = ws.folder("folder")
+        for path in clips[: sizes.folder_files]:
+            os.link(path, folder / path.name)
+        submits: list[Sample] = []
+        loops: list[Sample] = []
+
+        def submit_folder() -> None:
+            ws.use_data_dir(f"data-submit-{len(submits)}")
+            sample, done = ws.mediaforge("submit", str(folder), "-p", "h264-720p")
+            if len(done.stdout.split()) != sizes.folder_files:
+                raise BenchmarkError(f"submit made {done.stdout.split()!r}, not one job per file")
+            submits.append(sample)
+
+        def probe_loop() -> None:
+            loops.append(total([ws.run([*FFPROBE, f"file:{p}"]) for p in folder.iterdir()]))
+
+        _alternate(sizes.repeats, submit_folder, probe_loop)
+        bursts: list[float] = []
+        burst_loops: list[Sample] = []
+        for _ in range(sizes.job_rounds):
+            bursts.append(_watch_burst(ws, clips[: sizes.watch_files], len(bursts)))
+            burst_loops.append(
+                total([ws.run([*FFPROBE, f"file:{p}"]) for p in clips[: sizes.watch_files]])
+            )
+    n, m = sizes.folder_files, sizes.watch_files
+    burst, loop = median(bursts), median(_walls(burst_loops))
+    figures = [
+        *_ratio_figures(
+            "watch-ingest", f"submit of a folder of {n} files", submits, loops,
+            f"serial ffprobe loop over the {n}", wall_target=0.40,
+        ),
+        Figure(
+            "watch-ingest", f"{m} files dropped into a watched folder: settled -> last job",
+            burst, loop, f"serial ffprobe loop over the {m}", burst, "s", 20.0,
+            note=f"{burst / loop:.2f}x the loop",
+            samples={"mediaforge": bursts, "baseline": _walls(burst_loops)},
+        ),
+    ]  # fmt: skip
+    return Report(figures, {"probe_workers": os.cpu_count()})
+
+
+def _short_clips(ws: Workspace, name: str, n: int) -> list[Path]:
+    """``n`` different 0.2 s clips, cut from one lavfi run."""
+    folder = ws.folder(name)
+    synthesize(
+        folder / "clip%05d.mp4",
+        seconds=n * 0.2,
+        size="160x120",
+        muxer="segment",
+        video=("-c:v", "mpeg4", "-q:v", "4", "-g", "5"),
+        extra=("-segment_time", "0.2", "-reset_timestamps", "1", "-segment_format", "mp4"),
+    )
+    paths = sorted(folder.iterdir())[:n]
+    if len(paths) < n:
+        raise BenchmarkError(f"expected {n} clips, got {len(paths)}")
+    return paths
+
+
+def _watch_burst(ws: Workspace, clips: list[Path], round_no: int) -> float:
+    """Seconds from the moment ``clips``, dropped at once into a watched folder,
+    have settled to the moment the last of their jobs exists."""
+    inbox = ws.folder(f"inbox-{round_no}")
+    data = ws.use_data_dir(f"data-watch-{round_no}")
+    config = ws.root / "config.yaml"
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings["watch"] = [
+        {"path": str(inbox), "presets": ["h264-720p"], "settle_seconds": WATCH_SETTLE}
+    ]
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    staged = ws.folder(f"staged-{round_no}")
+    for path in clips:
+        os.link(path, staged / path.name)
+    watcher = subprocess.Popen(
+        [MEDIAFORGE, "watch"], env=ws.env, cwd=ws.root,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_for(lambda: (data / "jobs.db").exists(), 30, "the watcher to open its database")
+        time.sleep(1.0)  # let it attach to the folder
+        for path in sorted(staged.iterdir()):
+            os.rename(path, inbox / path.name)  # a whole file appears at once
+        settled = time.monotonic() + WATCH_SETTLE
+        _wait_for(lambda: _job_count(data) >= len(clips), 600, f"{len(clips)} jobs")
+        return time.monotonic() - settled
+    finally:
+        watcher.terminate()
+        watcher.wait(timeout=60)
+        del settings["watch"]
+        config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+
+
+def _job_count(data: Path) -> int:
+    with closing(sqlite3.connect(f"file:{data / 'jobs.db'}?mode=ro", uri=True)) as db:
+        try:
+            return int(db.execute('SELECT count(*) FROM "job"').fetchone()[0])
+        except sqlite3.OperationalError:  # the table is not made yet
+            return 0
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise BenchmarkError(f"gave up waiting for {what} after {seconds:g} s")
+        time.sleep(0.05)
+
+
 # -- 6. mediaforge jobs with a big job database ------------------------------
 
 
@@ -1153,6 +1273,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], Report]] = {
     "job-overhead": bench_job_overhead,
     "submit": bench_submit,
     "startup": bench_startup,
+    "watch-ingest": bench_watch_ingest,
     "jobs": bench_jobs,
     "s3-upload": bench_s3_upload,
 }

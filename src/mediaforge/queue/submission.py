@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mediaforge.config.schema import Config
-from mediaforge.errors import InputError
+from mediaforge.errors import FFmpegError, InputError, MediaforgeError
 from mediaforge.jobs.model import JobSource, NewJob
 from mediaforge.jobs.store import JobStore
 from mediaforge.media.planning import check_applies
@@ -57,7 +58,44 @@ def submit_inputs(
     new_jobs = prepare_jobs(
         config, inputs, preset, output_dir=output_dir, priority=priority, source=source
     )
-    found = [None if force else store.active_job_like(nj) for nj in new_jobs]
+    return _create(store, queue, new_jobs, priority=priority, force=force)
+
+
+def submit_each(
+    config: Config,
+    store: JobStore,
+    queue: JobQueue,
+    inputs: Sequence[Path],
+    preset: str,
+    *,
+    output_dir: Path | None = None,
+    source: JobSource = JobSource.WATCH,
+) -> list[int | InputError | FFmpegError]:
+    """Like :func:`submit_inputs`, for the watch folders: each input is probed
+    (several at once) and gets its job id, or the reason it was refused
+    (``InputError``: not media, or gone) or must wait (``FFmpegError``: ffprobe
+    timed out), without holding back the others. The jobs made share a batch id.
+    """
+    chosen = get_preset(preset, config.presets_dir)
+    fits = None if source is JobSource.WATCH else chosen
+    checked = _check_all(config, fits, inputs, None)
+    batch = uuid.uuid4().hex[:12] if len(inputs) > 1 else None
+    good = [
+        _new_job(path, check, preset, output_dir, 0, source, batch)
+        for path, check in zip(inputs, checked, strict=True)
+        if not isinstance(check, MediaforgeError)
+    ]
+    ids = iter(_create(store, queue, good, priority=0, force=False).ids)
+    return [
+        check if isinstance(check, (InputError, FFmpegError)) else next(ids) for check in checked
+    ]
+
+
+def _create(
+    store: JobStore, queue: JobQueue, new_jobs: list[NewJob], *, priority: int, force: bool
+) -> Submitted:
+    """Create the jobs not already queued or running, in one transaction, then enqueue them."""
+    found = [None] * len(new_jobs) if force else store.active_jobs_like(new_jobs)
     ids = iter(store.create([nj for nj, job in zip(new_jobs, found, strict=True) if job is None]))
     created = []
     all_ids = []
@@ -104,39 +142,74 @@ def prepare_jobs(
     new_jobs = []
     batch = uuid.uuid4().hex[:12] if len(inputs) > 1 else None
     rejected: list[str] = []
-    # One ffprobe per file is most of the time a big batch takes: run a few at once.
-    with ThreadPoolExecutor(max_workers=max(1, min(4, len(inputs)))) as pool:
-        fits = None if source is JobSource.WATCH else chosen
-        checked = list(pool.map(lambda path: _check(config, fits, path, client), inputs))
+    fits = None if source is JobSource.WATCH else chosen
+    checked = _check_all(config, fits, inputs, client)
     for path, check in zip(inputs, checked, strict=True):
+        if isinstance(check, FFmpegError):
+            raise check  # ffprobe timed out: a slow share, worth another try
         if isinstance(check, InputError):
             if len(inputs) == 1:
                 raise check
             rejected.append(str(check))
             continue
-        fp, info = check
-        new_jobs.append(
-            NewJob(
-                input_path=str(path),
-                preset=preset,
-                input_size=fp.size,
-                input_mtime=fp.mtime,
-                input_hash=fp.partial_hash,
-                input_probe=info.to_json() if info is not None else None,
-                output_dir=str(output_dir.absolute()) if output_dir else None,
-                priority=priority,
-                source=source,
-                batch=batch,
-            )
-        )
+        new_jobs.append(_new_job(path, check, preset, output_dir, priority, source, batch))
     if rejected:
         raise InputsRejected(rejected, len(inputs))
     return new_jobs
 
 
+def probe_workers(inputs: int) -> int:
+    """How many inputs to probe at once: one per core this process may use.
+    ffprobe is busy on a CPU nearly all its life (most of it starting up), so
+    more at once only queue for the same cores."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 2
+    return max(1, min(cores, inputs))
+
+
+def _check_all(
+    config: Config, preset: Preset | None, inputs: Sequence[Path | str], client: S3Client | None
+) -> list[Checked | InputError | FFmpegError]:
+    # One ffprobe per file is most of the time a big batch takes: run them in parallel.
+    if len(inputs) == 1:
+        return [_check(config, preset, inputs[0], client)]
+    with ThreadPoolExecutor(max_workers=probe_workers(len(inputs))) as pool:
+        return list(pool.map(lambda path: _check(config, preset, path, client), inputs))
+
+
+def _new_job(
+    path: Path | str,
+    check: Checked,
+    preset: str,
+    output_dir: Path | None,
+    priority: int,
+    source: JobSource,
+    batch: str | None,
+) -> NewJob:
+    fp, info = check
+    return NewJob(
+        input_path=str(path),
+        preset=preset,
+        input_size=fp.size,
+        input_mtime=fp.mtime,
+        input_hash=fp.partial_hash,
+        input_probe=info.to_json() if info is not None else None,
+        output_dir=str(output_dir.absolute()) if output_dir else None,
+        priority=priority,
+        source=source,
+        batch=batch,
+    )
+
+
+# An input's fingerprint, and its probe (None for s3:// inputs: the worker probes the download).
+Checked = tuple[Fingerprint, MediaInfo | None]
+
+
 def _check(
     config: Config, preset: Preset | None, path: Path | str, client: S3Client | None
-) -> tuple[Fingerprint, MediaInfo | None] | InputError:
+) -> Checked | InputError | FFmpegError:
     if isinstance(path, str):
         from mediaforge.storage.s3.download import remote_fingerprint
 
@@ -146,7 +219,7 @@ def _check(
             return exc
     try:
         return check_input(config, preset, path)
-    except InputError as exc:
+    except (InputError, FFmpegError) as exc:
         return exc
 
 
