@@ -10,15 +10,17 @@ import os
 import random
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from harness import (
     FFPROBE,
     MEDIAFORGE,
@@ -56,6 +58,8 @@ class Sizes:
     s3_part_mib: int  # s3.part_size_mb for it
     s3_files: int  # files in the HLS-like folder of s3-upload
     s3_repeats: int  # runs of each side of s3-upload (alternated), after one untimed
+    watch_files: int  # files dropped at once into a watched folder (watch-ingest)
+    folder_files: int  # files of one `submit FOLDER` (watch-ingest)
 
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
@@ -74,6 +78,8 @@ class Sizes:
                 s3_part_mib=5,
                 s3_files=40,
                 s3_repeats=3,
+                watch_files=100,
+                folder_files=40,
             )
         return cls(
             clip_seconds=20,
@@ -89,6 +95,8 @@ class Sizes:
             s3_part_mib=16,
             s3_files=200,
             s3_repeats=7,
+            watch_files=1000,
+            folder_files=200,
         )
 
 
@@ -362,15 +370,15 @@ def bench_remux(sizes: Sizes) -> Report:
 
 # -- 4. per-job overhead through submit + worker --burst ------------------------
 
-PROBES_PER_JOB = 3
+PROBES_PER_JOB = 2
 
 
 def bench_job_overhead(sizes: Sizes) -> Report:
     """N one-second jobs through `submit` + `worker --burst` vs N raw ffmpeg runs
     of the same commands, and vs those plus the ffprobe runs mediaforge makes
     per job: `submit` probes the input (to refuse non-media before a job
-    exists), the worker probes it again (to plan) and probes the output (to
-    verify it)."""
+    exists; the worker reuses that probe while the file is unchanged) and the
+    worker probes the output (to verify it)."""
     n, preset = sizes.jobs, "h264-720p"
     with Workspace("jobs") as ws:
         clips = ws.folder("clips")
@@ -401,10 +409,10 @@ def bench_job_overhead(sizes: Sizes) -> Report:
 
         def run_raw() -> None:
             # Job by job, in mediaforge's order, so both baselines see the same load:
-            # ffprobe the input (submit), again (worker), ffmpeg, ffprobe the output.
+            # ffprobe the input (submit), ffmpeg, ffprobe the output.
             ffmpegs, probes = [], []
             for path, command in zip(paths, raw_commands, strict=True):
-                probes += [ws.run([*FFPROBE, f"file:{path}"]) for _ in range(2)]
+                probes.append(ws.run([*FFPROBE, f"file:{path}"]))
                 ffmpegs.append(ws.run(command))
                 probes.append(ws.run([*FFPROBE, command[-1]]))
             raw_runs.append(total(ffmpegs))
@@ -431,7 +439,7 @@ def bench_job_overhead(sizes: Sizes) -> Report:
     probes = f"{PROBES_PER_JOB} ffprobe"
     figures = [
         _per_job(
-            "wall", f"{what}: wall beyond raw ffmpeg", ours, raw_runs, f"{n} ffmpeg runs", n, 30.0
+            "wall", f"{what}: wall beyond raw ffmpeg", ours, raw_runs, f"{n} ffmpeg runs", n, 100.0
         ),
         _per_job("CPU", f"{what}: CPU beyond raw ffmpeg", ours, raw_runs, "CPU of those runs", n),
         _per_job(
@@ -549,6 +557,211 @@ def _import_offenders(importtime: str, top: int = 12) -> list[tuple[str, float]]
         if depth <= 1:
             found.append((name.strip(), int(parts[1]) / 1000))
     return sorted(found, key=lambda item: -item[1])[:top]
+
+
+# -- 5b. start-up: what each command imports ----------------------------------
+
+# Packages a command imports only when it needs them (see docs/benchmarks.md).
+HEAVY_IMPORTS = (
+    "pydantic", "huey", "peewee", "psycopg", "redis", "boto3", "apprise", "watchdog", "yaml",
+)  # fmt: skip
+
+
+def bench_startup(sizes: Sizes) -> Report:
+    """`mediaforge --version` and `submit one.mp3` next to `python -c pass` and
+    `ffprobe -version` (the start-up of the program every job runs), and which
+    heavy packages each command imports."""
+    with Workspace("startup") as ws:
+        song = ws.root / "one.mp3"
+        ws.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=d=1", f"file:{song}"])
+        versions: list[Sample] = []
+        submits: list[Sample] = []
+        pythons: list[Sample] = []
+        ffprobes: list[Sample] = []
+        submit_args = ("submit", str(song), "-p", "mp3-audio", "--force")
+
+        def ours() -> None:
+            versions.append(ws.mediaforge("--version")[0])
+            submits.append(ws.mediaforge(*submit_args)[0])
+
+        def references() -> None:
+            pythons.append(ws.run([sys.executable, "-c", "pass"]))
+            ffprobes.append(ws.run(["ffprobe", "-version"]))
+
+        _alternate(sizes.cli_runs, ours, references)
+        imported = {
+            label: _heavy_imports(ws, args)
+            for label, args in (
+                ("--version", ("--version",)),
+                ("submit one.mp3", submit_args),
+                ("jobs", ("jobs",)),
+                ("presets list", ("presets", "list")),
+            )
+        }
+    figures = [
+        *_absolute_figures("startup", "--version", versions, pythons, "python -c pass", 0.10),
+        *_absolute_figures("startup", "submit one.mp3", submits, pythons, "python -c pass", 0.25),
+    ]
+    ffprobe_version = median(_walls(ffprobes))
+    figures.append(
+        Figure(
+            "startup",
+            "--version: wall vs ffprobe -version",
+            median(_walls(versions)),
+            ffprobe_version,
+            "ffprobe -version",
+            median(_walls(versions)) / ffprobe_version,
+            "x",
+            samples={"mediaforge": _walls(versions), "baseline": _walls(ffprobes)},
+        )
+    )
+    notes = [
+        "startup: heavy packages imported per command: "
+        + "; ".join(f"`{cmd}`: {', '.join(mods) or 'none'}" for cmd, mods in imported.items())
+        + "."
+    ]
+    return Report(figures, {"heavy_imports": imported}, notes)
+
+
+# Runs mediaforge as its script does, then prints the top-level packages in
+# sys.modules (a driver left out on purpose is None there: not imported).
+_LIST_IMPORTS = """
+import atexit, runpy, sys
+def listed():
+    names = {n.split(".")[0] for n, m in list(sys.modules.items()) if m is not None}
+    sys.stderr.write("\\nIMPORTED " + " ".join(sorted(names)) + "\\n")
+atexit.register(listed)
+sys.argv = ["mediaforge", *sys.argv[1:]]
+runpy.run_module("mediaforge", run_name="__main__", alter_sys=False)
+"""
+
+
+def _heavy_imports(ws: Workspace, args: tuple[str, ...]) -> list[str]:
+    """Which of HEAVY_IMPORTS ``mediaforge ARGS`` imports."""
+    _, done = timed([sys.executable, "-c", _LIST_IMPORTS, *args], env=ws.env, cwd=ws.root)
+    last = (done.stderr.rstrip().splitlines() or [""])[-1]
+    if not last.startswith("IMPORTED "):
+        raise BenchmarkError(f"mediaforge {' '.join(args)} failed: {done.stderr[-500:]}")
+    names = set(last.split()[1:])
+    return [name for name in HEAVY_IMPORTS if name in names]
+
+
+# -- 5c. ingest: submit of a folder, and a burst into a watched folder ----------
+
+WATCH_SETTLE = 1.0  # settle_seconds of the watched folder
+
+
+def bench_watch_ingest(sizes: Sizes) -> Report:
+    """`submit FOLDER` vs a serial ffprobe loop over its files, and N files
+    dropped at once into a watched folder: seconds from their settling to the
+    last job, next to a serial ffprobe loop over them."""
+    with Workspace("ingest") as ws:
+        clips = _short_clips(ws, "clips", max(sizes.folder_files, sizes.watch_files))
+        folder = ws.folder("folder")
+        for path in clips[: sizes.folder_files]:
+            os.link(path, folder / path.name)
+        submits: list[Sample] = []
+        loops: list[Sample] = []
+
+        def submit_folder() -> None:
+            ws.use_data_dir(f"data-submit-{len(submits)}")
+            sample, done = ws.mediaforge("submit", str(folder), "-p", "h264-720p")
+            if len(done.stdout.split()) != sizes.folder_files:
+                raise BenchmarkError(f"submit made {done.stdout.split()!r}, not one job per file")
+            submits.append(sample)
+
+        def probe_loop() -> None:
+            loops.append(total([ws.run([*FFPROBE, f"file:{p}"]) for p in folder.iterdir()]))
+
+        _alternate(sizes.repeats, submit_folder, probe_loop)
+        bursts: list[float] = []
+        burst_loops: list[Sample] = []
+        for _ in range(sizes.job_rounds):
+            bursts.append(_watch_burst(ws, clips[: sizes.watch_files], len(bursts)))
+            burst_loops.append(
+                total([ws.run([*FFPROBE, f"file:{p}"]) for p in clips[: sizes.watch_files]])
+            )
+    n, m = sizes.folder_files, sizes.watch_files
+    burst, loop = median(bursts), median(_walls(burst_loops))
+    figures = [
+        *_ratio_figures(
+            "watch-ingest", f"submit of a folder of {n} files", submits, loops,
+            f"serial ffprobe loop over the {n}", wall_target=0.40,
+        ),
+        Figure(
+            "watch-ingest", f"{m} files dropped into a watched folder: settled -> last job",
+            burst, loop, f"serial ffprobe loop over the {m}", burst, "s", 20.0,
+            note=f"{burst / loop:.2f}x the loop",
+            samples={"mediaforge": bursts, "baseline": _walls(burst_loops)},
+        ),
+    ]  # fmt: skip
+    return Report(figures, {"probe_workers": os.cpu_count()})
+
+
+def _short_clips(ws: Workspace, name: str, n: int) -> list[Path]:
+    """``n`` different 0.2 s clips, cut from one lavfi run."""
+    folder = ws.folder(name)
+    synthesize(
+        folder / "clip%05d.mp4",
+        seconds=n * 0.2,
+        size="160x120",
+        muxer="segment",
+        video=("-c:v", "mpeg4", "-q:v", "4", "-g", "5"),
+        extra=("-segment_time", "0.2", "-reset_timestamps", "1", "-segment_format", "mp4"),
+    )
+    paths = sorted(folder.iterdir())[:n]
+    if len(paths) < n:
+        raise BenchmarkError(f"expected {n} clips, got {len(paths)}")
+    return paths
+
+
+def _watch_burst(ws: Workspace, clips: list[Path], round_no: int) -> float:
+    """Seconds from the moment ``clips``, dropped at once into a watched folder,
+    have settled to the moment the last of their jobs exists."""
+    inbox = ws.folder(f"inbox-{round_no}")
+    data = ws.use_data_dir(f"data-watch-{round_no}")
+    config = ws.root / "config.yaml"
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings["watch"] = [
+        {"path": str(inbox), "presets": ["h264-720p"], "settle_seconds": WATCH_SETTLE}
+    ]
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    staged = ws.folder(f"staged-{round_no}")
+    for path in clips:
+        os.link(path, staged / path.name)
+    watcher = subprocess.Popen(
+        [MEDIAFORGE, "watch"], env=ws.env, cwd=ws.root,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_for(lambda: (data / "jobs.db").exists(), 30, "the watcher to open its database")
+        time.sleep(1.0)  # let it attach to the folder
+        for path in sorted(staged.iterdir()):
+            os.rename(path, inbox / path.name)  # a whole file appears at once
+        settled = time.monotonic() + WATCH_SETTLE
+        _wait_for(lambda: _job_count(data) >= len(clips), 600, f"{len(clips)} jobs")
+        return time.monotonic() - settled
+    finally:
+        watcher.terminate()
+        watcher.wait(timeout=60)
+        del settings["watch"]
+        config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+
+
+def _job_count(data: Path) -> int:
+    with closing(sqlite3.connect(f"file:{data / 'jobs.db'}?mode=ro", uri=True)) as db:
+        try:
+            return int(db.execute('SELECT count(*) FROM "job"').fetchone()[0])
+        except sqlite3.OperationalError:  # the table is not made yet
+            return 0
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise BenchmarkError(f"gave up waiting for {what} after {seconds:g} s")
+        time.sleep(0.05)
 
 
 # -- 6. mediaforge jobs with a big job database ------------------------------
@@ -1075,6 +1288,8 @@ BENCHMARKS: dict[str, Callable[[Sizes], Report]] = {
     "remux": bench_remux,
     "job-overhead": bench_job_overhead,
     "submit": bench_submit,
+    "startup": bench_startup,
+    "watch-ingest": bench_watch_ingest,
     "jobs": bench_jobs,
     "s3-upload": bench_s3_upload,
 }

@@ -12,6 +12,7 @@ See docs/benchmarks.md for what each benchmark measures.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -59,9 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         default=RESULTS,
         help="where the JSON goes (default: benchmarks/results)",
     )
+    parser.add_argument(
+        "--jobs", type=int, metavar="N", help="one-second jobs for job-overhead (default 200)"
+    )
+    parser.add_argument(
+        "--files", type=int, metavar="N", help="files dropped for watch-ingest (default 1000)"
+    )
     args = parser.parse_args(argv)
     names = _names(args.only)
     sizes = Sizes.for_mode(args.quick)
+    overrides = {"jobs": args.jobs, "watch_files": args.files}
+    sizes = dataclasses.replace(sizes, **{k: v for k, v in overrides.items() if v is not None})
 
     started = datetime.now(UTC)
     record: dict[str, Any] = {

@@ -47,3 +47,22 @@ def test_unknown_benchmark_name_is_refused_with_the_choices(tmp_path: Path) -> N
     assert "unknown benchmark(s): nope" in done.stderr
     assert "job-overhead" in done.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_quick_startup_benchmark_lists_what_each_command_imports(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--only", "startup", "--results-dir", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "| startup | --version: wall |" in done.stdout
+    [written] = tmp_path.glob("*-quick.json")
+    details = json.loads(written.read_text(encoding="utf-8"))["benchmarks"]["startup"]["details"]
+    imported = details["heavy_imports"]
+    assert imported["--version"] == []
+    assert not {"psycopg", "redis", "pydantic"} & {m for ms in imported.values() for m in ms}

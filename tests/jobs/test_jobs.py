@@ -425,3 +425,29 @@ def test_a_database_of_schema_version_3_gains_the_publish_plan_and_keeps_its_job
     with closing(sqlite3.connect(data / "jobs.db")) as db:
         [(version,)] = db.execute("SELECT value FROM mediaforge_meta WHERE key = 'schema_version'")
     assert version == str(SCHEMA_VERSION)
+
+
+def test_a_database_without_stored_probes_gains_them_and_keeps_its_jobs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    store = JobStore(connect(None, data))
+    [job_id] = new_jobs(store)
+    store.close()
+    # Make it a version 4 database, as a release before submit-time probes were kept.
+    with closing(sqlite3.connect(data / "jobs.db")) as db:
+        db.execute('ALTER TABLE "job" DROP COLUMN input_probe')
+        db.execute("UPDATE mediaforge_meta SET value = '4' WHERE key = 'schema_version'")
+        db.commit()
+
+    store = JobStore(connect(None, data))
+    try:
+        assert store.get(job_id).input_probe is None
+        [new_id] = store.create(
+            [NewJob(input_path="/media/b.mp4", preset="h264-720p", input_probe='{"x":1}')]
+        )
+        assert store.get(new_id).input_probe == '{"x":1}'
+        assert store.get(job_id).status is JobStatus.QUEUED
+    finally:
+        store.close()
+    with closing(sqlite3.connect(data / "jobs.db")) as db:
+        [(version,)] = db.execute("SELECT value FROM mediaforge_meta WHERE key = 'schema_version'")
+    assert version == str(SCHEMA_VERSION)

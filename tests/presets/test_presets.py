@@ -408,6 +408,10 @@ def test_presets_show_input_prints_one_command_that_runs(
     assert f"file:{source}" in command or f"'file:{source}'" in command
     if preset == "hls-ladder":
         assert "split=2" in command and "-var_stream_map" in command
+        # One filter thread when the graph feeds several encoders (see media/command.py).
+        assert "-filter_complex_threads 1" in command
+    else:
+        assert "-filter_complex_threads" not in command
     ran = subprocess.run(["bash", "-c", done.out], cwd=tmp_path, capture_output=True,
                          text=True, timeout=60, check=False)  # fmt: skip
     assert ran.returncode == 0, ran.stderr

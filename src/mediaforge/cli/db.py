@@ -31,6 +31,8 @@ def db_migrate(
     json_out: JsonOpt = False,
 ) -> None:
     """Copy the SQLite job database into PostgreSQL; queued jobs go on the new queue."""
+    # Before the imports below: they load peewee and huey, which pick their drivers then.
+    get_state(ctx).want("postgres", "redis")
     from mediaforge.cli.render import print_json
     from mediaforge.queue.moving import migrate_to_postgres
     from mediaforge.redact import redact_url

@@ -4,10 +4,14 @@ config, job store and queue, each opened on first use (so ``--help`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+
+from mediaforge.drivers import gate_drivers
+from mediaforge.errors import MediaforgeError
 
 if TYPE_CHECKING:
     from mediaforge.config.schema import Config
@@ -22,6 +26,25 @@ class State:
         self.config_path = config_path
         self._config: Config | None = None
         self._store: JobStore | None = None
+        self._wanted: set[str] = set()
+        # Up to ~300 ms of imports that a SQLite database and queue never need.
+        gate_drivers({"psycopg": self._uses("postgres"), "redis": self._uses("redis")})
+
+    def want(self, *servers: str) -> None:
+        """A command that talks to a server the config does not name
+        (``db migrate --to postgresql://...``) says so before it imports anything."""
+        self._wanted.update(servers)
+
+    def _uses(self, server: str) -> Callable[[], bool]:
+        def check() -> bool:
+            if server in self._wanted:
+                return True
+            try:
+                return server in self.config.servers
+            except MediaforgeError:
+                return True  # the command reads the config again and reports it
+
+        return check
 
     @property
     def config(self) -> Config:

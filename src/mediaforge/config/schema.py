@@ -367,3 +367,10 @@ class Config:
     paths: tuple[PathMapping, ...] = ()
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     s3: S3Config = field(default_factory=S3Config)
+
+    @property
+    def servers(self) -> frozenset[str]:
+        """The database servers the job database and the queue use ("postgres", "redis")."""
+        database = self.database.url or ""
+        on_postgres = database.startswith(_QUEUE_SCHEMES["postgres"])
+        return frozenset({self.queue.backend, *(["postgres"] if on_postgres else [])}) - {"sqlite"}

@@ -83,6 +83,13 @@ def _migration_7(db: peewee.Database) -> None:
         db.execute_sql('ALTER TABLE "upload" ADD COLUMN shared BOOLEAN NOT NULL DEFAULT FALSE')
 
 
+def _migration_8(db: peewee.Database) -> None:
+    # The submit-time probe of a job's input, reused by the worker while the
+    # input's fingerprint still matches (one ffprobe fewer per job).
+    if "input_probe" not in {c.name for c in db.get_columns("job")}:
+        db.execute_sql('ALTER TABLE "job" ADD COLUMN input_probe TEXT')
+
+
 # Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
 # Never edit a released migration; add the next one.
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
@@ -93,6 +100,7 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _migration_5,
     _migration_6,
     _migration_7,
+    _migration_8,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

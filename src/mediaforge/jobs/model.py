@@ -114,6 +114,9 @@ class Job:
     finished_at: float | None
     updated_at: float
     handbacks: int = 0  # hand-backs by hosts that could not see its files
+    # The submit-time probe of the input (JSON), valid while the input still
+    # matches input_size, input_mtime and input_hash; None when not taken.
+    input_probe: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
@@ -169,6 +172,7 @@ class NewJob:
     input_size: int | None = None
     input_mtime: float | None = None
     input_hash: str | None = None
+    input_probe: str | None = None  # MediaInfo.to_json(), taken for that fingerprint
     output_dir: str | None = None
     priority: int = 0
     source: JobSource = JobSource.CLI

@@ -95,6 +95,7 @@ class JobStore:
                         input_size=nj.input_size,
                         input_mtime=nj.input_mtime,
                         input_hash=nj.input_hash,
+                        input_probe=nj.input_probe,
                         preset=nj.preset,
                         output_dir=nj.output_dir,
                         priority=nj.priority,
@@ -157,6 +158,30 @@ class JobStore:
             .first()
         )
         return None if row is None else int(row.id)
+
+    def active_jobs_like(self, new_jobs: Sequence[NewJob]) -> list[Job | None]:
+        """:meth:`active_job_like` for many jobs at once: a few queries by content
+        hash (indexed) instead of one per job, whose cost grew with the queue."""
+        found: dict[tuple[str, str, str | None, str | None], Job] = {}
+        hashes = sorted({nj.input_hash for nj in new_jobs if nj.input_hash is not None})
+        for start in range(0, len(hashes), 500):  # SQLite's bound-variable limit is far above
+            rows = (
+                JobRow.select()
+                .where(
+                    JobRow.input_hash.in_(hashes[start : start + 500])
+                    & JobRow.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value])
+                )
+                .order_by(JobRow.id.desc())  # the oldest last, so it wins below
+            )
+            for row in rows:
+                key = (row.input_path, row.preset, row.input_hash, row.output_dir)
+                found[key] = Job.from_row(row)
+        return [
+            found.get((nj.input_path, nj.preset, nj.input_hash, nj.output_dir))
+            if nj.input_hash is not None
+            else self.active_job_like(nj)
+            for nj in new_jobs
+        ]
 
     def active_job_like(self, new_job: NewJob) -> Job | None:
         """A queued or running job that would make what ``new_job`` would make:

@@ -24,6 +24,8 @@ class JobRow(BaseModel):
     input_mtime = peewee.DoubleField(null=True)
     input_hash = peewee.CharField(max_length=64, null=True)
     input_duration = peewee.DoubleField(null=True)
+    # The submit-time probe (JSON) for the fingerprint above: the worker reuses it.
+    input_probe = peewee.TextField(null=True)
     preset = peewee.CharField(max_length=200)
     output_dir = peewee.TextField(null=True)
     priority = peewee.IntegerField(default=0)

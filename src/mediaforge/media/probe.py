@@ -102,6 +102,21 @@ class MediaInfo:
             ],
         }
 
+    def to_json(self) -> str:
+        """The probe as stored with a job, so the worker need not run ffprobe again."""
+        fields = {k: v for k, v in asdict(self).items() if k != "path"}
+        return json.dumps(fields, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str, path: Path) -> MediaInfo:
+        """A probe stored by :meth:`to_json`, for the file now at ``path``."""
+        data = json.loads(text)
+        streams = tuple(
+            StreamInfo(**{**s, "sar": tuple(s["sar"]) if s["sar"] else None})
+            for s in data.pop("streams")
+        )
+        return cls(path=path, streams=streams, **data)
+
 
 def check_readable(path: Path) -> None:
     """Raise :class:`InputError` unless ``path`` is a non-empty regular file we can read."""

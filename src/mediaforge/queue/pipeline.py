@@ -34,7 +34,7 @@ from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.store import JobStore
 from mediaforge.media.command import build_command
 from mediaforge.media.planning import Action, Plan, plan_job
-from mediaforge.media.probe import MediaInfo, probe
+from mediaforge.media.probe import MediaInfo, check_readable, probe
 from mediaforge.media.process import Progress, run_ffmpeg
 from mediaforge.media.verify import verify_output
 from mediaforge.notify.delivery import notify_job_now
@@ -46,7 +46,11 @@ from mediaforge.queue.publishing import (
     plan_placements,
     publish_planned,
 )
-from mediaforge.queue.superseding import input_at_start, input_before_publishing
+from mediaforge.queue.superseding import (
+    input_at_start,
+    input_before_publishing,
+    stored_probe,
+)
 from mediaforge.storage.local import ensure_folder, remove_quietly, remove_stale_temps
 from mediaforge.storage.paths import PathMap
 from mediaforge.storage.s3.client import is_s3_url
@@ -191,11 +195,20 @@ def run_job(
         if remote:
             download = download_folder(config, job.id, job.attempts)
             input_path = _fetch(store, config, job, worker, download, stop)
-        info = _prober(config)(input_path)  # first: it says best what is wrong with an input
-        if not remote:
+        if remote:
+            info = _prober(config)(input_path)
+        else:
+            check_readable(input_path)  # first: it says best what is wrong with an input
             started_as, superseded = input_at_start(store, job, worker, input_path)
             if superseded:
                 return _supersede(store, job, worker, superseded)
+            # The probe taken at submit, while the input is unchanged: one ffprobe
+            # fewer per job. The outputs are still verified by a fresh probe.
+            stored = stored_probe(job, started_as)
+            if stored is not None:
+                info = MediaInfo.from_json(stored, input_path)
+            else:
+                info = _prober(config)(input_path)
         out_dir = _output_dir(job, config, input_path)
         ensure_folder(out_dir)
         remove_stale_temps(out_dir, job.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -10,11 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mediaforge.config.schema import Config
-from mediaforge.errors import InputError
+from mediaforge.errors import FFmpegError, InputError, MediaforgeError
 from mediaforge.jobs.model import JobSource, NewJob
 from mediaforge.jobs.store import JobStore
 from mediaforge.media.planning import check_applies
-from mediaforge.media.probe import probe
+from mediaforge.media.probe import MediaInfo, check_readable, probe
 from mediaforge.presets.loading import get_preset
 from mediaforge.presets.model import Preset
 from mediaforge.queue.backend import JobQueue
@@ -67,7 +68,51 @@ def submit_inputs(
     )
     if bad and (all_or_nothing or not new_jobs):
         raise _rejection(bad, len(inputs))
-    found = [None if force else store.active_job_like(nj) for nj in new_jobs]
+    return _create(store, queue, new_jobs, priority=priority, force=force, refused=bad)
+
+
+def submit_each(
+    config: Config,
+    store: JobStore,
+    queue: JobQueue,
+    inputs: Sequence[Path],
+    preset: str,
+    *,
+    output_dir: Path | None = None,
+    source: JobSource = JobSource.WATCH,
+) -> list[int | InputError | FFmpegError]:
+    """Like :func:`submit_inputs`, for the watch folders: each input is probed
+    (several at once) and gets its job id, or the reason it was refused
+    (``InputError``: not media, or gone) or must wait (``FFmpegError``: ffprobe
+    timed out), without holding back the others. The jobs made share a batch id.
+    """
+    chosen = get_preset(preset, config.presets_dir)
+    fits = None if source is JobSource.WATCH else chosen
+    checked = _check_all(config, fits, inputs, None)
+    batch = uuid.uuid4().hex[:12] if len(inputs) > 1 else None
+    paths = PathMap.of(config)
+    good = [
+        _new_job(paths, path, check, preset, output_dir, 0, source, batch)
+        for path, check in zip(inputs, checked, strict=True)
+        if not isinstance(check, MediaforgeError)
+    ]
+    ids = iter(_create(store, queue, good, priority=0, force=False).ids)
+    return [
+        check if isinstance(check, (InputError, FFmpegError)) else next(ids) for check in checked
+    ]
+
+
+def _create(
+    store: JobStore,
+    queue: JobQueue,
+    new_jobs: list[NewJob],
+    *,
+    priority: int,
+    force: bool,
+    refused: Sequence[InputError] = (),
+) -> Submitted:
+    """Create the jobs not already queued or running, in one transaction, then enqueue them."""
+    found = [None] * len(new_jobs) if force else store.active_jobs_like(new_jobs)
     ids = iter(store.create([nj for nj, job in zip(new_jobs, found, strict=True) if job is None]))
     created = []
     all_ids = []
@@ -82,7 +127,7 @@ def submit_inputs(
     for job_id in created:
         queue.enqueue(job_id, priority=priority)
     return Submitted(
-        all_ids, frozenset(all_ids) - frozenset(created), tuple(str(e) for e in bad)
+        all_ids, frozenset(all_ids) - frozenset(created), tuple(str(e) for e in refused)
     )
 
 
@@ -141,59 +186,101 @@ def check_inputs(
     new_jobs = []
     batch = uuid.uuid4().hex[:12] if len(inputs) > 1 else None
     rejected: list[InputError] = []
-    # One ffprobe per file is most of the time a big batch takes: run a few at once.
-    with ThreadPoolExecutor(max_workers=max(1, min(4, len(inputs)))) as pool:
-        fits = None if source is JobSource.WATCH else chosen
-        checked = list(pool.map(lambda path: _check(config, fits, path, client), inputs))
+    fits = None if source is JobSource.WATCH else chosen
+    checked = _check_all(config, fits, inputs, client)
     # Jobs store canonical paths: any host that shares the storage can run them.
     paths = PathMap.of(config)
-    for path, fp in zip(inputs, checked, strict=True):
-        if isinstance(fp, InputError):
-            rejected.append(fp)
+    for path, check in zip(inputs, checked, strict=True):
+        if isinstance(check, FFmpegError):
+            raise check  # ffprobe timed out: a slow share, worth another try
+        if isinstance(check, InputError):
+            rejected.append(check)
             continue
-        new_jobs.append(
-            NewJob(
-                input_path=path if isinstance(path, str) else paths.to_canonical(str(path)),
-                preset=preset,
-                input_size=fp.size,
-                input_mtime=fp.mtime,
-                input_hash=fp.partial_hash,
-                output_dir=paths.to_canonical(str(output_dir.absolute())) if output_dir else None,
-                priority=priority,
-                source=source,
-                batch=batch,
-            )
-        )
+        new_jobs.append(_new_job(paths, path, check, preset, output_dir, priority, source, batch))
     return new_jobs, rejected
+
+
+def probe_workers(inputs: int) -> int:
+    """How many inputs to probe at once: one per core this process may use.
+    ffprobe is busy on a CPU nearly all its life (most of it starting up), so
+    more at once only queue for the same cores."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 2
+    return max(1, min(cores, inputs))
+
+
+def _check_all(
+    config: Config, preset: Preset | None, inputs: Sequence[Path | str], client: S3Client | None
+) -> list[Checked | InputError | FFmpegError]:
+    # One ffprobe per file is most of the time a big batch takes: run them in parallel.
+    if len(inputs) == 1:
+        return [_check(config, preset, inputs[0], client)]
+    with ThreadPoolExecutor(max_workers=probe_workers(len(inputs))) as pool:
+        return list(pool.map(lambda path: _check(config, preset, path, client), inputs))
+
+
+def _new_job(
+    paths: PathMap,
+    path: Path | str,
+    check: Checked,
+    preset: str,
+    output_dir: Path | None,
+    priority: int,
+    source: JobSource,
+    batch: str | None,
+) -> NewJob:
+    fp, info = check
+    return NewJob(
+        input_path=path if isinstance(path, str) else paths.to_canonical(str(path)),
+        preset=preset,
+        input_size=fp.size,
+        input_mtime=fp.mtime,
+        input_hash=fp.partial_hash,
+        input_probe=info.to_json() if info is not None else None,
+        output_dir=paths.to_canonical(str(output_dir.absolute())) if output_dir else None,
+        priority=priority,
+        source=source,
+        batch=batch,
+    )
+
+
+# An input's fingerprint, and its probe (None for s3:// inputs: the worker probes the download).
+Checked = tuple[Fingerprint, MediaInfo | None]
 
 
 def _check(
     config: Config, preset: Preset | None, path: Path | str, client: S3Client | None
-) -> Fingerprint | InputError:
+) -> Checked | InputError | FFmpegError:
     if isinstance(path, str):
         from mediaforge.storage.s3.download import remote_fingerprint
 
         try:
-            return remote_fingerprint(config, path, client)
+            return remote_fingerprint(config, path, client), None
         except InputError as exc:
             return exc
     try:
         return check_input(config, preset, path)
-    except InputError as exc:
+    except (InputError, FFmpegError) as exc:
         return exc
 
 
-def check_input(config: Config, preset: Preset | None, path: Path) -> Fingerprint:
+def check_input(config: Config, preset: Preset | None, path: Path) -> tuple[Fingerprint, MediaInfo]:
     """Probe a local input and check that ``preset`` (unless None) can ever
-    apply to it; its fingerprint. Raises InputError with the reason a worker
-    would fail the job for, so such a job is refused before it exists (or is
-    retried)."""
+    apply to it; its fingerprint and the probe. Raises InputError with the
+    reason a worker would fail the job for, so such a job is refused before
+    it exists (or is retried)."""
+    check_readable(path)  # its messages say best what is wrong with a path
+    # The fingerprint before the probe: if the file changes while it is probed,
+    # the worker sees a fingerprint that no longer matches and probes again.
+    fp = fingerprint(path)
     # A probe, not just a stat: a file that is not media (a text file, a
     # truncated download) is refused now, before any job exists.
     info = probe(path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
     if preset is not None:
         check_applies(preset, info, path)
-    return fingerprint(path)
+    return fp, info
 
 
 class InputsRejected(InputError):

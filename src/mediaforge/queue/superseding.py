@@ -36,9 +36,22 @@ def input_at_start(store: JobStore, job: Job, worker: str, path: Path) -> tuple[
     if newer is not None:
         return fp, f"superseded by job {newer}: {path} changed after this job was created"
     store.set_input_facts(
-        job.id, worker, input_size=fp.size, input_mtime=fp.mtime, input_hash=fp.partial_hash
+        job.id,
+        worker,
+        input_size=fp.size,
+        input_mtime=fp.mtime,
+        input_hash=fp.partial_hash,
+        input_probe=None,  # taken of the old content
     )
     return fp, ""
+
+
+def stored_probe(job: Job, seen: Fingerprint) -> str | None:
+    """The job's submit-time probe when the input is still what it was taken
+    of (``seen`` is its fingerprint now), else None: probe it again."""
+    if job.input_probe is None or not _same(seen, job.input_size, job.input_mtime, job.input_hash):
+        return None
+    return job.input_probe
 
 
 def input_before_publishing(store: JobStore, job: Job, path: Path, seen: Fingerprint) -> str:

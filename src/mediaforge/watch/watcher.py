@@ -2,7 +2,7 @@
 
 A file is submitted only when it is *stable*: its size, mtime and inode stayed
 the same for the rule's ``settle_seconds`` (:class:`StabilityTracker`), it can
-be opened, and ffprobe reads it (``submit_inputs`` probes every input).
+be opened, and ffprobe reads it (``submit_each`` probes every input).
 Events (inotify, through watchdog) and scans only mark files as candidates;
 one loop (:meth:`Watcher.step`) decides, so a burst of events costs a few
 ``stat`` calls, not a storm of probes. Network and FUSE mounts, where inotify
@@ -51,7 +51,7 @@ from mediaforge.jobs.store import JobStore
 from mediaforge.media.probe import check_readable
 from mediaforge.presets.loading import get_preset
 from mediaforge.queue.backend import JobQueue
-from mediaforge.queue.submission import submit_inputs
+from mediaforge.queue.submission import submit_each
 from mediaforge.storage.inputs import Fingerprint, fingerprint
 from mediaforge.storage.s3.rows import UploadStore
 from mediaforge.units import backoff
@@ -562,37 +562,25 @@ class Watcher:
                 log.debug("%s: same content as job %s; not new work", d.path, old)
 
     def _submit_batch(self, folder: _Folder, batch: list[_Decision], preset: str) -> None:
-        """Submit ``batch`` in one call (the jobs share a batch id); when a file
-        is refused, the others one by one. Submitting probes every file."""
-
-        def submit_paths(paths: list[Path]) -> list[int]:
-            return submit_inputs(
-                self.config, self.store, self.queue, paths, preset,
-                output_dir=folder.output_dir, source=JobSource.WATCH,
-            ).ids
-
-        if len(batch) > 1:
-            try:
-                ids = submit_paths([d.path for d in batch])
-            except (InputError, FFmpegError):
-                pass  # someone is refused: find out who below
-            else:
-                for d, job_id in zip(batch, ids, strict=True):
-                    d.jobs[preset], d.own_jobs = job_id, True
-                self.submitted += ids
-                return
-        for d in batch:
-            try:
-                [job_id] = submit_paths([d.path])
-            except InputError as exc:  # not media, or gone or unreadable since it settled
+        """Submit ``batch`` in one call: its files are probed several at once and
+        its jobs made in one transaction (they share a batch id). A file that is
+        refused holds back none of the others."""
+        if not batch:
+            return
+        results = submit_each(
+            self.config, self.store, self.queue, [d.path for d in batch], preset,
+            output_dir=folder.output_dir, source=JobSource.WATCH,
+        )  # fmt: skip
+        for d, result in zip(batch, results, strict=True):
+            if isinstance(result, FFmpegError):  # ffprobe timed out: a slow share
+                log.warning("%s: %s; trying again later", d.path, result)
+            elif isinstance(result, InputError):  # not media, or gone since it settled
                 if d.path.exists():
-                    log.warning("not picked up: %s", exc)  # looked at again if it changes
+                    log.warning("not picked up: %s", result)  # looked at again if it changes
                 d.rejected = True
-            except FFmpegError as exc:  # ffprobe timed out: a slow share, worth another look
-                log.warning("%s: %s; trying again later", d.path, exc)
             else:
-                d.jobs[preset], d.own_jobs = job_id, True
-                self.submitted.append(job_id)
+                d.jobs[preset], d.own_jobs = result, True
+                self.submitted.append(result)
 
     def _settle(self, folder: _Folder, path: Path, state: FileState) -> None:
         """Done with this state of ``path``: not looked at again until it changes."""
