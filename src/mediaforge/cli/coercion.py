@@ -35,9 +35,22 @@ _DEFAULT_PATH_CHECKS = {
     "allow_dash": False,
     "path_type": None,
 }
-# pydantic's words, which typer shows for a bad value.
+# pydantic's words, which typer shows for a bad value (cli/helptext.py words
+# the line from ``kind`` and ``value``).
 _NOT_INT = "Input should be a valid integer, unable to parse string as an integer"
 _NOT_NUMBER = "Input should be a valid number, unable to parse string as a number"
+
+
+class ValueRefused(BadParameter):
+    """A plain value refused; ``kind`` says what was wanted: "int", "float" or
+    "range" (a number outside its bounds)."""
+
+    def __init__(
+        self, message: str, *, value: Any, kind: str, ctx: Any = None, param: Any = None
+    ) -> None:
+        super().__init__(message, ctx=ctx, param=param)
+        self.value = value
+        self.kind = kind
 
 
 def _number(kind: type[int] | type[float], info: Any) -> Callable[[Any], Any] | None:
@@ -51,11 +64,15 @@ def _number(kind: type[int] | type[float], info: Any) -> Callable[[Any], Any] | 
         try:
             number = kind(value.strip() if isinstance(value, str) else value)
         except ValueError:
-            raise BadParameter(_NOT_INT if kind is int else _NOT_NUMBER) from None
+            wanted = "int" if kind is int else "float"
+            message = _NOT_INT if kind is int else _NOT_NUMBER
+            raise ValueRefused(message, value=value, kind=wanted) from None
         if low is not None and number < low:
-            raise BadParameter(f"Input should be greater than or equal to {low}")
+            message = f"Input should be greater than or equal to {low}"
+            raise ValueRefused(message, value=value, kind="range")
         if high is not None and number > high:
-            raise BadParameter(f"Input should be less than or equal to {high}")
+            message = f"Input should be less than or equal to {high}"
+            raise ValueRefused(message, value=value, kind="range")
         return number
 
     return convert
@@ -113,8 +130,10 @@ class _PlainRuntimeParam(RuntimeParam):
             return self.convert(value)
         except TypeError:
             return self.fallback()._coerce_value(value, param=param, ctx=ctx)
-        except BadParameter as exc:
-            raise BadParameter(exc.message, ctx=ctx, param=param) from None
+        except ValueRefused as exc:
+            raise ValueRefused(
+                exc.message, value=exc.value, kind=exc.kind, ctx=ctx, param=param
+            ) from None
 
 
 def use_plain_coercion() -> None:

@@ -144,18 +144,32 @@ class PlainGroup(TyperGroup):
         self.format_commands(ctx, formatter)
 
 
+def _refused_value(exc: Exception) -> tuple[str, Any] | None:
+    """What kind of value a refused number should have been ("int", "float",
+    "range") and the value given, or None for another error. The sentences of
+    typer's pydantic ("Input should be a valid integer, unable to parse string
+    as an integer") and of cli/coercion.py's stand-in for it are not ours."""
+    kind = getattr(exc, "kind", None)
+    if isinstance(kind, str):
+        return kind, getattr(exc, "value", None)
+    errors = getattr(exc.__cause__, "errors", None)
+    if callable(errors) and errors():
+        first = errors()[0]
+        name = str(first.get("type", ""))
+        wanted = "int" if name.startswith("int_") else "float" if name.startswith("float_") else ""
+        return wanted or "range", first.get("input")
+    return None
+
+
 def error_line(exc: Exception) -> str:
     """A usage error as one line that names the argument or option, in our words."""
     param = getattr(exc, "param", None)
     message = str(getattr(exc, "message", exc))
-    # typer checks numbers with pydantic, whose sentences ("Input should be a
-    # valid integer, unable to parse string as an integer") are not ours.
-    errors = getattr(exc.__cause__, "errors", None)
-    if callable(errors) and errors():
-        first = errors()[0]
-        kind, value = str(first.get("type", "")), first.get("input")
-        if kind.startswith(("int_", "float_")):
-            what = "a whole number" if kind.startswith("int_") else "a number"
+    refused = _refused_value(exc)
+    if refused is not None:
+        kind, value = refused
+        if kind in ("int", "float"):
+            what = "a whole number" if kind == "int" else "a number"
             if param is not None and metavar(param) == "JOB":
                 what = "a job id ('mediaforge jobs' lists them)"
             message = f"'{value}' is not {what}"
