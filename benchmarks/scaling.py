@@ -221,6 +221,7 @@ def bench_scaling(quick: bool) -> tuple[list[Figure], dict[str, Any], list[str]]
                 rows = list(JobRow.select().where(JobRow.id.in_(ids)))
                 per_worker = {r.worker.split("/")[0] for r in rows}
                 gaps = _gaps_ms(rows)
+                runs = [r.finished_at - r.started_at for r in rows]  # claim to finish
             finally:
                 farm.close()
             shutil.rmtree(out)
@@ -242,9 +243,14 @@ def bench_scaling(quick: bool) -> tuple[list[Figure], dict[str, Any], list[str]]
                     1 / 0.9 if workers == 8 else None,
                     note=(
                         f"efficiency {one_worker / took:.2f}; vs ffmpeg alone {ideal / took:.2f}; "
-                        f"gap between jobs {median(gaps):.1f} ms"
+                        f"gap between jobs {median(gaps):.1f} ms; a job {median(runs):.2f} s"
                     ),
-                    samples={"measured": [took], "ffmpeg_alone": alone, "gaps_ms": gaps},
+                    samples={
+                        "measured": [took],
+                        "ffmpeg_alone": alone,
+                        "gaps_ms": gaps,
+                        "job_seconds": runs,
+                    },
                 )
             )
             details["layouts"][what] = {"seconds": took, "hosts_used": len(per_worker)}
