@@ -60,6 +60,7 @@ class Sizes:
     s3_repeats: int  # runs of each side of s3-upload (alternated), after one untimed
     watch_files: int  # files dropped at once into a watched folder (watch-ingest)
     folder_files: int  # files of one `submit FOLDER` (watch-ingest)
+    quick: bool = False  # scaling and claim-overhead: fewer layouts, rounds and jobs
 
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
@@ -80,6 +81,7 @@ class Sizes:
                 s3_repeats=3,
                 watch_files=100,
                 folder_files=40,
+                quick=True,
             )
         return cls(
             clip_seconds=20,
@@ -1282,6 +1284,23 @@ def _median_or_none(values: list[float]) -> str:
     return f"{median(values):.2f}" if values else "(unknown)"
 
 
+# -- 8. scale-out: many workers on many hosts (see scaling.py) ------------------
+
+
+def bench_scaling(sizes: Sizes) -> Report:
+    """1 to 8 workers on 1 to 4 simulated hosts, jobs that take wall time, not CPU."""
+    import scaling
+
+    return Report(*scaling.bench_scaling(sizes.quick))
+
+
+def bench_claim_overhead(sizes: Sizes) -> Report:
+    """What the queue and the job database cost per job, on each backend."""
+    import scaling
+
+    return Report(*scaling.bench_claim_overhead(sizes.quick))
+
+
 BENCHMARKS: dict[str, Callable[[Sizes], Report]] = {
     "run": bench_run,
     "hls-ladder": bench_hls_ladder,
@@ -1292,4 +1311,6 @@ BENCHMARKS: dict[str, Callable[[Sizes], Report]] = {
     "watch-ingest": bench_watch_ingest,
     "jobs": bench_jobs,
     "s3-upload": bench_s3_upload,
+    "scaling": bench_scaling,
+    "claim-overhead": bench_claim_overhead,
 }

@@ -203,6 +203,12 @@ class Mediaforge:
         """``wait_until``, showing the started processes' logs if it fails."""
         wait_until(condition, seconds, what, detail=self.logs)
 
+    def close_store(self) -> None:
+        """Close this process's connection to the job database (before a server restart)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
     def stop(self) -> None:
         """Kill the started processes still running, then any ffmpeg working on
         a file in ``home``; close the job database."""

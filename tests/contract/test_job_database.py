@@ -3,6 +3,7 @@ same answers. Real servers (tests/backends.py), no mocks."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
@@ -17,8 +18,9 @@ from mediaforge.jobs.clock import database_time
 from mediaforge.jobs.database import SCHEMA_VERSION, connect
 from mediaforge.jobs.model import JobStatus, NewJob, Output
 from mediaforge.jobs.store import JobStore
-from mediaforge.jobs.tables import MetaRow
+from mediaforge.jobs.tables import MetaRow, WorkerRow
 from mediaforge.jobs.upload_rows import NewUpload
+from mediaforge.jobs.workers import WorkerState
 from mediaforge.notify.store import NewNotification, NotificationStore
 from mediaforge.storage.s3.rows import UploadStore
 
@@ -199,3 +201,90 @@ def test_a_connection_the_server_closed_is_reopened_on_the_next_use(
     assert store.get(job_id).status is JobStatus.QUEUED
     assert store.claim(job_id, "w1") is not None
     store.close()
+
+
+# -- the worker table (``mediaforge workers``) ---------------------------------------------
+
+
+def test_workers_register_beat_and_are_listed_with_the_jobs_they_hold(store: JobStore) -> None:
+    workers = store.workers
+    alive, gone = workers.register("alpha:10:aa"), workers.register("beta:20:bb")
+    (job_id,) = new_jobs(store)
+    assert store.claim(job_id, f"{alive}/Worker-1") is not None
+    store.heartbeat(job_id, f"{alive}/Worker-1", 0.25)
+    time.sleep(0.6)
+    assert workers.beat(alive)
+
+    listed = {w.id: w for w in workers.list_workers(stale_after=0.5)}
+    assert set(listed) == {alive, gone}
+    assert listed[alive].state is WorkerState.RUNNING
+    assert [(j.id, j.progress) for j in listed[alive].jobs] == [(job_id, pytest.approx(0.25))]
+    assert listed[gone].state is WorkerState.STALE and listed[gone].jobs == ()
+    assert listed[alive].age < 0.5 <= listed[gone].age  # ages on the database's clock
+    assert listed[alive].host == socket.gethostname()
+
+    assert workers.prune(older_than=0.5) == 1
+    assert [w.id for w in workers.list_workers(stale_after=0.5)] == [alive]
+    workers.deregister(alive)
+    assert workers.list_workers(stale_after=0.5) == []
+
+
+def test_a_pruned_worker_registers_again_at_its_next_beat(store: JobStore) -> None:
+    worker = store.workers.register("alpha:10:aa")
+    time.sleep(0.2)
+    assert store.workers.prune(older_than=0.1) == 1
+    assert store.workers.beat(worker)
+    assert [w.id for w in store.workers.list_workers(stale_after=5)] == [worker]
+
+
+def test_only_a_live_worker_on_another_host_could_see_differently(store: JobStore) -> None:
+    workers = store.workers
+    me = workers.register("alpha:10:aa")
+    assert not workers.others_could_see_differently(me, stale_after=5)
+    other = workers.register("beta:20:bb")
+    WorkerRow.update(host="beta.example").where(WorkerRow.id == other).execute()
+    assert workers.others_could_see_differently(me, stale_after=5)
+    time.sleep(0.3)
+    workers.beat(me)
+    assert not workers.others_could_see_differently(me, stale_after=0.2)  # beta went stale
+    assert not workers.others_could_see_differently("unregistered:1:x", stale_after=5)
+
+
+def test_a_job_released_without_counting_the_attempt_is_queued_as_before(
+    store: JobStore,
+) -> None:
+    # A claim whose answer the outage swallowed: the worker gives the job back.
+    (job_id,) = new_jobs(store)
+    store.claim(job_id, "w1")
+    assert not store.release(job_id, "w2", count_attempt=False)  # not w2's to give
+    assert store.release(job_id, "w1", count_attempt=False)
+    job = store.get(job_id)
+    assert (job.status, job.attempts, job.worker) == (JobStatus.QUEUED, 0, None)
+    assert not store.release(job_id, "w1", count_attempt=False)  # once only
+
+
+# -- uploads of files on one host's disk ------------------------------------------------------
+
+
+def test_uploads_of_a_hosts_local_files_are_left_to_that_host(store: JobStore) -> None:
+    here = socket.gethostname()
+    local, shared = new_jobs(store, 2)
+    for job_id, on_share in ((local, False), (shared, True)):
+        store.claim(job_id, "w1")
+        upload = NewUpload(
+            "output", f"/out/{job_id}.mp4", f"{job_id}.mp4", "bucket", f"{job_id}.mp4", 10,
+            "video/mp4", shared=on_share,
+        )  # fmt: skip
+        assert store.finish(job_id, "w1", JobStatus.SUCCEEDED, uploads=[upload])
+    uploads = UploadStore(store)
+    later = time.time() + 1
+
+    assert uploads.due_job_ids(later, host=here) == [local, shared]
+    assert uploads.due_job_ids(later, host="elsewhere.example") == [shared]
+    assert uploads.waiting_elsewhere(local, host="elsewhere.example")
+    assert not uploads.waiting_elsewhere(shared, host="elsewhere.example")
+    assert uploads.claim(local, "elsewhere/w", everything=True, host="elsewhere.example") == []
+    claimed = uploads.claim(shared, "elsewhere/w", everything=True, host="elsewhere.example")
+    assert [u.key for u in claimed] == [f"{shared}.mp4"]
+    mine = uploads.claim(local, "here/w", everything=True, host=here)
+    assert [(u.key, u.host) for u in mine] == [(f"{local}.mp4", here)]

@@ -345,3 +345,30 @@ def test_retry_on_another_host_checks_the_input_where_that_host_mounts_it(hosts:
 
     assert retried.code == 0, retried.err
     assert hosts.status(job["id"])["status"] == "queued"
+
+
+def test_a_host_without_the_mount_hands_back_even_before_another_host_is_up(
+    hosts: Hosts,
+) -> None:
+    # After a power cut hosts come back in any order: the first one up may not
+    # have the share mounted yet. Its jobs wait for a host that sees it.
+    nas = share(hosts, "nas", hosts.clip())
+    beta = host_config(hosts, "beta", nas)
+    gamma = host_config(hosts, "gamma", hosts.root / "not-mounted", handback_delay=0.5)
+    [job] = hosts.on(beta, "submit", nas / "clip.mp4", "--preset", "fast", "--json").json()
+    hosts.start_host("gamma", config=gamma)  # the only worker, blind to the share
+
+    note = f"host gamma cannot see {CANONICAL}"
+    hosts.wait_until(
+        lambda: (hosts.status(job["id"])["note"] or "").startswith(note),
+        30,
+        "gamma to hand the job back",
+    )
+    assert hosts.status(job["id"])["status"] == "queued"
+
+    hosts.start_host("beta", config=beta)
+    hosts.wait_until(lambda: hosts.status(job["id"])["status"] == "succeeded", 60, "beta to run it")
+    done = hosts.job(job["id"])
+    assert done.worker is not None and done.worker.startswith("beta:")
+    assert done.attempts == 1
+    assert (nas / "clip.fast.mp4").is_file()

@@ -36,8 +36,14 @@ def unseen_folder(config: Config, job: Job, input_path: Path) -> str | None:
     return None
 
 
-def others_may_see(store: JobStore, config: Config, worker: str) -> bool:
-    """Whether a live worker elsewhere (another host or container) might see what this cannot."""
+def others_may_see(store: JobStore, config: Config, worker: str, unseen: str) -> bool:
+    """Whether a live worker elsewhere (another host or container) might see
+    what this cannot, or may come to: a share this host maps but has not
+    mounted is waited for even when no other worker is up yet (after a power
+    cut, hosts and their mounts come back in any order; the hand-back limit
+    bounds the wait)."""
+    if PathMap.of(config).mapped(unseen) is not None:
+        return True
     return store.workers.others_could_see_differently(process_id(worker), config.worker.stale_after)
 
 

@@ -183,7 +183,7 @@ def run_job(
         # First: a host that cannot see the files must not touch an earlier
         # attempt's publish plan either (it would find nothing and drop it).
         unseen = None if remote else unseen_folder(config, job, input_path)
-        if unseen is not None and others_may_see(store, config, worker):
+        if unseen is not None and others_may_see(store, config, worker, unseen):
             if not hand_over(store, config, job, worker, unseen):
                 return Outcome(store.get(job.id))  # failed: no host could see it
             return Outcome(store.get(job.id), retry_in=config.worker.handback_delay, refused=True)

@@ -140,6 +140,10 @@ class MediaforgeConsumer:
         # until when (monotonic) this worker leaves them to other hosts.
         self._refused: dict[int, float] = {}
         self._handback_delay = config.worker.handback_delay
+        # Jobs whose run the database cut short: job id -> the worker id they
+        # may still be held under; given back (no attempt used) once it is back,
+        # before their heartbeat goes stale and recovery counts an attempt.
+        self._interrupted: dict[int, str] = {}
         self.name = this_worker_prefix()
         # The worker's own heartbeat (`mediaforge workers`), beside its jobs'.
         self._presence = Pulse(
@@ -167,9 +171,11 @@ class MediaforgeConsumer:
         with self._running_lock:
             self._running += 1
         try:
-            if self._still_refused(job_id):
-                return
             try:
+                # Inside the guard: a refused job is looked up in the job
+                # database, which may be away as well.
+                if self._still_refused(job_id):
+                    return
                 outcome = run_job(
                     self.store,
                     self.config,
@@ -178,6 +184,9 @@ class MediaforgeConsumer:
                     stop=lambda: SHUTDOWN if self.hand_back.is_set() else None,
                 )
             except CONNECTION_ERRORS:
+                # The claim may have been made even if its answer was lost:
+                # the job is then running in this worker's name, on nothing.
+                self._interrupted[job_id] = worker
                 self._requeue_after_outage(job_id)
                 return
             if outcome.refused:
@@ -207,6 +216,16 @@ class MediaforgeConsumer:
             log.error("job %s: left to recovery: %s", job_id, exc)
             return
         log.warning("job %s: job database unreachable; queued again in %g s", job_id, OUTAGE_RETRY)
+
+    def _release_interrupted(self) -> None:
+        for job_id, worker in list(self._interrupted.items()):
+            try:
+                released = self.store.release(job_id, worker, count_attempt=False)
+            except CONNECTION_ERRORS:
+                return  # still away: the next loop tries again
+            self._interrupted.pop(job_id, None)
+            if released:
+                log.info("job %s: given back after the database outage (no attempt used)", job_id)
 
     def _still_refused(self, job_id: int) -> bool:
         """A job this worker handed back lately (it cannot see its files) goes
@@ -392,6 +411,8 @@ class MediaforgeConsumer:
                     self.recover()
                 except Exception:  # a locked or unreachable DB must not kill the worker
                     log.exception("recovery sweep failed; will try again")
+            if self._interrupted:
+                self._release_interrupted()
             if self.burst and self._idle():
                 log.info("queue is empty; burst worker stopping")
                 self.stop(None)
