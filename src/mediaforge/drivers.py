@@ -37,3 +37,12 @@ def redis(what: str) -> ModuleType:
     except ImportError:
         raise ConfigError(_hint(what, "redis", "redis")) from None
     return module
+
+
+def require_serve() -> None:
+    """Starlette and uvicorn (``mediaforge serve``), or ConfigError naming the extra."""
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise ConfigError(_hint("'mediaforge serve'", "serve", "starlette uvicorn")) from None

@@ -122,6 +122,21 @@ class JobStore:
             query = query.where(JobRow.status == status.value)
         return [Job.from_row(r) for r in query]
 
+    def changed_since(
+        self, after: float, job_id: int | None = None, limit: int = 200
+    ) -> list[Job]:
+        """Jobs written after ``after`` (their ``updated_at``), oldest change
+        first: what a live view has not seen yet."""
+        query = (
+            JobRow.select()
+            .where(JobRow.updated_at > after)
+            .order_by(JobRow.updated_at, JobRow.id)
+            .limit(limit)
+        )
+        if job_id is not None:
+            query = query.where(JobRow.id == job_id)
+        return [Job.from_row(r) for r in query]
+
     def count_by_status(self) -> dict[JobStatus, int]:
         rows = JobRow.select(JobRow.status, peewee.fn.COUNT(JobRow.id)).group_by(JobRow.status)
         counts = dict.fromkeys(JobStatus, 0)
