@@ -128,7 +128,7 @@ async function showBoard() {
   $("login").hidden = true; $("board").hidden = false; $("logout").hidden = false;
   await load();
   listen();
-  setInterval(() => api("/api/v1/workers").then((w) => { workers = w; render(); }).catch(() => {}), 5000);
+  setInterval(() => api("/api/v1/workers").then((w) => { workers = w; render(); }).catch(() => {}), 2000);
 }
 
 $("login").addEventListener("submit", async (e) => {
