@@ -139,5 +139,17 @@ def test_metrics_say_what_the_job_database_says(server: Server, clip: Path) -> N
     took = sum(r[5] - r[4] for r in succeeded)
     assert seen[("mediaforge_job_duration_seconds_sum", ())] == pytest.approx(took)
     assert seen[("mediaforge_job_realtime_factor_count", ())] == 2
+    # stats, the API and the dashboard's totals are one reading of the same table.
+    cli = server.mf.ok("stats", "--json").json()
+    assert cli == server.get("/api/v1/stats").json()
+    assert (
+        cli["by_status"]["succeeded"] == 2
+        and cli["space_saved"] == seen[("mediaforge_space_saved_bytes", ())]
+    )
+    [failure] = cli["failures"]
+    assert failure["count"] == 1 and "nosuchprofile" in failure["reason"]
+    assert cli["by_preset"]["fast"]["bytes_out"] == made
+    text = server.mf.ok("stats").out
+    assert "2 succeeded" in text and f"failed 1x: {failure['reason']}" in text
     # The burst worker has ended and said so: none is left running.
     assert seen[("mediaforge_workers", (("state", "running"),))] == 0

@@ -11,6 +11,7 @@ from typing import Any, cast
 from mediaforge.jobs.model import JobStatus
 from mediaforge.jobs.store import JobStore
 from mediaforge.jobs.tables import JobRow, NotificationRow, UploadRow
+from mediaforge.units import iso_time
 
 # A failure reason is its first line, cut here: long enough to tell reasons apart.
 REASON_CHARS = 120
@@ -65,7 +66,7 @@ class Stats:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape (``stats --json``, ``/api/v1/stats``)."""
         return {
-            "since": self.since,
+            "since": iso_time(self.since),
             **self.total.to_dict(),
             "succeeded_per_hour": self.succeeded_per_hour(),
             "by_preset": {name: t.to_dict() for name, t in sorted(self.by_preset.items())},
