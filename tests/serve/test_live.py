@@ -76,6 +76,14 @@ def test_the_event_stream_carries_a_real_jobs_progress_and_its_end(
         v for (name, _), v in seen.items() if name == "mediaforge_worker_heartbeat_age_seconds"
     ]
     assert 0 <= age < 5
+    # log.format json: one object per line, the job and the worker as fields.
+    [worker] = server.get("/api/v1/workers").json()
+    server.mf.stop()
+    worker_lines = [json.loads(line) for line in server.mf.started[1].err.read_text().splitlines()]
+    about_job = [line for line in worker_lines if line.get("job") == job_id]
+    assert about_job and all(line["worker"] == worker["id"] for line in about_job)
+    served = [json.loads(line) for line in server.mf.started[0].err.read_text().splitlines()]
+    assert any("/api/v1/events" in line["message"] for line in served)
 
 
 def test_a_reconnect_with_the_last_event_id_misses_nothing(server: Server, clip: Path) -> None:

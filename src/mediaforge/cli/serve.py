@@ -32,7 +32,11 @@ def serve(
     from mediaforge.ops.logs import setup_logging
 
     require_serve()
-    setup_logging(state.config.log, verbose=verbose)
+    from mediaforge.serve.auth import load_or_create_token
     from mediaforge.serve.server import serve as run_server
+
+    # The token is made before the first log line, so that no line can hold it.
+    token = load_or_create_token(state.config.data_dir)
+    setup_logging(state.config.log, verbose=verbose, secrets=[token])
 
     run_server(state.config, host, port)
