@@ -1069,6 +1069,9 @@ def _median_or_none(values: list[float]) -> str:
     return f"{median(values):.2f}" if values else "(unknown)"
 
 
+# The web door's, in a module of their own; it imports from this one inside its functions.
+from serving import bench_serve, bench_serve_events  # noqa: E402
+
 BENCHMARKS: dict[str, Callable[[Sizes], Report]] = {
     "run": bench_run,
     "hls-ladder": bench_hls_ladder,
@@ -1077,4 +1080,6 @@ BENCHMARKS: dict[str, Callable[[Sizes], Report]] = {
     "submit": bench_submit,
     "jobs": bench_jobs,
     "s3-upload": bench_s3_upload,
+    "serve": bench_serve,
+    "serve-events": bench_serve_events,
 }

@@ -15,6 +15,7 @@ from mediaforge.config.schema import Config
 from mediaforge.jobs.model import Job, JobSource, JobStatus
 from mediaforge.jobs.store import JobStore
 from mediaforge.queue.backend import JobQueue
+from mediaforge.serve.events import EventHub
 from mediaforge.serve.replies import BadRequest
 from mediaforge.units import parse_duration_or_time
 
@@ -28,6 +29,7 @@ class Core:
         self.config = config
         self.store = store
         self.queue = JobQueue(config)
+        self.hub = EventHub(store)
 
 
 def core(request: Request) -> Core:
@@ -249,6 +251,6 @@ def events(request: Request) -> Response:
     raw = request.query_params.get("job")
     job_id = _int(request, "job", 0, 1) if raw is not None else None
     cursor = start_cursor(request.headers.get("last-event-id"), job_id)
-    stream = job_events(request, core(request).store, job_id, cursor)
+    stream = job_events(request, core(request).hub, job_id, cursor)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
