@@ -1,4 +1,5 @@
-"""The optional database drivers, imported only by the backend that needs them.
+"""The optional database drivers, imported only by the backend that needs them, and
+the web stack of ``mediaforge serve``.
 
 A missing driver is one line naming the extra that brings it, never an
 ImportError from deep inside peewee or huey.
@@ -45,4 +46,8 @@ def require_serve() -> None:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
-        raise ConfigError(_hint("'mediaforge serve'", "serve", "starlette uvicorn")) from None
+        raise ConfigError(
+            "'mediaforge serve' needs Starlette and uvicorn, which are not installed; install "
+            f"mediaforge with the serve extra: pipx install '{DIST}[serve]' (or: pipx inject "
+            f"{DIST} starlette uvicorn; pip install '{DIST}[serve]')"
+        ) from None

@@ -54,7 +54,7 @@ def test_submit_list_show_cancel_and_retry_call_the_same_core_as_the_cli(
     assert server.mf.status(job_id)["status"] == "queued"
 
 
-def test_pages_follow_one_another(server: Server, make_media: object, clip: Path) -> None:
+def test_pages_follow_one_another(server: Server, clip: Path) -> None:
     ids = [
         server.post("/api/v1/jobs", {"inputs": [str(clip)], "preset": p}).json()["ids"][0]
         for p in ("fast", "paced", "broken")

@@ -4,7 +4,7 @@ CLI command of the same name calls, and returns what it gave as JSON."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -18,6 +18,9 @@ from mediaforge.queue.backend import JobQueue
 from mediaforge.serve.events import EventHub
 from mediaforge.serve.replies import BadRequest
 from mediaforge.units import parse_duration_or_time
+
+if TYPE_CHECKING:
+    from mediaforge.queue.submission import Submitted
 
 MAX_LIMIT = 500
 
@@ -109,7 +112,7 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _submitted(c: Core, submitted: Any) -> JSONResponse:
+def _submitted(c: Core, submitted: Submitted) -> JSONResponse:
     jobs = [job_summary(c.store.get(i)) for i in submitted.ids]
     body = {"ids": submitted.ids, "existing": sorted(submitted.existing),
             "refused": list(submitted.refused), "jobs": jobs}  # fmt: skip
