@@ -4,6 +4,8 @@ CLI's own message, the token, and uploads that cannot leave the inbox."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.mfcli import Mediaforge
@@ -193,3 +195,15 @@ def test_only_loopback_addresses_count_as_this_machine() -> None:
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
+
+
+def test_other_commands_do_not_load_the_web_stack(mf: Mediaforge) -> None:
+    # The command tree (every command's module) is what `submit` and the rest load first.
+    code = (
+        "import sys, mediaforge.cli.main;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'starlette', 'uvicorn', 'anyio'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=mf.env
+    )
+    assert done.stdout.strip() == "[]"
