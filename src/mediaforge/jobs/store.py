@@ -114,12 +114,15 @@ class JobStore:
         return Job.from_row(row)
 
     def list_jobs(
-        self, status: JobStatus | None = None, limit: int = 20, offset: int = 0
-    ) -> list[Job]:
-        """Newest first."""
+        self, status: JobStatus | None = None, limit: int = 20, offset: int = 0,
+        preset: str | None = None,
+    ) -> list[Job]:  # fmt: skip
+        """Newest first; only those in ``status`` and of ``preset`` when given."""
         query = JobRow.select().order_by(JobRow.id.desc()).limit(limit).offset(offset)
         if status is not None:
             query = query.where(JobRow.status == status.value)
+        if preset is not None:
+            query = query.where(JobRow.preset == preset)
         return [Job.from_row(r) for r in query]
 
     def changed_since(

@@ -34,7 +34,7 @@ def openapi() -> dict[str, Any]:
         "paths": {
             "/health": {"get": {**_op("Liveness; needs no token."), "security": []}},
             "/api/v1/jobs": {
-                "get": _op("List jobs, newest first.", "status", "limit", "offset"),
+                "get": _op("List jobs, newest first.", "status", "preset", "limit", "offset"),
                 "post": _op(
                     "Submit paths the server can see: {inputs, preset, output_dir?, priority?,"
                     " force?, all_or_nothing?}.",

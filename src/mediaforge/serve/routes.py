@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -87,10 +88,12 @@ def list_jobs(request: Request) -> JSONResponse:
     status = _status(request.query_params.get("status"))
     limit = _int(request, "limit", 20, 1, MAX_LIMIT)
     offset = _int(request, "offset", 0)
-    jobs = core(request).store.list_jobs(status=status, limit=limit, offset=offset)
+    preset = request.query_params.get("preset")
+    jobs = core(request).store.list_jobs(status, limit, offset, preset=preset)
     next_page = None
     if len(jobs) == limit:
-        query = f"limit={limit}&offset={offset + limit}" + (f"&status={status}" if status else "")
+        params = {"limit": limit, "offset": offset + limit, "status": status, "preset": preset}
+        query = urlencode({k: v for k, v in params.items() if v is not None})
         next_page = f"/api/v1/jobs?{query}"
     return JSONResponse({"jobs": [job_summary(j) for j in jobs], "next": next_page})
 
