@@ -49,14 +49,22 @@ class Receiving:
     appears under its final name) or ``abandon`` (nothing is left)."""
 
     def __init__(self, inbox: Path, name: str, limit: int) -> None:
-        inbox.mkdir(parents=True, exist_ok=True)
+        try:
+            inbox.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the inbox {inbox}: {exc.strerror}") from None
         self.final = inbox_path(inbox, name)
         self.limit = limit
         self.size = 0
         self.temp = self.final.with_name(f".upload-{uuid.uuid4().hex}.part")
         # O_EXCL | O_NOFOLLOW: never writes through a link planted under the temp name.
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-        self._fd = os.open(self.temp, flags, 0o644)
+        try:
+            self._fd = os.open(self.temp, flags, 0o644)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write into the inbox {inbox}: {exc.strerror}; check serve.inbox"
+            ) from None
 
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
