@@ -211,3 +211,31 @@ def test_other_commands_do_not_load_the_web_stack(mf: Mediaforge) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=mf.env
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_a_token_file_others_can_read_is_refused(mf: Mediaforge) -> None:
+    token = mf.ok("serve", "--show-token").out.strip()
+    path = mf.data / "serve-token"
+    path.chmod(0o644)
+
+    done = mf("serve", "--port", "0")
+
+    assert done.code == 7
+    assert done.error_lines() == [
+        f"Error: the server token {path} can be read by others (mode 644); run 'chmod 600 {path}'"
+    ]
+    assert token not in done.err
+
+
+def test_serve_without_its_extra_names_the_extra(mf: Mediaforge) -> None:
+    # Starlette is installed here: hide it from this one process to see the refusal.
+    code = (
+        "import sys; sys.modules['starlette'] = None; sys.argv = ['mediaforge', 'serve'];"
+        "from mediaforge.cli.main import app; app()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=mf.env, check=False
+    )
+    assert done.returncode == 3
+    assert "pipx install 'mediaforge-transcode[serve]'" in done.stderr
+    assert "Traceback" not in done.stderr
