@@ -29,15 +29,8 @@ def stub_venv(tmp_path: Path) -> tuple[Path, Path]:
 
 def run_script(script: str, venv: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "VENV": str(venv), "PYTHON": sys.executable}
-    return subprocess.run(
-        ["bash", script],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return subprocess.run(["bash", script], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
 
 
 def installs(log: Path) -> list[str]:
@@ -77,23 +70,9 @@ def test_only_apprises_imghdr_deprecation_warning_is_filtered(tmp_path: Path) ->
         "    warnings.warn('some other thing is deprecated', DeprecationWarning)\n"
     )
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-c",
-            str(REPO / "pyproject.toml"),
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(tmp_path),
-            str(tmp_path / "test_warns.py"),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        [sys.executable, "-m", "pytest", "-c", str(REPO / "pyproject.toml"), "-p",
+         "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path / "test_warns.py")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 0, done.stdout
     assert "'imghdr' is deprecated" not in done.stdout

@@ -9,16 +9,8 @@ from mediaforge.units import backoff, human_duration, human_size, iso_time, pars
 
 @pytest.mark.parametrize(
     ("n", "text"),
-    [
-        (None, ""),
-        (0, "0 B"),
-        (1023, "1023 B"),
-        (1536, "1.5 KiB"),
-        (5 * 2**20, "5.0 MiB"),
-        (3 * 2**30, "3.0 GiB"),
-        (2 * 2**40, "2.0 TiB"),
-        (2**60, "1048576.0 TiB"),
-    ],
+    [(None, ""), (0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (5 * 2**20, "5.0 MiB"),
+     (3 * 2**30, "3.0 GiB"), (2 * 2**40, "2.0 TiB"), (2**60, "1048576.0 TiB")],
 )
 def test_human_size_uses_binary_units_and_leaves_unknown_blank(n: int | None, text: str) -> None:
     assert human_size(n) == text
@@ -26,14 +18,8 @@ def test_human_size_uses_binary_units_and_leaves_unknown_blank(n: int | None, te
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [
-        (None, ""),
-        (0, "0.0 s"),
-        (59.94, "59.9 s"),
-        (75, "1 min 15 s"),
-        (3600, "1 h 0 min"),
-        (7322, "2 h 2 min"),
-    ],
+    [(None, ""), (0, "0.0 s"), (59.94, "59.9 s"), (75, "1 min 15 s"), (3600, "1 h 0 min"),
+     (7322, "2 h 2 min")],
 )
 def test_human_duration_reads_as_people_say_it(seconds: float | None, text: str) -> None:
     assert human_duration(seconds) == text
@@ -41,13 +27,8 @@ def test_human_duration_reads_as_people_say_it(seconds: float | None, text: str)
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [
-        ("00:00:01.5", 1.5),
-        ("01:02:03", 3723.0),
-        ("-00:00:00.04", -0.04),
-        ("00:01:00.000000000", 60.0),
-        (" 00:00:02 ", 2.0),
-    ],
+    [("00:00:01.5", 1.5), ("01:02:03", 3723.0), ("-00:00:00.04", -0.04),
+     ("00:01:00.000000000", 60.0), (" 00:00:02 ", 2.0)],
 )
 def test_parse_clock_reads_ffmpeg_and_matroska_times(text: str, seconds: float) -> None:
     assert parse_clock(text) == pytest.approx(seconds)

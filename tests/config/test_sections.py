@@ -36,26 +36,14 @@ def test_watch_rules_are_read_from_the_config_file(tmp_path: Path) -> None:
         """
     )
 
-    config = parse_dataclass(
-        Config,
-        text,
-        tmp_path / "c.yaml",
-        home=tmp_path / "home",
-        supplied={"source": None, "data_dir": tmp_path},
-    )
+    config = parse_dataclass(Config, text, tmp_path / "c.yaml", home=tmp_path / "home",
+                             supplied={"source": None, "data_dir": tmp_path})
 
     assert config.watch == (
         WatchRule(
-            path=tmp_path / "inbox",
-            presets=("h264-720p", "poster-jpg"),
-            recursive=False,
-            include=("*.mov",),
-            exclude=("raw/*",),
-            mode="poll",
-            settle_seconds=30.0,
-            on_success="move",
-            done_dir=tmp_path / "home/done",
-            on_failure="move",
+            path=tmp_path / "inbox", presets=("h264-720p", "poster-jpg"), recursive=False,
+            include=("*.mov",), exclude=("raw/*",), mode="poll", settle_seconds=30.0,
+            on_success="move", done_dir=tmp_path / "home/done", on_failure="move",
         ),
     )
 
@@ -74,9 +62,8 @@ def test_bad_watch_rules_are_reported_field_by_field(tmp_path: Path) -> None:
     )
 
     with pytest.raises(ConfigError) as error:
-        parse_dataclass(
-            Config, text, tmp_path / "c.yaml", supplied={"source": None, "data_dir": tmp_path}
-        )
+        parse_dataclass(Config, text, tmp_path / "c.yaml",
+                        supplied={"source": None, "data_dir": tmp_path})
 
     problems = "\n".join(error.value.problems)
     assert "watch[0].path: is required" in problems
@@ -89,21 +76,19 @@ def test_an_output_folder_that_is_the_watched_folder_itself_is_refused(tmp_path:
     text = "watch:\n  - {path: /in, presets: [x], output_dir: /in}\n"
 
     with pytest.raises(ConfigError) as error:
-        parse_dataclass(
-            Config, text, tmp_path / "c.yaml", supplied={"source": None, "data_dir": tmp_path}
-        )
+        parse_dataclass(Config, text, tmp_path / "c.yaml",
+                        supplied={"source": None, "data_dir": tmp_path})
 
     assert "watch[0].output_dir: is the watched folder itself" in error.value.problems[0]
 
 
 def test_the_example_rule_in_config_example_is_a_valid_rule(tmp_path: Path) -> None:
     text = example_config_text()
-    block = text[text.index("# watch:\n") : text.index("\nwatch: []")]
+    block = text[text.index("# watch:\n"):text.index("\nwatch: []")]
     uncommented = "\n".join(line[2:] for line in block.splitlines())
 
-    config = parse_dataclass(
-        Config, uncommented, tmp_path / "c.yaml", supplied={"source": None, "data_dir": tmp_path}
-    )
+    config = parse_dataclass(Config, uncommented, tmp_path / "c.yaml",
+                             supplied={"source": None, "data_dir": tmp_path})
 
     assert config.watch == (WatchRule(path=Path("/srv/media/inbox"), presets=("h264-720p",)),)
 
@@ -115,6 +100,7 @@ def test_every_watch_rule_key_is_in_the_example_and_the_docs(key: str) -> None:
 
     assert re.search(rf"^#\s+(- )?(# )?{key}:", example, re.MULTILINE), key
     assert f"| `watch[].{key}` |" in docs
+
 
 
 # -- notify -------------------------------------------------------------------------------
@@ -143,6 +129,7 @@ def test_bad_notify_settings_are_reported_with_their_line(
     assert any(f"{path}:2: " in p and problem in p for p in error.value.problems), (
         error.value.problems
     )
+
 
 
 # -- s3 ----------------------------------------------------------------------------------

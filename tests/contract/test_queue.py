@@ -116,7 +116,9 @@ def test_many_processes_start_on_a_fresh_queue_at_once(
     barrier = tmp_path / "go"
     settings = yaml.safe_dump(queue_settings)
     argv = [sys.executable, "-c", MAKE_QUEUE, str(tmp_path), str(barrier), settings]
-    procs = [subprocess.Popen([*argv, str(n)], stderr=subprocess.PIPE, text=True) for n in range(8)]
+    procs = [
+        subprocess.Popen([*argv, str(n)], stderr=subprocess.PIPE, text=True) for n in range(8)
+    ]
     time.sleep(1.0)  # every process is spinning on the barrier by now
     barrier.touch()
     errors = [p.communicate(timeout=120)[1] for p in procs]

@@ -50,13 +50,10 @@ def verify(program: str, unit_dir: Path, *, user: bool, tmp_path: Path) -> str:
     runtime.mkdir(exist_ok=True, mode=0o700)
     # A user manager needs a runtime folder; verify needs no running systemd.
     env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "SYSTEMD_LOG_LEVEL": "notice"}
-    command = [
-        program,
-        *(["--user"] if user else []),
-        "verify",
-        *(str(unit_dir / name) for name in UNIT_NAMES),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+    command = [program, *(["--user"] if user else []), "verify",
+               *(str(unit_dir / name) for name in UNIT_NAMES)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60,
+                          check=False)
     output = done.stdout + done.stderr
     if done.returncode != 0 and "Failed to initialize manager" in output:
         pytest.skip(f"systemd-analyze cannot run in this container: {output.strip()}")
@@ -127,12 +124,8 @@ def test_read_write_paths_are_the_folders_the_config_names(mf: Mediaforge) -> No
     config = mf.load_config()
 
     assert writable_paths(config, user=True) == [
-        Path("/mnt/nas share/in"),
-        Path("/srv/done"),
-        Path("/srv/in"),
-        Path("/srv/out"),
-        mf.data,
-        Path("/var/log/mf"),
+        Path("/mnt/nas share/in"), Path("/srv/done"), Path("/srv/in"), Path("/srv/out"),
+        mf.data, Path("/var/log/mf"),
     ]
     user = settings(render_units(config, user=True, executable=Path("/x/mediaforge"))[1].text)
     assert user["ReadWritePaths"] == [
@@ -201,14 +194,9 @@ def test_verify_catches_a_unit_whose_program_does_not_exist(
 
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
-    done = subprocess.run(
-        [systemd_analyze, "verify", *map(str, dest.iterdir())],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
-    )
+    done = subprocess.run([systemd_analyze, "verify", *map(str, dest.iterdir())],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)})
 
     assert done.returncode != 0
     assert "/nonexistent/mediaforge is not executable" in done.stderr
@@ -224,10 +212,8 @@ def test_the_command_writes_user_units_and_says_how_to_enable_them(
     assert done.code == 0, done.err
     assert f"wrote {dest}/mediaforge-worker.service" in done.out
     assert "systemctl --user daemon-reload" in done.out
-    assert (
-        "systemctl --user enable --now mediaforge-worker.service mediaforge-watch.service"
+    assert "systemctl --user enable --now mediaforge-worker.service mediaforge-watch.service" \
         in done.out
-    )
     assert "journalctl --user -u mediaforge-worker -u mediaforge-watch" in done.out
     # The web door is written too, and enabled only by choice.
     assert (dest / "mediaforge-serve.service").is_file()

@@ -26,21 +26,8 @@ def test_a_job_enqueued_under_the_released_task_name_runs(
     [job_id] = mf.store.create(prepare_jobs(config, [clip], "h264-720p"))
     huey = JobQueue(config).huey
     message = Message(
-        "old-release-message",
-        OLD_RUN_JOB,
-        None,
-        0,
-        0,
-        0,
-        (job_id,),
-        {},
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
+        "old-release-message", OLD_RUN_JOB, None, 0, 0, 0, (job_id,), {}, None, None,
+        None, None, None, None, None,
     )
     # huey's default serializer: pickle (the queue file is ours, written by ourselves)
     huey.storage.enqueue(pickle.dumps(message, pickle.HIGHEST_PROTOCOL), 0)

@@ -304,7 +304,9 @@ def test_a_file_gone_from_this_machine_fails_at_once_with_its_path(
 def test_an_original_is_deleted_only_when_every_job_of_it_succeeded(
     mf: Mediaforge, tmp_path: Path, endpoint: str
 ) -> None:
-    config = make_config(mf, endpoint, upload="both", delete_local="true", raw_prefix="raw-delete/")
+    config = make_config(
+        mf, endpoint, upload="both", delete_local="true", raw_prefix="raw-delete/"
+    )
     store = JobStore.open(config)
     original = write(tmp_path / "in" / "clip.mov", 30)
     # A second job of the same file that is still queued: the original must stay.
@@ -429,7 +431,9 @@ def test_a_single_put_carries_the_files_md5_for_the_store_to_check(
 def test_an_original_of_several_jobs_is_uploaded_once_and_deleted_after_the_last(
     mf: Mediaforge, tmp_path: Path, endpoint: str
 ) -> None:
-    config = make_config(mf, endpoint, upload="both", delete_local="true", raw_prefix="raw-shared/")
+    config = make_config(
+        mf, endpoint, upload="both", delete_local="true", raw_prefix="raw-shared/"
+    )
     store = JobStore.open(config)
     original = write(tmp_path / "in" / "talk.mov", 30)
     first = succeeded_job(store, config, str(original), [output(write(tmp_path / "a.mp4", 20))])

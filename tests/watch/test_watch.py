@@ -68,9 +68,8 @@ class Box:
         self.store = mf.store
 
     def rule(self, **settings: Any) -> WatchRule:
-        return WatchRule(
-            **{"path": self.inbox, "presets": (PRESET,), "settle_seconds": 0.5, **settings}
-        )
+        return WatchRule(**{"path": self.inbox, "presets": (PRESET,), "settle_seconds": 0.5,
+                            **settings})
 
     def watcher(self, **settings: Any) -> Watcher:
         return Watcher(self.config, [self.rule(**settings)], self.store, JobQueue(self.config))
@@ -246,7 +245,8 @@ def test_ad_hoc_watching_needs_a_preset_and_no_rules_needs_a_path(box: Box) -> N
 
     rules = watch_rules(box.config, box.inbox, [PRESET], poll=True, settle=2)
 
-    assert rules == [WatchRule(path=box.inbox, presets=(PRESET,), mode="poll", settle_seconds=2)]
+    assert rules == [WatchRule(path=box.inbox, presets=(PRESET,), mode="poll",
+                               settle_seconds=2)]
 
 
 def test_the_command_without_rules_says_what_to_do(box: Box) -> None:
@@ -372,7 +372,7 @@ def test_once_leaves_a_file_still_growing_under_an_old_mtime_for_the_next_run(
     def write_slowly() -> None:
         with target.open("wb") as out:
             for start in range(0, len(data), len(data) // 30 + 1):
-                out.write(data[start : start + len(data) // 30 + 1])
+                out.write(data[start:start + len(data) // 30 + 1])
                 out.flush()
                 os.utime(target, (hours_ago, hours_ago))
                 writing.set()
@@ -510,7 +510,7 @@ def test_a_slow_copy_becomes_exactly_one_job_created_after_the_copy_ended(
     caplog.set_level(logging.INFO, logger="mediaforge.watch")
     source = wav(tmp_path / "source.wav", 1, seconds=3)
     data = source.read_bytes()
-    chunks = [data[i : i + len(data) // 10 + 1] for i in range(0, len(data), len(data) // 10 + 1)]
+    chunks = [data[i:i + len(data) // 10 + 1] for i in range(0, len(data), len(data) // 10 + 1)]
     target = box.inbox / "slow.wav"
 
     with running(box.watcher(settle_seconds=1.5)):
@@ -597,9 +597,7 @@ def test_files_dropped_while_the_daemon_was_down_are_found_at_start_up(box: Box)
     assert second.code == 0, second.err
 
     assert sorted(Path(j.input_path).name for j in box.jobs()) == [
-        "first.wav",
-        "second.wav",
-        "third.wav",
+        "first.wav", "second.wav", "third.wav"
     ]
     text = first.err + second.err
     assert text.count("picked up") == 3
@@ -676,11 +674,8 @@ def test_a_watched_folder_deleted_and_made_again_at_once_is_watched_by_events_ag
                 break
         time.sleep(0.5)  # the deletion events reach the watcher's queue
         wav(box.inbox / "after.wav", 2)
-        steps_until(
-            lambda: len(box.jobs()) == 2,
-            5,
-            f"a job long before the rescan (same inode: {same_inode})",
-        )
+        steps_until(lambda: len(box.jobs()) == 2, 5,
+                    f"a job long before the rescan (same inode: {same_inode})")
     finally:
         watcher.close()
 
@@ -704,13 +699,8 @@ def test_a_failing_job_database_is_logged_and_the_file_is_submitted_later(
 
     store = LockedStore(box.store.db)
     clock = FakeClock()
-    watcher = Watcher(
-        box.config,
-        [box.rule(mode="poll", settle_seconds=0)],
-        store,
-        JobQueue(box.config),
-        clock=clock,
-    )
+    watcher = Watcher(box.config, [box.rule(mode="poll", settle_seconds=0)], store,
+                      JobQueue(box.config), clock=clock)
     wav(box.inbox / "a.wav", 1)
 
     watcher.step()
