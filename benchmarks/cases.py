@@ -1300,6 +1300,8 @@ def bench_claim_overhead(sizes: Sizes) -> Report:
 
     return Report(*scaling.bench_claim_overhead(sizes.quick))
 
+# The web door's, in a module of their own; it imports from this one inside its functions.
+from serving import bench_serve, bench_serve_events  # noqa: E402
 
 BENCHMARKS: dict[str, Callable[[Sizes], Report]] = {
     "run": bench_run,
@@ -1313,4 +1315,6 @@ BENCHMARKS: dict[str, Callable[[Sizes], Report]] = {
     "s3-upload": bench_s3_upload,
     "scaling": bench_scaling,
     "claim-overhead": bench_claim_overhead,
+    "serve": bench_serve,
+    "serve-events": bench_serve_events,
 }

@@ -292,12 +292,16 @@ def markdown_table(figures: Sequence[Figure]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for f in figures:
-        baseline = "" if f.baseline is None else f"{seconds(f.baseline)} ({f.baseline_label})"
+        # Times are shown as times; a figure in other units (MiB) in its own.
+        show = seconds if f.unit in ("x", "s") or f.unit.startswith("ms") else (
+            lambda v, unit=f.unit: figure_value(v, unit)
+        )
+        baseline = "" if f.baseline is None else f"{show(f.baseline)} ({f.baseline_label})"
         target = "" if f.target is None else f"<= {figure_value(f.target, f.unit)}"
         met = {None: "", True: "yes", False: "**no**"}[f.met]
         result = figure_value(f.value, f.unit) + (f" ({f.note})" if f.note else "")
         rows.append(
-            f"| {f.benchmark} | {f.measure} | {seconds(f.ours)} | {baseline} | {result} "
+            f"| {f.benchmark} | {f.measure} | {show(f.ours)} | {baseline} | {result} "
             f"| {target} | {met} |"
         )
     return "\n".join(rows)

@@ -20,6 +20,9 @@ if [[ "$1" == *test* ]]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null \
     || missing+=(postgresql)
   command -v redis-server >/dev/null || missing+=(redis-server)
+  # The dashboard's tests drive a headless browser (tests/serve/test_dashboard.py).
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]} (apt)"
     as_root apt-get update -qq

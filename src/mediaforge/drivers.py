@@ -1,4 +1,5 @@
-"""The optional database drivers: imported only where they are used.
+"""The optional drivers: the database drivers, imported only where they are used,
+and the web stack of ``mediaforge serve``.
 
 A missing driver is one line naming the extra that brings it, never an
 ImportError from deep inside peewee or huey (``psycopg``, ``redis``).
@@ -87,3 +88,16 @@ def gate_drivers(needed: Mapping[str, Callable[[], bool]]) -> None:
     if any(name in sys.modules for name in (*CHOOSERS, *needed)):
         return
     sys.meta_path.insert(0, _DriverGate(needed))
+
+
+def require_serve() -> None:
+    """Starlette and uvicorn (``mediaforge serve``), or ConfigError naming the extra."""
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "'mediaforge serve' needs Starlette and uvicorn, which are not installed; install "
+            f"mediaforge with the serve extra: pipx install '{DIST}[serve]' (or: pipx inject "
+            f"{DIST} starlette uvicorn; pip install '{DIST}[serve]')"
+        ) from None

@@ -55,3 +55,26 @@ def backoff(base: float, attempt: int, cap: float | None = None) -> float:
     ``base`` doubled for each earlier retry, at most ``cap``."""
     delay = float(base) * 2.0 ** max(0, attempt - 1)
     return delay if cap is None else min(cap, delay)
+
+
+_SPAN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration_or_time(text: str, now: float | None = None) -> float:
+    """A moment given as a span back from now (``90m``, ``12h``, ``7d``, ``2w``)
+    or an ISO date or time (``2026-01-31``, ``2026-01-31T08:00``, UTC unless
+    it says otherwise); ValueError naming the forms otherwise."""
+    text = text.strip()
+    now = datetime.now(UTC).timestamp() if now is None else now
+    unit = _SPAN_UNITS.get(text[-1:].lower())
+    if unit is not None and text[:-1].replace(".", "", 1).isdigit():
+        return now - float(text[:-1]) * unit
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"'{text}' is neither a span like 12h or 7d nor a date like 2026-01-31"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

@@ -136,8 +136,17 @@ def test_read_write_paths_are_the_folders_the_config_names(mf: Mediaforge) -> No
     assert str(mf.data) not in system["ReadWritePaths"][0]
 
 
+def test_the_serve_unit_may_write_the_upload_inbox(mf: Mediaforge, tmp_path: Path) -> None:
+    mf.configure(serve={"inbox": str(tmp_path / "uploads")})
+    units = render_units(mf.load_config(), user=False, executable=Path("/x/mediaforge"))
+    serve = settings(next(u for u in units if u.name == "mediaforge-serve.service").text)
+
+    assert serve["ExecStart"][0].startswith("/x/mediaforge serve")
+    assert f"-{tmp_path / 'uploads'}" in serve["ReadWritePaths"][0].split()
+
+
 def test_a_config_file_the_service_would_not_find_is_named_in_the_units(mf: Mediaforge) -> None:
-    [worker, _] = render_units(mf.load_config(), user=True, executable=Path("/x/mediaforge"))
+    worker, *_ = render_units(mf.load_config(), user=True, executable=Path("/x/mediaforge"))
 
     assert settings(worker.text)["Environment"] == [f"MEDIAFORGE_CONFIG={mf.config}"]
 
@@ -206,6 +215,9 @@ def test_the_command_writes_user_units_and_says_how_to_enable_them(
     assert "systemctl --user enable --now mediaforge-worker.service mediaforge-watch.service" \
         in done.out
     assert "journalctl --user -u mediaforge-worker -u mediaforge-watch" in done.out
+    # The web door is written too, and enabled only by choice.
+    assert (dest / "mediaforge-serve.service").is_file()
+    assert "systemctl --user enable --now mediaforge-serve.service" in done.out
     assert mf.data.is_dir()  # ReadWritePaths needs it to exist
 
 

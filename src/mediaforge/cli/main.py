@@ -27,7 +27,9 @@ from mediaforge.cli.jobs import cancel, jobs, retry, run, status, submit
 from mediaforge.cli.notify import notify_app
 from mediaforge.cli.presets import presets_app, probe
 from mediaforge.cli.s3 import s3_app
+from mediaforge.cli.serve import serve
 from mediaforge.cli.state import State
+from mediaforge.cli.stats import stats
 from mediaforge.cli.systemd import systemd_app
 from mediaforge.cli.watch import watch
 from mediaforge.cli.worker import worker
@@ -71,7 +73,9 @@ def main(
 
 
 # The commands, then the groups, in the order ``mediaforge --help`` lists them.
-for command in (run, submit, worker, workers, status, jobs, cancel, retry, probe, doctor, watch):
+for command in (
+    run, submit, worker, workers, status, jobs, cancel, retry, probe, doctor, watch, serve, stats
+):
     app.command(cls=PlainCommand)(command)
 app.add_typer(presets_app, name="presets")
 app.add_typer(config_app, name="config")

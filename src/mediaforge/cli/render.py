@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mediaforge.jobs.model import Job, JobStatus
+from mediaforge.jobs.stats import Stats
 from mediaforge.jobs.workers import WorkerInfo, WorkerState
 from mediaforge.media.probe import MediaInfo
 from mediaforge.notify.store import Notification, NotificationStatus
@@ -273,3 +274,38 @@ def media_info(console: Console, info: MediaInfo) -> None:
         if s.attached_pic:
             parts.append("(cover art)")
         console.print("  " + "  ".join(parts), markup=False)
+
+
+def _saved(n: int) -> str:
+    """Space saved; a job can make outputs bigger than its input."""
+    return f"-{human_size(-n)}" if n < 0 else human_size(n)
+
+
+def stats_report(console: Console, stats: Stats) -> None:
+    """``mediaforge stats``: totals, then one row per preset, then failures by reason."""
+    total = stats.total
+    factor = total.realtime_factor
+    per_hour = stats.succeeded_per_hour()
+    counts = ", ".join(f"{n} {status}" for status, n in total.by_status.items() if n)
+    lines = [
+        f"jobs: {counts or 'none'}",
+        f"in {human_size(total.bytes_in)}, out {human_size(total.bytes_out)}, "
+        f"saved {_saved(total.space_saved)}",
+        f"realtime factor: {'-' if factor is None else f'{factor:.2f}x'}, "
+        f"throughput: {'-' if per_hour is None else f'{per_hour:.1f} jobs/hour of work'}",
+    ]
+    for line in lines:
+        console.print(line, markup=False, soft_wrap=True)
+    if stats.by_preset:
+        table = Table("preset", "succeeded", "failed", "in", "out", "saved", "realtime")
+        for name, t in sorted(stats.by_preset.items()):
+            f = t.realtime_factor
+            table.add_row(
+                escape(name), str(t.by_status[JobStatus.SUCCEEDED]),
+                str(t.by_status[JobStatus.FAILED]), human_size(t.bytes_in),
+                human_size(t.bytes_out), _saved(t.space_saved),
+                "-" if f is None else f"{f:.2f}x",
+            )  # fmt: skip
+        print_block(console, table)
+    for reason, n in stats.failures.most_common():
+        console.print(f"failed {n}x: {reason}", markup=False, soft_wrap=True)

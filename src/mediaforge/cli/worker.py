@@ -19,9 +19,10 @@ def worker(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Run a worker: take jobs from the queue until stopped (SIGTERM/SIGINT)."""
+    from mediaforge.jobs.identity import this_worker_prefix
     from mediaforge.ops.logs import setup_logging
     from mediaforge.queue.worker import run_worker
 
     state = get_state(ctx)
-    setup_logging(state.config.log, verbose=verbose)
+    setup_logging(state.config.log, verbose=verbose, worker=this_worker_prefix())
     run_worker(state.config, workers=workers, burst=burst)

@@ -140,6 +140,14 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class ServeConfig:
+    """The HTTP door (``mediaforge serve``): where uploads land and how big they may be."""
+
+    inbox: Path | None = None  # None: <data_dir>/inbox
+    max_upload_mb: int = field(default=20480, metadata=limits(ge=1))
+
+
+@dataclass(frozen=True)
 class WatchRule:
     """One watched folder (``mediaforge watch``): what to pick up, which presets
     to run, and what becomes of the original afterwards (see docs/watch.md)."""
@@ -363,6 +371,7 @@ class Config:
     queue: QueueConfig = field(default_factory=QueueConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     watch: tuple[WatchRule, ...] = ()
     paths: tuple[PathMapping, ...] = ()
     notify: NotifyConfig = field(default_factory=NotifyConfig)

@@ -115,12 +115,30 @@ class JobStore:
         return Job.from_row(row)
 
     def list_jobs(
-        self, status: JobStatus | None = None, limit: int = 20, offset: int = 0
-    ) -> list[Job]:
-        """Newest first."""
+        self, status: JobStatus | None = None, limit: int = 20, offset: int = 0,
+        preset: str | None = None,
+    ) -> list[Job]:  # fmt: skip
+        """Newest first; only those in ``status`` and of ``preset`` when given."""
         query = JobRow.select().order_by(JobRow.id.desc()).limit(limit).offset(offset)
         if status is not None:
             query = query.where(JobRow.status == status.value)
+        if preset is not None:
+            query = query.where(JobRow.preset == preset)
+        return [Job.from_row(r) for r in query]
+
+    def changed_since(
+        self, after: float, job_id: int | None = None, limit: int = 200
+    ) -> list[Job]:
+        """Jobs written after ``after`` (their ``updated_at``), oldest change
+        first: what a live view has not seen yet."""
+        query = (
+            JobRow.select()
+            .where(JobRow.updated_at > after)
+            .order_by(JobRow.updated_at, JobRow.id)
+            .limit(limit)
+        )
+        if job_id is not None:
+            query = query.where(JobRow.id == job_id)
         return [Job.from_row(r) for r in query]
 
     def count_by_status(self) -> dict[JobStatus, int]:

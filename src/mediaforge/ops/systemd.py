@@ -1,4 +1,4 @@
-"""systemd units for the worker and the watcher, written for this installation.
+"""systemd units for the worker, the watcher and the web door, written for this installation.
 
 The units ship in the package (``data/systemd/{system,user}/``; the
 repository's ``systemd/`` folder is a link to them) and work as they are for
@@ -25,7 +25,9 @@ from mediaforge.config.discovery import SYSTEM_CONFIG
 from mediaforge.config.schema import Config
 from mediaforge.errors import EnvironmentProblem, StorageError
 
-UNIT_NAMES = ("mediaforge-worker.service", "mediaforge-watch.service")
+UNIT_NAMES = ("mediaforge-worker.service", "mediaforge-watch.service", "mediaforge-serve.service")
+# Enabled by the steps printed after install; the web door is a choice.
+ALWAYS_ON = UNIT_NAMES[:2]
 SYSTEM_UNIT_DIR = Path("/etc/systemd/system")
 # What a stop needs beyond shutdown_grace: handing jobs back, joining threads.
 STOP_MARGIN = 30
@@ -109,6 +111,8 @@ def writable_paths(config: Config, *, user: bool) -> list[Path]:
         paths.append(config.output.dir)
     if config.s3.download_dir is not None:
         paths.append(config.s3.download_dir)
+    if config.serve.inbox is not None:
+        paths.append(config.serve.inbox)
     for rule in config.watch:
         paths += [p for p in (rule.path, rule.output_dir, rule.done_dir, rule.failed_dir) if p]
     unique = sorted({Path(os.path.normpath(p)) for p in paths if p.is_absolute()})
@@ -124,14 +128,14 @@ def _set(text: str, key: str, value: str) -> str:
 
 
 def render_units(config: Config, *, user: bool, executable: Path) -> list[Unit]:
-    """The worker and watch units for this machine (see the module docstring)."""
+    """The worker, watch and serve units for this machine (see the module docstring)."""
     folders = writable_paths(config, user=user)
     # A config file the service would not find by itself is named explicitly.
     own_config = Path("~/.config/mediaforge/config.yaml").expanduser() if user else SYSTEM_CONFIG
     units = []
     for name in UNIT_NAMES:
         text = template(name, user=user)
-        command = "worker" if "worker" in name else "watch"
+        command = name.removeprefix("mediaforge-").removesuffix(".service")
         exec_start = f"{_quote(str(executable))} {command}"
         if config.source is not None and config.source != own_config:
             exec_start += "\nEnvironment=" + _quote(f"MEDIAFORGE_CONFIG={config.source}")
@@ -175,7 +179,7 @@ def install_units(
     dry_run: bool = False,
     executable: Path | None = None,
 ) -> Installed:
-    """Write the worker and watch units into ``dest`` (default :func:`unit_dir`).
+    """Write the worker, watch and serve units into ``dest`` (default :func:`unit_dir`).
 
     Existing files of the same name are replaced (that is how an upgrade
     refreshes them). With ``dry_run`` nothing is written.
@@ -199,8 +203,12 @@ def install_units(
                 + ("; run it with sudo, or use --user" if not user else "")
             ) from None
     systemctl = "systemctl --user" if user else "sudo systemctl"
-    names = " ".join(UNIT_NAMES)
-    steps = [f"{systemctl} daemon-reload", f"{systemctl} enable --now {names}"]
+    names = " ".join(ALWAYS_ON)
+    steps = [
+        f"{systemctl} daemon-reload",
+        f"{systemctl} enable --now {names}",
+        f"{systemctl} enable --now mediaforge-serve.service   # the web door: docs/web.md",
+    ]
     if user:
         steps.append("loginctl enable-linger $USER   # keep them running after you log out")
     else:
