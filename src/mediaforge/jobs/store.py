@@ -333,7 +333,8 @@ class JobStore:
         succeeded with the files it owes to S3 forgotten.
         """
         fields: dict[str, Any] = {
-            "finished_at": time.time(),
+            # The database's clock, like started_at: a job's run time is one clock's difference.
+            "finished_at": self.now(),
             "outputs": json.dumps([o.to_dict() for o in outputs]),
             "error": error,
             "log_tail": log_tail,
@@ -407,7 +408,7 @@ class JobStore:
                 f"job {job_id} is already {job.status.value}; only queued or running jobs "
                 "can be cancelled"
             )
-        if not self._move(job_id, JobStatus.CANCELLED, finished_at=time.time()):
+        if not self._move(job_id, JobStatus.CANCELLED, finished_at=self.now()):
             return self.cancel(job_id)  # it changed state under us; look again
         return self.get(job_id)
 
@@ -442,7 +443,7 @@ class JobStore:
             JobStatus.FAILED,
             sources=[JobStatus.QUEUED],
             error=error,
-            finished_at=time.time(),
+            finished_at=self.now(),
         )
 
     def running_with_fresh_heartbeat(self, stale_after: float) -> int:
