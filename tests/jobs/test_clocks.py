@@ -17,7 +17,6 @@ import peewee
 import pytest
 
 from mediaforge.events import Event
-from mediaforge.jobs import clock
 from mediaforge.jobs.database import connect
 from mediaforge.jobs.model import JobStatus, NewJob
 from mediaforge.jobs.store import JobStore
@@ -28,7 +27,7 @@ SKEW = -1000.0  # the database's clock is 1000 s behind this machine's
 
 
 def skewed_time(db: peewee.Database) -> float:
-    return clock.time.time() + SKEW
+    return time.time() + SKEW
 
 
 @pytest.fixture
