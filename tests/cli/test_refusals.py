@@ -4,6 +4,8 @@ apply to, and ``retry`` does not queue such a job again."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,3 +99,51 @@ def test_retry_does_not_queue_again_a_job_whose_input_the_preset_cannot_use(
     assert one.err.splitlines() == [f"Error: {reason}"]
     assert mf.status(doomed)["status"] == "failed"
     assert mf.status(fine)["status"] == "queued"
+
+
+@pytest.fixture
+def hung_share_ffprobe(mf: Mediaforge, tmp_path: Path) -> None:
+    """ffprobe that never returns for a file named ``hung*``, as on a hung
+    network share (which cannot be mounted in a test): the real ffprobe for
+    every other file."""
+    real = shutil.which("ffprobe")
+    assert real is not None
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "ffprobe"
+    # exec: the timeout kills the sleep itself, not a shell that leaves it holding the pipes.
+    wrapper.write_text(
+        f'#!/bin/sh\ncase "$*" in *hung*) exec sleep 60;; esac\nexec "{real}" "$@"\n',
+        encoding="utf-8",
+    )
+    wrapper.chmod(0o755)
+    mf.env["PATH"] = f"{bin_dir}{os.pathsep}{mf.env['PATH']}"
+    mf.configure(probe_timeout=2)
+
+
+def test_a_batch_with_one_input_ffprobe_times_out_on_submits_the_others(
+    mf: Mediaforge, make_media: Callable[..., Path], hung_share_ffprobe: None
+) -> None:
+    clip = make_media("clip.mp4", duration=0.4)
+    hung = make_media("hung.mp4", duration=0.4)
+
+    done = mf("submit", clip, hung, "-p", "h264-720p")
+
+    assert done.code == ExitCode.PARTIAL, done.err
+    first = done.err.splitlines()[0]
+    assert first.startswith(f"not submitted: ffprobe took longer than 2 s to read {hung}"), first
+    assert "Traceback" not in done.err
+    assert [j["input"] for j in mf.jobs()] == [str(clip)]
+
+
+def test_a_timed_out_input_submits_nothing_if_all_or_nothing(
+    mf: Mediaforge, make_media: Callable[..., Path], hung_share_ffprobe: None
+) -> None:
+    clip = make_media("clip.mp4", duration=0.4)
+    hung = make_media("hung.mp4", duration=0.4)
+
+    done = mf("submit", clip, hung, "-p", "h264-720p", "--all-or-nothing")
+
+    assert done.code == ExitCode.FAILURE, done.err  # worth another try, not a bad input
+    assert f"ffprobe took longer than 2 s to read {hung}" in done.err
+    assert mf.jobs() == []

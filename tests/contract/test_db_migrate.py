@@ -7,13 +7,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from mediaforge.errors import ExitCode
+from mediaforge.errors import EnvironmentProblem, ExitCode
+from mediaforge.jobs import transfer
 from mediaforge.jobs.model import JobStatus
 from mediaforge.jobs.upload_rows import NewUpload
 from mediaforge.notify.store import NewNotification, NotificationStore
+from mediaforge.queue.moving import migrate_to_postgres
 from mediaforge.storage.s3.rows import UploadStatus, UploadStore
 from tests.mfcli import Mediaforge
 
@@ -106,6 +109,36 @@ def test_migrate_refuses_while_a_job_runs(
     assert refused.code == ExitCode.ENVIRONMENT
     assert f"job {job['id']} is running" in refused.err and "Traceback" not in refused.err
     assert mf.store.get(job["id"]).status is JobStatus.RUNNING
+
+
+def test_migrate_keeps_nothing_when_the_sqlite_database_is_written_meanwhile(
+    mf: Mediaforge,
+    make_media: Callable[..., Path],
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sqlite_history(mf, make_media)
+    late = make_media("late.mp4")
+    read_snapshot = transfer._read
+
+    def a_submit_lands_after_the_snapshot(path: Path) -> Any:
+        rows = read_snapshot(path)
+        # A watcher or a submit in another process, as the snapshot is being copied.
+        mf.ok("submit", "-p", "remux-mp4", "-o", mf.home / "out", late)
+        return rows
+
+    monkeypatch.setattr(transfer, "_read", a_submit_lands_after_the_snapshot)
+    with pytest.raises(EnvironmentProblem) as refused:
+        migrate_to_postgres(mf.load_config(), postgres_url, None)
+
+    assert "changed while it was copied (job rows were written); nothing was kept" in str(
+        refused.value
+    )
+    assert "stop every watcher and worker" in str(refused.value)
+    monkeypatch.undo()
+    # Nothing was kept: once the writers are stopped, the migration runs whole.
+    moved = mf.ok("db", "migrate", "--to", postgres_url, "--json").json()
+    assert moved["copied"]["job"] == 3
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from mediaforge.errors import ExitCode
-from tests.mfcli import Mediaforge, free_port
+from tests.backends import PostgresServer
+from tests.mfcli import Mediaforge, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -60,3 +61,34 @@ def test_a_queue_that_is_away_keeps_the_job_for_recovery(
     assert [j["status"] for j in mf.jobs()] == (["queued"] if made else [])
     mf.burst()
     assert [j["status"] for j in mf.jobs()] == (["succeeded"] if made else [])
+
+
+@pytest.mark.parametrize("waiting", ["status", "submit"])
+def test_a_job_database_that_goes_away_mid_command_is_one_line(
+    waiting: str,
+    mf: Mediaforge,
+    postgres: PostgresServer,
+    postgres_url: str,
+    make_media: Callable[..., Path],
+) -> None:
+    mf.configure(database={"url": postgres_url})
+    clip = make_media("a.mp4")
+    # No worker runs: the job stays queued, and the command waits on it.
+    if waiting == "status":
+        [job_id] = mf.submit([clip], "remux-mp4")
+        mf.close_store()
+        following = mf.start("status", job_id, "--follow")
+    else:
+        following = mf.start("submit", "-p", "remux-mp4", "--wait", clip)
+    # Following: it has shown the job's state on stderr.
+    said = mf.home / f"{waiting}-1.err"
+    wait_until(lambda: said.stat().st_size > 0, 30, "the command to follow the job", mf.logs)
+
+    before = said.read_text()
+    postgres.stop()  # a server restart, or the network to it cut
+    done = mf.finish(following, timeout=60)
+
+    assert done.code == ExitCode.ENVIRONMENT, done.err
+    assert "Traceback" not in done.err
+    lines = done.err[len(before) :].strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: lost the job database"), done.err

@@ -7,7 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from mediaforge.errors import JobStateError
 from mediaforge.jobs.database import SCHEMA_VERSION, connect
 from mediaforge.jobs.model import JobStatus, NewJob, Output
 from mediaforge.jobs.store import JobStore
-from mediaforge.jobs.tables import WorkerRow
+from mediaforge.jobs.tables import JobRow, WorkerRow
 from tests.mfcli import Mediaforge
 
 HOST = socket.gethostname()
@@ -304,6 +304,32 @@ def test_recover_requeues_a_job_whose_heartbeat_went_stale(store: JobStore) -> N
 
     assert requeued == [job_id]
     assert store.get(job_id).status is JobStatus.QUEUED
+
+
+@pytest.mark.parametrize("max_attempts", [3, 1], ids=["requeue", "last-attempt"])
+def test_recover_leaves_a_job_whose_heartbeat_lands_after_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_attempts: int
+) -> None:
+    # The worker was silent (a slow disk, a short database outage) and beats
+    # again between recovery's read of the running jobs and its release.
+    store = JobStore(connect(None, tmp_path / "data"), max_attempts=max_attempts)
+    [job_id] = new_jobs(store)
+    worker = "elsewhere:1/Worker-1"
+    store.claim(job_id, worker)
+    JobRow.update(heartbeat_at=store.now() - 100).where(JobRow.id == job_id).execute()
+    judge = store.workers.proven_dead
+
+    def heartbeat_lands_meanwhile(workers: Iterable[str | None]) -> set[str]:
+        assert store.heartbeat(job_id, worker, 0.5)
+        return judge(workers)
+
+    monkeypatch.setattr(store.workers, "proven_dead", heartbeat_lands_meanwhile)
+
+    assert store.recover(stale_after=10) == ([], [])
+    job = store.get(job_id)
+    assert (job.status, job.worker) == (JobStatus.RUNNING, worker)
+    assert store.heartbeat(job_id, worker, 0.6)  # the worker still holds its job
+    store.close()
 
 
 def test_recover_fails_a_job_whose_worker_died_on_its_last_attempt(tmp_path: Path) -> None:

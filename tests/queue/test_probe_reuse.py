@@ -8,14 +8,17 @@ the real ffprobe.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from mediaforge.jobs.tables import JobRow
 from tests.mfcli import Mediaforge, ffprobe
 
 
@@ -93,3 +96,47 @@ def test_run_probes_its_input_once_and_its_output_once(
 
     assert done.json()["status"] == "succeeded"
     assert len(_calls(probe_log)) == 2, _calls(probe_log)
+
+
+def _rewrite_stored_probe(mf: Mediaforge, change: Callable[[dict[str, Any]], None]) -> None:
+    """Change the probe stored with the one job, as another mediaforge version might store it."""
+    assert mf.store is not None  # opens the job database: JobRow is bound to it
+    row = JobRow.get()
+    data = json.loads(row.input_probe)
+    change(data)
+    JobRow.update(input_probe=json.dumps(data)).where(JobRow.id == row.id).execute()
+    mf.close_store()
+
+
+def test_a_stored_probe_with_fields_this_version_does_not_know_is_still_used(
+    mf: Mediaforge, make_media: Callable[..., Path], tmp_path: Path, probe_log: Path
+) -> None:
+    clip = make_media("clip.mp4", duration=1.0)
+    mf.ok("submit", clip, "-p", "h264-720p", "-o", tmp_path / "out")
+
+    def newer(data: dict[str, Any]) -> None:
+        data["container_tags"] = {"encoder": "x"}
+        for stream in data["streams"]:
+            stream["hdr_format"] = None
+
+    _rewrite_stored_probe(mf, newer)
+    mf.burst()
+
+    [job] = mf.jobs()
+    assert job["status"] == "succeeded", job["error"]
+    assert len(_calls(probe_log)) == 2, _calls(probe_log)  # the stored probe was used
+
+
+def test_a_stored_probe_that_cannot_be_read_back_is_taken_again(
+    mf: Mediaforge, make_media: Callable[..., Path], tmp_path: Path, probe_log: Path
+) -> None:
+    clip = make_media("clip.mp4", duration=1.0)
+    mf.ok("submit", clip, "-p", "h264-720p", "-o", tmp_path / "out")
+
+    _rewrite_stored_probe(mf, lambda data: data.pop("format_name"))
+    mf.burst()
+
+    [job] = mf.jobs()
+    assert job["status"] == "succeeded", job["error"]
+    calls = _calls(probe_log)
+    assert len(calls) == 3 and str(clip) in calls[1], calls  # probed afresh, then the output

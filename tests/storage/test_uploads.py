@@ -621,3 +621,29 @@ def test_an_s3_input_a_worker_cannot_reach_with_its_settings_fails_with_one_line
 
     assert outcome.job is not None and outcome.job.status is JobStatus.FAILED
     assert outcome.job.error is not None and outcome.job.error.startswith("s3.profile:")
+
+
+def test_sync_judges_upload_claims_on_the_database_clock(
+    mf: Mediaforge, tmp_path: Path, endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The machine has one clock: a job database whose clock is 1000 s behind
+    # this host's is had by moving the one function that reads it (as a
+    # PostgreSQL server with a wrong clock would).
+    def behind(db: object) -> float:
+        return time.time() - 1000
+
+    monkeypatch.setattr("mediaforge.jobs.store.database_time", behind)
+    monkeypatch.setattr("mediaforge.storage.s3.rows.database_time", behind)
+    config = make_config(mf, endpoint)
+    store = JobStore.open(config)
+    mp4 = write(tmp_path / "out" / "clip.mp4", 100)
+    job_id = succeeded_job(store, config, str(tmp_path / "clip.mov"), [output(mp4)])
+    table = UploadStore(store)
+    [claimed] = table.claim(job_id, "alive-sender", everything=True)  # just now, by the database
+
+    Uploader(config, store).sync("another")
+
+    row = UploadRow.get_by_id(claimed.id)
+    # Not taken from the live sender: its claim is seconds old on the database's clock.
+    assert (row.status, row.claimed_by) == (UploadStatus.UPLOADING.value, "alive-sender")
+    store.close()

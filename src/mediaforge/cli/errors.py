@@ -3,11 +3,16 @@
 A ``MediaforgeError`` is one ``Error: ...`` line on stderr (then one indented
 line per problem) and the exit code its class names; Ctrl-C exits 130. With
 ``--debug`` (or ``MEDIAFORGE_DEBUG=1``) an error goes on with its traceback.
+
+A job database that goes away in the middle of a command (a PostgreSQL
+restart during ``status --follow``) is an environment problem like one that
+is away when the command starts: one line, exit 7.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import typer
@@ -15,7 +20,7 @@ from rich.markup import escape
 
 from mediaforge.cli.console import err
 from mediaforge.cli.helptext import PlainGroup, UsageError, error_line
-from mediaforge.errors import ExitCode, MediaforgeError
+from mediaforge.errors import EnvironmentProblem, ExitCode, MediaforgeError
 
 
 def report_error(exc: MediaforgeError) -> None:
@@ -62,6 +67,26 @@ class ErrorReportingGroup(PlainGroup):
                 raise
             report_error(exc)
             raise typer.Exit(int(exc.exit_code)) from None
+        except Exception as exc:
+            if not database_went_away(exc) or debug_requested(ctx):
+                raise
+            reason = " ".join(str(exc).split()) or type(exc).__name__  # psycopg's span lines
+            report_error(
+                EnvironmentProblem(
+                    f"lost the job database: {reason}; check that it is running and "
+                    "reachable, then run the command again"
+                )
+            )
+            raise typer.Exit(int(ExitCode.ENVIRONMENT)) from None
         except KeyboardInterrupt:
             # The user pressed Ctrl-C and knows it: no message, no traceback.
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def database_went_away(exc: BaseException) -> bool:
+    """Whether ``exc`` says the job database became unreachable (see jobs/outage.py)."""
+    if "peewee" not in sys.modules:
+        return False  # nothing has touched a database: keep peewee out of start-up
+    from mediaforge.jobs.outage import CONNECTION_ERRORS
+
+    return isinstance(exc, CONNECTION_ERRORS)

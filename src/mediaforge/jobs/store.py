@@ -247,13 +247,16 @@ class JobStore:
         owner: str | None = None,
         sources: Iterable[JobStatus] | None = None,
         and_then: Callable[[], object] | None = None,
+        stale_before: float | None = None,
         **fields: Any,
     ) -> bool:
         """Compare-and-set one job's status in one short transaction.
 
         Only moves a job from a state ``TRANSITIONS`` allows (narrowed by
         ``sources``) and, with ``owner``, only while that worker holds it;
-        ``and_then`` runs in the same transaction when the move happened.
+        ``and_then`` runs in the same transaction when the move happened;
+        with ``stale_before``, only while the job's heartbeat is older than that
+        (or missing): a heartbeat that lands first keeps the job with its worker.
         Returns False when the job was not in such a state (someone else won).
         """
         allowed = TRANSITIONS[to] if sources is None else TRANSITIONS[to] & set(sources)
@@ -263,6 +266,10 @@ class JobStore:
         )
         if owner is not None:
             query = query.where(JobRow.worker == owner)
+        if stale_before is not None:
+            query = query.where(
+                JobRow.heartbeat_at.is_null() | (JobRow.heartbeat_at < stale_before)
+            )
         with self.db.atomic():
             moved = bool(query.execute())
             if moved and and_then is not None:
@@ -344,14 +351,17 @@ class JobStore:
         log_tail: str | None = None,
         note: str | None = None,
         uploads: Sequence[NewUpload] = (),
+        stale_before: float | None = None,
     ) -> bool:
         """End a running job held by ``worker``; False if it lost the job meanwhile.
 
         ``uploads`` are recorded in the same transaction: a job is never
-        succeeded with the files it owes to S3 forgotten.
+        succeeded with the files it owes to S3 forgotten. ``stale_before``: only
+        if the job's heartbeat is older than that (recovery of a silent worker).
         """
         fields: dict[str, Any] = {
-            "finished_at": time.time(),
+            # The database's clock, like started_at: a job's run time is one clock's difference.
+            "finished_at": self.now(),
             "outputs": json.dumps([o.to_dict() for o in outputs]),
             "error": error,
             "log_tail": log_tail,
@@ -367,6 +377,7 @@ class JobStore:
             owner=worker,
             sources=[JobStatus.RUNNING],
             and_then=(lambda: insert_uploads(job_id, uploads, time.time())) if uploads else None,
+            stale_before=stale_before,
             **fields,
         )
 
@@ -379,11 +390,12 @@ class JobStore:
         error: str | None = None,
         log_tail: str | None = None,
         count_attempt: bool = True,
+        stale_before: float | None = None,
     ) -> bool:
         """Give a running job back to the queue (a retry later, or a hand-back).
 
         A hand-back at shutdown is not the job's fault, so it does not use up
-        an attempt (``count_attempt=False``).
+        an attempt (``count_attempt=False``). ``stale_before``: as for ``finish``.
         """
         fields: dict[str, Any] = {
             "worker": None,
@@ -396,7 +408,12 @@ class JobStore:
         if not count_attempt:
             fields["attempts"] = JobRow.attempts - 1
         return self._move(
-            job_id, JobStatus.QUEUED, owner=worker, sources=[JobStatus.RUNNING], **fields
+            job_id,
+            JobStatus.QUEUED,
+            owner=worker,
+            sources=[JobStatus.RUNNING],
+            stale_before=stale_before,
+            **fields,
         )
 
     def hand_over(self, job_id: int, worker: str, *, note: str, retry_at: float) -> bool:
@@ -425,7 +442,7 @@ class JobStore:
                 f"job {job_id} is already {job.status.value}; only queued or running jobs "
                 "can be cancelled"
             )
-        if not self._move(job_id, JobStatus.CANCELLED, finished_at=time.time()):
+        if not self._move(job_id, JobStatus.CANCELLED, finished_at=self.now()):
             return self.cancel(job_id)  # it changed state under us; look again
         return self.get(job_id)
 
@@ -460,7 +477,7 @@ class JobStore:
             JobStatus.FAILED,
             sources=[JobStatus.QUEUED],
             error=error,
-            finished_at=time.time(),
+            finished_at=self.now(),
         )
 
     def running_with_fresh_heartbeat(self, stale_after: float) -> int:
@@ -501,9 +518,15 @@ class JobStore:
             stale = row.heartbeat_at is None or row.heartbeat_at < cutoff
             if not (stale or owner in dead):
                 continue
+            # A worker judged by its heartbeat may beat between the read above
+            # and the release: the release then misses, and the job stays with it.
+            # A worker whose process is gone cannot beat any more.
+            silent = None if owner in dead else cutoff
             publishing = bool(row.publishing) and row.attempts <= row.max_attempts
             if row.attempts < row.max_attempts or publishing:
-                if self.release(row.id, owner, error="worker stopped while running it"):
+                if self.release(
+                    row.id, owner, error="worker stopped while running it", stale_before=silent
+                ):
                     requeued.append(row.id)
             elif self.finish(
                 row.id,
@@ -511,6 +534,7 @@ class JobStore:
                 JobStatus.FAILED,
                 error=f"the worker running it died {row.attempts} time(s); "
                 "look at the worker's log, then 'mediaforge retry'",
+                stale_before=silent,
             ):
                 failed.append(row.id)
         return requeued, failed

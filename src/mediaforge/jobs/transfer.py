@@ -4,9 +4,11 @@ The SQLite file is never written: it is read through a snapshot (SQLite's
 backup API from a read-only connection), and the snapshot is what gets
 brought up to the current schema. Jobs, notification rows and upload rows
 are copied with their ids, in one transaction, into an empty database; the
-counts are checked before it commits. The watch folders remember what they
-did through these rows (a file's fingerprint and outputs on its jobs, an
-original's uploads), so they carry over with them.
+counts are checked before it commits, and so is the SQLite file: a watcher,
+worker or submit that wrote to it after the snapshot would be left behind,
+so the copy is then undone and the user told to stop them first. The watch
+folders remember what they did through these rows (a file's fingerprint and
+outputs on its jobs, an original's uploads), so they carry over with them.
 """
 
 from __future__ import annotations
@@ -72,6 +74,41 @@ def _snapshot(source: Path, into: Path) -> None:
         raise EnvironmentProblem(f"cannot read the job database {source}: {exc}") from None
 
 
+# Per table: how many rows, the highest id and the latest change. Any write
+# (a new job, a job that started or ended, a notification sent) moves one.
+Marks = dict[str, tuple[Any, ...] | None]
+
+
+def _marks(path: Path) -> Marks:
+    """Where each table of the SQLite file at ``path`` stands, read without writing."""
+    marks: Marks = {}
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        for model in TABLES:
+            table = model._meta.table_name
+            try:
+                marks[table] = db.execute(
+                    f'SELECT COUNT(*), MAX(id), MAX(updated_at) FROM "{table}"'
+                ).fetchone()
+            except sqlite3.OperationalError:
+                marks[table] = None  # an older schema, without this table yet
+    return marks
+
+
+def _unchanged_since(source: Path, snapshot: Marks) -> None:
+    """Raise unless the SQLite file still stands where the snapshot did."""
+    try:
+        now = _marks(source)
+    except sqlite3.Error as exc:
+        raise EnvironmentProblem(f"cannot read the job database {source}: {exc}") from None
+    changed = [table for table, mark in now.items() if mark != snapshot.get(table)]
+    if changed:
+        raise EnvironmentProblem(
+            f"the job database {source} changed while it was copied ({', '.join(changed)} "
+            "rows were written); nothing was kept: stop every watcher and worker and "
+            "any submit on this machine, then run 'db migrate' again"
+        )
+
+
 def _read(path: Path) -> dict[type[peewee.Model], list[dict[str, Any]]]:
     store = JobStore(connect(f"sqlite:///{path}", path.parent))
     try:
@@ -109,6 +146,7 @@ def copy_jobs(source: Path, target_url: str) -> Copied:
     with tempfile.TemporaryDirectory(prefix="mediaforge-migrate-") as folder:
         snapshot = Path(folder) / "jobs.db"
         _snapshot(source, snapshot)
+        marks = _marks(snapshot)  # before _read brings the snapshot up to date
         rows = _read(snapshot)
     target = JobStore(connect(target_url, source.parent))
     try:
@@ -132,6 +170,8 @@ def copy_jobs(source: Path, target_url: str) -> Copied:
                     )
                 counts[model._meta.table_name] = copied
             _reset_sequences(target.db)
+            # Last, inside the transaction: a late write undoes the copy.
+            _unchanged_since(source, marks)
     finally:
         target.close()
     queued = [

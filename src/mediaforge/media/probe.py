@@ -9,6 +9,7 @@ import re
 import stat
 import subprocess
 from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
@@ -108,14 +109,32 @@ class MediaInfo:
         return json.dumps(fields, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str, path: Path) -> MediaInfo:
-        """A probe stored by :meth:`to_json`, for the file now at ``path``."""
-        data = json.loads(text)
-        streams = tuple(
-            StreamInfo(**{**s, "sar": tuple(s["sar"]) if s["sar"] else None})
-            for s in data.pop("streams")
-        )
-        return cls(path=path, streams=streams, **data)
+    def from_json(cls, text: str, path: Path) -> MediaInfo | None:
+        """A probe stored by :meth:`to_json`, for the file now at ``path``;
+        None when it cannot be read back (probe the file again then).
+
+        Keys this version does not know are ignored: a newer mediaforge may
+        store more, and the job must still run on an older worker.
+        """
+        try:
+            data = json.loads(text)
+            streams = tuple(
+                StreamInfo(
+                    **{**_known(StreamInfo, s), "sar": tuple(s["sar"]) if s.get("sar") else None}
+                )
+                for s in data["streams"]
+            )
+            return cls(path=path, streams=streams, **_known(cls, data, skip={"path", "streams"}))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None  # written by another version or damaged: not worth a failed job
+
+
+def _known(
+    kind: type, data: dict[str, Any], skip: frozenset[str] | set[str] = frozenset()
+) -> dict[str, Any]:
+    """The entries of ``data`` that are fields of the dataclass ``kind``."""
+    names = {f.name for f in dataclass_fields(kind)} - set(skip)
+    return {k: v for k, v in data.items() if k in names}
 
 
 def check_readable(path: Path) -> None:

@@ -28,7 +28,6 @@ configuration file is read.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Sequence
 
@@ -86,7 +85,7 @@ class Notifier:
         if not self.uploads.settled(job.id):
             return None  # recorded when its uploads settle: the message carries their links
         event = Event.for_job(job.status)
-        due = time.time() + self.settings.window
+        due = self.rows.now() + self.settings.window
         batch_done = (
             job.batch is not None
             and self.store.batch_finished(job.batch)
@@ -116,7 +115,7 @@ class Notifier:
 
     def worker_event(self, event: Event, worker: str, text: str) -> float | None:
         """Record a worker event for the targets that want it; like ``job_ended``."""
-        now = time.time()
+        now = self.rows.now()
         payload = {"worker": worker, "text": text}
         items = [
             NewNotification(f"worker:{worker}:{now!r}", event, t.label, now, payload=payload)
@@ -128,7 +127,7 @@ class Notifier:
         """Send, for each target with a message due (``everything``: with any
         pending), all its pending messages as one. Returns the seconds until
         the earliest retry this call scheduled, or None."""
-        now = time.time()
+        now = self.rows.now()
         # A claim older than this belongs to a worker that died while sending.
         self.rows.release_stale(now - max(60.0, 4 * self.settings.timeout))
         # A little ahead of now: a task that wakes a hair before its rows are
@@ -199,7 +198,7 @@ class Notifier:
                 claim,
                 sent=False,
                 error=delivery.reason,
-                retry_at=time.time() + retry_in,
+                retry_at=self.rows.now() + retry_in,
             )
         log.warning(
             "sending %s to %s failed: %s; %s",

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import enum
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import peewee
 
+from mediaforge.jobs.clock import database_time
 from mediaforge.jobs.model import Job, snapshot
 from mediaforge.jobs.store import JobStore
 from mediaforge.jobs.tables import NotificationRow
@@ -92,10 +92,15 @@ class NotificationStore:
     def __init__(self, store: JobStore) -> None:
         self.db: peewee.Database = store.db
 
+    def now(self) -> float:
+        """Now by the database's clock: claims are stamped and judged stale on
+        it, whichever host's worker stamped or judges them (see jobs/clock.py)."""
+        return database_time(self.db)
+
     def add(self, items: Sequence[NewNotification]) -> int:
         """Record messages to send; one already recorded (same key, event and
         target) is left alone. Returns how many rows were new."""
-        now = time.time()
+        now = self.now()
         added = 0
         with self.db.atomic():
             for item in items:
@@ -152,7 +157,7 @@ class NotificationStore:
         same rows, one gets them and the other gets none. ``claimer`` must be
         unique to this claim.
         """
-        now = time.time()
+        now = self.now()
         with self.db.atomic():
             NotificationRow.update(
                 status=NotificationStatus.SENDING.value,
@@ -180,7 +185,7 @@ class NotificationStore:
     ) -> None:
         """Record one delivery attempt of claimed messages: sent, to retry at
         ``retry_at``, or failed for good. ``error`` must already be redacted."""
-        now = time.time()
+        now = self.now()
         fields: dict[str, Any] = {
             "attempts": NotificationRow.attempts + 1,
             "claimed_by": None,
@@ -209,7 +214,7 @@ class NotificationStore:
                     status=NotificationStatus.PENDING.value,
                     claimed_by=None,
                     claimed_at=None,
-                    updated_at=time.time(),
+                    updated_at=self.now(),
                 )
                 .where(
                     (NotificationRow.status == NotificationStatus.SENDING.value)

@@ -205,10 +205,8 @@ def run_job(
             # The probe taken at submit, while the input is unchanged: one ffprobe
             # fewer per job. The outputs are still verified by a fresh probe.
             stored = stored_probe(job, started_as)
-            if stored is not None:
-                info = MediaInfo.from_json(stored, input_path)
-            else:
-                info = _prober(config)(input_path)
+            reused = MediaInfo.from_json(stored, input_path) if stored is not None else None
+            info = reused if reused is not None else _prober(config)(input_path)
         out_dir = _output_dir(job, config, input_path)
         ensure_folder(out_dir)
         remove_stale_temps(out_dir, job.id)

@@ -64,7 +64,13 @@ def submit_inputs(
     job's id instead of a second job doing the same work, unless ``force``.
     """
     new_jobs, bad = check_inputs(
-        config, inputs, preset, output_dir=output_dir, priority=priority, source=source
+        config,
+        inputs,
+        preset,
+        output_dir=output_dir,
+        priority=priority,
+        source=source,
+        refuse_slow=not all_or_nothing and len(inputs) > 1,
     )
     if bad and (all_or_nothing or not new_jobs):
         raise _rejection(bad, len(inputs))
@@ -165,9 +171,15 @@ def check_inputs(
     output_dir: Path | None = None,
     priority: int = 0,
     source: JobSource = JobSource.CLI,
+    refuse_slow: bool = False,
 ) -> tuple[list[NewJob], list[InputError]]:
     """Check the preset (PresetError) and every input; the jobs to create for
     the good inputs, and the error of each bad one, in input order.
+
+    An input ffprobe timed out on (a slow or hung share) raises its
+    FFmpegError: worth another try, not a bad input. With ``refuse_slow`` it
+    is refused like a bad one instead, with that reason, so the others of a
+    batch go ahead without it.
 
     An ``s3://bucket/key`` input (a str) is checked with a HEAD request: the
     worker downloads it when the job runs.
@@ -192,7 +204,10 @@ def check_inputs(
     paths = PathMap.of(config)
     for path, check in zip(inputs, checked, strict=True):
         if isinstance(check, FFmpegError):
-            raise check  # ffprobe timed out: a slow share, worth another try
+            if not refuse_slow:
+                raise check  # ffprobe timed out: a slow share, worth another try
+            rejected.append(InputError(f"{check}; submit it again once it can be read"))
+            continue
         if isinstance(check, InputError):
             rejected.append(check)
             continue

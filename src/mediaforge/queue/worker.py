@@ -144,6 +144,8 @@ class MediaforgeConsumer:
         # may still be held under; given back (no attempt used) once it is back,
         # before their heartbeat goes stale and recovery counts an attempt.
         self._interrupted: dict[int, str] = {}
+        # Held while an interrupted job is given back (see _give_back_interrupted).
+        self._interrupted_lock = threading.Lock()
         self.name = this_worker_prefix()
         # The worker's own heartbeat (`mediaforge workers`), beside its jobs'.
         self._presence = Pulse(
@@ -172,6 +174,9 @@ class MediaforgeConsumer:
             self._running += 1
         try:
             try:
+                # First, an earlier claim the outage cut short is given back,
+                # so that this run's claim is never given back from under it.
+                self._give_back_interrupted(job_id)
                 # Inside the guard: a refused job is looked up in the job
                 # database, which may be away as well.
                 if self._still_refused(job_id):
@@ -218,14 +223,27 @@ class MediaforgeConsumer:
         log.warning("job %s: job database unreachable; queued again in %g s", job_id, OUTAGE_RETRY)
 
     def _release_interrupted(self) -> None:
-        for job_id, worker in list(self._interrupted.items()):
+        for job_id in list(self._interrupted):
             try:
-                released = self.store.release(job_id, worker, count_attempt=False)
+                self._give_back_interrupted(job_id)
             except CONNECTION_ERRORS:
                 return  # still away: the next loop tries again
-            self._interrupted.pop(job_id, None)
-            if released:
-                log.info("job %s: given back after the database outage (no attempt used)", job_id)
+
+    def _give_back_interrupted(self, job_id: int) -> None:
+        """Give back ``job_id`` if an outage cut its claim short (no attempt used).
+
+        Under the lock, so that a give-back by the main loop and a new claim
+        by a worker thread never interleave: both are judged by the same
+        (job, worker name), as a thread's name stays the same between claims.
+        """
+        with self._interrupted_lock:
+            worker = self._interrupted.get(job_id)
+            if worker is None:
+                return
+            released = self.store.release(job_id, worker, count_attempt=False)
+            del self._interrupted[job_id]
+        if released:
+            log.info("job %s: given back after the database outage (no attempt used)", job_id)
 
     def _still_refused(self, job_id: int) -> bool:
         """A job this worker handed back lately (it cannot see its files) goes

@@ -355,7 +355,8 @@ class Uploader:
         for job, items, gone in self.owed_by_old_jobs():
             report.recorded += self.table.add(job.id, items)
             report.missing += gone
-        self.table.release_stale(time.time() - self.config.worker.stale_after)
+        # Claims are stamped on the database's clock; judge them on it too.
+        self.table.release_stale(self.store.now() - self.config.worker.stale_after)
         for job_id in self.table.due_job_ids(time.time() + 10**9):
             done = self.upload_job(job_id, claimer, everything=True, on_file=on_file)
             report.round.add(done)
