@@ -303,8 +303,7 @@ def test_a_job_no_host_can_see_fails_after_the_hand_back_limit(hosts: Hosts) -> 
 
 
 def test_doctor_names_the_mapped_folders_missing_on_this_host(hosts: Hosts) -> None:
-    present = hosts.root / "nas"
-    present.mkdir()
+    present = share(hosts, "nas", hosts.clip())  # a share shows its files
     config = hosts.home / "doctor.yaml"
     mapping = [
         {"canonical": "/shared/media", "local": str(present)},

@@ -18,21 +18,24 @@ from mediaforge.config.schema import Config
 from mediaforge.jobs.identity import process_id
 from mediaforge.jobs.model import Job, JobStatus
 from mediaforge.jobs.store import JobStore
-from mediaforge.storage.paths import PathMap
+from mediaforge.storage.paths import PathMap, share_present
 
 log = logging.getLogger(__name__)
 
 
 def unseen_folder(config: Config, job: Job, input_path: Path) -> str | None:
     """The canonical folder of the job that this host cannot see (a share not
-    mounted here), or None. A missing input in a folder that is there is gone,
-    not unmounted: that is the probe's to report."""
+    mounted here), or None. A mapped share counts as seen only when its local
+    folder shows it (``share_present``: an empty mount point is not the share).
+    A missing input in a folder that is there is gone, not unmounted: that is
+    the probe's to report."""
+    paths = PathMap.of(config)
+    for canonical in (job.input_path, job.output_dir):
+        found = paths.mapping_of(canonical) if canonical else None
+        if found is not None and not share_present(found[1]):
+            return str(found[0])
     if not input_path.parent.is_dir():
         return str(Path(job.input_path).parent)
-    if job.output_dir:
-        root = PathMap.of(config).mapped(job.output_dir)
-        if root is not None and not Path(root).is_dir():
-            return job.output_dir
     return None
 
 
