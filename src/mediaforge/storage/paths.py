@@ -47,6 +47,18 @@ class PathMap:
         found = self.mapping_of(canonical)
         return None if found is None else found[1]
 
+    def shadowing(self, path: str) -> tuple[PurePosixPath, PurePosixPath] | None:
+        """The (canonical, local) roots of a mapping whose canonical folder
+        holds this host's ``path`` although ``path`` is not on the share (a
+        USB disk under ``/media`` where ``/media`` is the share's canonical
+        name): a job would store it as is, and every host, this one too,
+        would look for it on the share. None for any other path."""
+        pure = PurePosixPath(path)
+        if any(pure == loc or pure.is_relative_to(loc) for _, loc in self.pairs):
+            return None  # on a share as this host mounts it
+        found = self.mapping_of(path)
+        return found if found is not None and found[0] != found[1] else None
+
     def mapping_of(self, canonical: str) -> tuple[PurePosixPath, PurePosixPath] | None:
         """The (canonical, local) roots of the mapping that covers ``canonical``."""
         pure = PurePosixPath(canonical)
