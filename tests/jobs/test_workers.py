@@ -107,11 +107,16 @@ def test_a_pid_proves_nothing_without_this_namespace(store: JobStore) -> None:
 def test_retry_gives_a_job_a_fresh_count_of_hand_backs(store: JobStore) -> None:
     [job_id] = store.create([NewJob(input_path="/media/a.mp4", preset="h264-720p")])
     store.claim(job_id, "w")
-    assert store.hand_over(job_id, "w", note="host x cannot see /media", retry_at=0)
+    refusals = '{"hosts": ["x|boot/1"], "rounds": 1}'
+    assert store.hand_over(
+        job_id, "w", note="host x cannot see /media", retry_at=0, refusals=refusals
+    )
     job = store.get(job_id)
     assert (job.status, job.attempts, job.handbacks) == (JobStatus.QUEUED, 0, 1)
+    assert job.refusals == refusals
     assert job.note == "host x cannot see /media"
     store.claim(job_id, "w")
     store.finish(job_id, "w", JobStatus.FAILED, error="no worker could see /media")
 
-    assert store.retry(job_id).handbacks == 0
+    retried = store.retry(job_id)
+    assert (retried.handbacks, retried.refusals) == (0, None)

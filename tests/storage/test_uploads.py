@@ -235,7 +235,9 @@ def test_a_file_written_on_another_machine_is_handed_back_not_failed(
 
     [row] = UploadStore(store).for_job(job_id)
     assert (row.status, row.attempts) == (UploadStatus.PENDING, 0)
-    assert result.retry_in is not None and not result.failed and not result.settled
+    assert not result.failed and not result.settled
+    # Not queued again from here: that host's own sweep does it.
+    assert result.retry_in is None
 
 
 def test_a_file_on_another_hosts_disk_is_left_to_that_host_even_if_a_file_is_here(
@@ -253,7 +255,7 @@ def test_a_file_on_another_hosts_disk_is_left_to_that_host_even_if_a_file_is_her
 
     [row] = UploadStore(store).for_job(job_id)
     assert (row.status, row.attempts, row.error) == (UploadStatus.PENDING, 0, None)
-    assert result.retry_in is not None and not result.uploaded and not result.settled
+    assert result.retry_in is None and not result.uploaded and not result.settled
     listed = boto3.client("s3", endpoint_url=endpoint).list_objects_v2(Bucket=BUCKET)
     assert row.key not in [o["Key"] for o in listed.get("Contents", [])]
     assert UploadStore(store).due_job_ids(time.time(), host=socket.gethostname()) == []
@@ -282,6 +284,25 @@ def test_a_file_on_shared_storage_is_recorded_canonical_and_any_host_uploads_it(
     assert result.settled
     body = boto3.client("s3", endpoint_url=endpoint).get_object(Bucket=BUCKET, Key=row.key)
     assert body["Body"].read() == (nas / "shared-clip.mp4").read_bytes()
+
+
+def test_a_share_mounted_at_the_same_path_everywhere_is_shared_by_an_identity_mapping(
+    mf: Mediaforge, tmp_path: Path, endpoint: str
+) -> None:
+    nas = tmp_path / "nas"  # mounted here, as on every host: canonical is local
+    mapping = f'paths: [{{"canonical": "{nas}", "local": "{nas}"}}]\n'
+    mf.configure(f"s3:\n  bucket: {BUCKET}\n  endpoint_url: {endpoint}\n{mapping}")
+    config = mf.load_config()
+    store = JobStore.open(config)
+    mp4 = write(nas / "clip.mp4", 20, seed=3)
+    job_id = succeeded_job(store, config, str(nas / "clip.mov"), [output(mp4)])
+    UploadRow.update(host="retired.example").execute()  # its host is gone for good
+
+    result = Uploader(config, store).upload_job(job_id, "test")
+
+    [row] = UploadStore(store).for_job(job_id)
+    assert (row.path, row.shared, row.status) == (str(mp4), True, UploadStatus.UPLOADED)
+    assert result.settled
 
 
 def test_a_file_gone_from_this_machine_fails_at_once_with_its_path(

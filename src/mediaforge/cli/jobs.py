@@ -189,6 +189,7 @@ def _wait_for(
     from mediaforge.cli.progress import follow
     from mediaforge.cli.render import print_json
     from mediaforge.jobs.model import JobStatus
+    from mediaforge.storage.paths import PathMap
 
     notice = _no_worker_notice(state)
     jobs = follow(err, ids, state.store.get, quiet=quiet or json_out, on_poll=notice)
@@ -199,9 +200,11 @@ def _wait_for(
             if job.error:
                 err.print(f"job {job.id}: {job.error}", markup=False, soft_wrap=True)
             if outputs:
+                # Where this host finds them: jobs hold canonical paths.
+                here = PathMap.of(state.config).to_local
                 ended = f"job {job.id} {job.status.value}"
                 for made in job.outputs:
-                    out.print(f"{ended}: {made.path}", markup=False, soft_wrap=True)
+                    out.print(f"{ended}: {here(made.path)}", markup=False, soft_wrap=True)
                 if not job.outputs:
                     out.print(ended, markup=False, soft_wrap=True)
     if any(j.status in (JobStatus.FAILED, JobStatus.CANCELLED) for j in jobs):

@@ -90,6 +90,13 @@ def _migration_8(db: peewee.Database) -> None:
         db.execute_sql('ALTER TABLE "job" ADD COLUMN input_probe TEXT')
 
 
+def _migration_9(db: peewee.Database) -> None:
+    # Which hosts refused a job (they cannot see its files), so that the same
+    # host refusing again is not counted twice (queue/handover.py).
+    if "refusals" not in {c.name for c in db.get_columns("job")}:
+        db.execute_sql('ALTER TABLE "job" ADD COLUMN refusals TEXT')
+
+
 # Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
 # Never edit a released migration; add the next one.
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
@@ -101,6 +108,7 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _migration_6,
     _migration_7,
     _migration_8,
+    _migration_9,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -117,6 +117,7 @@ class Job:
     # The submit-time probe of the input (JSON), valid while the input still
     # matches input_size, input_mtime and input_hash; None when not taken.
     input_probe: str | None = None
+    refusals: str | None = None  # JSON kept by queue/handover.py
 
     @classmethod
     def from_row(cls, row: Any) -> Job:

@@ -416,9 +416,12 @@ class JobStore:
             **fields,
         )
 
-    def hand_over(self, job_id: int, worker: str, *, note: str, retry_at: float) -> bool:
+    def hand_over(
+        self, job_id: int, worker: str, *, note: str, retry_at: float, refusals: str
+    ) -> bool:
         """Give a running job back for another host: this one cannot see its
-        files. Not the job's fault: no attempt is used; the hand-back is counted."""
+        files. Not the job's fault: no attempt is used; the hand-back is counted
+        and ``refusals`` (which hosts refused it) recorded."""
         return self._move(
             job_id,
             JobStatus.QUEUED,
@@ -431,6 +434,7 @@ class JobStore:
             note=note,
             attempts=JobRow.attempts - 1,
             handbacks=JobRow.handbacks + 1,
+            refusals=refusals,
         )
 
     def cancel(self, job_id: int) -> Job:
@@ -459,6 +463,7 @@ class JobStore:
             sources=[JobStatus.FAILED, JobStatus.CANCELLED],
             attempts=0,
             handbacks=0,
+            refusals=None,
             error=None,
             log_tail=None,
             progress=0.0,

@@ -44,6 +44,8 @@ class JobRow(BaseModel):
     worker = peewee.CharField(max_length=200, null=True)
     # Times workers that could not see its files gave it back (queue/pipeline.py).
     handbacks = peewee.IntegerField(default=0)
+    # The hosts that refused it and the rounds it waited for one (JSON, queue/handover.py).
+    refusals = peewee.TextField(null=True)
     heartbeat_at = peewee.DoubleField(null=True)
     retry_at = peewee.DoubleField(null=True)
     source = peewee.CharField(max_length=16, default=JobSource.CLI.value)

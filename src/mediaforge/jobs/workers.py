@@ -74,6 +74,12 @@ class WorkerInfo:
         }
 
 
+def host_key(host: str, namespace: str) -> str:
+    """One host as far as mounts go: its name and its boot and PID namespace
+    (two containers on one machine may mount different folders)."""
+    return f"{host}|{namespace}"
+
+
 class WorkerStore:
     """Reads and writes of the worker table."""
 
@@ -147,6 +153,14 @@ class WorkerStore:
             (WorkerRow.id != worker_id) & (WorkerRow.heartbeat_at >= cutoff)
         )
         return any((r.host, r.namespace) != (me.host, me.namespace) for r in query)
+
+    def live_hosts(self, stale_after: float) -> set[str]:
+        """The hosts (``host_key``) with a live worker on them."""
+        cutoff = self.now() - stale_after
+        query = WorkerRow.select(WorkerRow.host, WorkerRow.namespace).where(
+            WorkerRow.heartbeat_at >= cutoff
+        )
+        return {host_key(r.host, r.namespace) for r in query}
 
     def list_workers(self, stale_after: float) -> list[WorkerInfo]:
         """Every known worker on every host with the jobs it holds, oldest first."""

@@ -7,11 +7,13 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mediaforge.config.schema import Config
 from mediaforge.errors import MediaforgeError
 from mediaforge.presets.loading import load_presets
+from mediaforge.storage.paths import share_present
 
 if TYPE_CHECKING:
     from mediaforge.queue.backend import JobQueue
@@ -121,17 +123,24 @@ def run_checks(config: Config) -> list[Check]:
 
 
 def _paths_check(config: Config) -> Check:
-    """Every mapped local folder (``paths:``) exists here: a missing one is a
-    share that is not mounted, and jobs under it go to other hosts."""
-    missing = [m for m in config.paths if m.local is not None and not m.local.is_dir()]
+    """Every mapped local folder (``paths:``) shows its share here: a missing
+    one, or an empty folder that is not a mount point, is a share that is not
+    mounted, and jobs under it go to other hosts."""
+    missing = [m for m in config.paths if m.local is not None and not share_present(m.local)]
     if missing:
-        detail = "; ".join(f"{m.local} (for {m.canonical}) is missing" for m in missing)
+        detail = "; ".join(f"{m.local} (for {m.canonical}) {_absence(m.local)}" for m in missing)
         return Check(
             "paths",
             False,
             f"{detail}: mount it, or fix paths[].local; jobs there are left to other hosts",
         )
     return Check("paths", True, f"{len(config.paths)} mapped folder(s) present")
+
+
+def _absence(local: Path | None) -> str:
+    if local is not None and local.is_dir():
+        return "is an empty folder, not a mount point (share not mounted?)"
+    return "is missing"
 
 
 def _waiting(queue: JobQueue, queued: set[int] | None) -> str:

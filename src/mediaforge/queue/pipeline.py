@@ -184,9 +184,10 @@ def run_job(
         # attempt's publish plan either (it would find nothing and drop it).
         unseen = None if remote else unseen_folder(config, job, input_path)
         if unseen is not None and others_may_see(store, config, worker, unseen):
-            if not hand_over(store, config, job, worker, unseen):
+            wait = hand_over(store, config, job, worker, unseen)
+            if wait is None:
                 return Outcome(store.get(job.id))  # failed: no host could see it
-            return Outcome(store.get(job.id), retry_in=config.worker.handback_delay, refused=True)
+            return Outcome(store.get(job.id), retry_in=wait, refused=True)
         # A crash in an earlier attempt's publish window: finish that instead.
         adopted = adopt_published(store, job.id, worker, config.output.collision, paths.to_local)
         if adopted is not None:

@@ -287,6 +287,14 @@ def check_input(config: Config, preset: Preset | None, path: Path) -> tuple[Fing
     reason a worker would fail the job for, so such a job is refused before
     it exists (or is retried)."""
     check_readable(path)  # its messages say best what is wrong with a path
+    shadow = PathMap.of(config).shadowing(str(path.absolute()))
+    if shadow is not None:
+        canonical, local = shadow
+        raise InputError(
+            f"{path} is under {canonical}, the shared folder this host mounts at {local} "
+            "('paths' in the config), but is not on that share: workers would look for it "
+            f"under {local}; copy it onto the share or elsewhere, or change paths[].canonical"
+        )
     # The fingerprint before the probe: if the file changes while it is probed,
     # the worker sees a fingerprint that no longer matches and probes again.
     fp = fingerprint(path)

@@ -247,14 +247,20 @@ class MediaforgeConsumer:
 
     def _still_refused(self, job_id: int) -> bool:
         """A job this worker handed back lately (it cannot see its files) goes
-        back to the queue for a while, untouched, so that another host takes it."""
+        back to the queue for a while, untouched, so that another host takes it.
+
+        It comes back when this worker's refusal ends, not sooner: a worker
+        that just handled a message polls the queue fastest, so bouncing the
+        job every few seconds would keep it from an idle host that can see it."""
         until = self._refused.get(job_id)
-        if until is None or time.monotonic() >= until:
+        now = time.monotonic()
+        if until is None or now >= until:
             self._refused.pop(job_id, None)
             return False
         job = self.store.get(job_id)
         if job.status is JobStatus.QUEUED:
-            self.queue.enqueue(job_id, priority=job.priority, delay=self._handback_delay)
+            delay = max(until - now, self._handback_delay)
+            self.queue.enqueue(job_id, priority=job.priority, delay=delay)
         return True
 
     # -- uploads to S3 -----------------------------------------------------------

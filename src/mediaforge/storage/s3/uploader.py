@@ -85,7 +85,9 @@ class _Elsewhere(S3Error):
     """The file is on another machine's disk: not this worker's to upload."""
 
 
-_ELSEWHERE = 5.0  # seconds before an upload handed back for another machine goes again
+# Seconds before an upload handed back for another machine is due again; the
+# recovery sweep of a host that can send it queues it then.
+_ELSEWHERE = 60.0
 
 
 class Uploader:
@@ -123,9 +125,10 @@ class Uploader:
         result = Round()
         rows = self.table.claim(job_id, claim, everything=everything)
         if not rows and self.table.waiting_elsewhere(job_id):
-            # Files on another host's disk: its workers upload them. Asked
-            # again later in case that host is gone and comes back.
-            result.retry_in = _ELSEWHERE
+            # Files on another host's disk: its workers upload them, and its
+            # recovery sweep queues them again. Not asked again from here: every
+            # other worker doing so would loop at upload priority, ahead of jobs,
+            # for as long as that host is gone.
             return result
         interval = self.config.worker.heartbeat_interval
         beat = _Beat(stop, interval)
@@ -243,7 +246,6 @@ class Uploader:
     def _failed(self, row: Upload, claim: str, exc: S3Error, result: Round) -> None:
         if isinstance(exc, _Elsewhere):
             self.table.settle(row.id, claim, UploadStatus.PENDING, due_at=time.time() + _ELSEWHERE)
-            result.retry_in = min(result.retry_in or _ELSEWHERE, _ELSEWHERE)
             log.info("%s", exc)
             return
         attempt = row.attempts + 1
