@@ -294,8 +294,9 @@ def test_a_share_mounted_at_the_same_path_everywhere_is_shared_by_an_identity_ma
     mf.configure(f"s3:\n  bucket: {BUCKET}\n  endpoint_url: {endpoint}\n{mapping}")
     config = mf.load_config()
     store = JobStore.open(config)
-    mp4 = write(nas / "clip.mp4", 20, seed=3)
-    job_id = succeeded_job(store, config, str(nas / "clip.mov"), [output(mp4)])
+    # Its own name: the bucket is shared by the tests of this file.
+    mp4 = write(nas / "same-path-clip.mp4", 20, seed=3)
+    job_id = succeeded_job(store, config, str(nas / "same-path-clip.mov"), [output(mp4)])
     UploadRow.update(host="retired.example").execute()  # its host is gone for good
 
     result = Uploader(config, store).upload_job(job_id, "test")
