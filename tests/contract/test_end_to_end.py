@@ -71,6 +71,29 @@ REALTIME = {
 }
 
 
+def start_a_realtime_job(
+    mf: Mediaforge,
+    make_media: Callable[..., Path],
+    postgres_url: str,
+    tmp_path: Path,
+    *,
+    stale_after: float,
+) -> tuple[Path, Path]:
+    """A 6 s clip submitted on PostgreSQL (job database and queue) with the
+    real-time preset, and a worker started: the clip and the output folder."""
+    mf.configure(
+        database={"url": postgres_url},
+        queue={"backend": "postgres", "url": postgres_url},
+        worker={"stale_after": stale_after, "recovery_interval": 1},
+    )
+    mf.add_preset("realtime", yaml.safe_dump(REALTIME))
+    clip = make_media("long.mp4", duration=6.0)
+    out = tmp_path / "out"
+    mf.ok("submit", "-p", "realtime", "-o", out, clip)
+    mf.start("worker")
+    return clip, out
+
+
 def test_a_worker_rides_out_a_postgres_restart_mid_job(
     mf: Mediaforge,
     make_media: Callable[..., Path],
@@ -78,16 +101,7 @@ def test_a_worker_rides_out_a_postgres_restart_mid_job(
     postgres_url: str,
     tmp_path: Path,
 ) -> None:
-    mf.configure(
-        database={"url": postgres_url},
-        queue={"backend": "postgres", "url": postgres_url},
-        worker={"stale_after": 15, "recovery_interval": 1},
-    )
-    mf.add_preset("realtime", yaml.safe_dump(REALTIME))
-    clip = make_media("long.mp4", duration=6.0)
-    out = tmp_path / "out"
-    mf.ok("submit", "-p", "realtime", "-o", out, clip)
-    mf.start("worker")
+    clip, out = start_a_realtime_job(mf, make_media, postgres_url, tmp_path, stale_after=15)
     mf.wait_until(
         lambda: mf.jobs()[0]["status"] == "running" and bool(ffmpeg_pids(str(clip))),
         30,
@@ -117,16 +131,7 @@ def test_an_outage_longer_than_stale_after_stops_ffmpeg_and_the_job_runs_again(
     postgres_url: str,
     tmp_path: Path,
 ) -> None:
-    mf.configure(
-        database={"url": postgres_url},
-        queue={"backend": "postgres", "url": postgres_url},
-        worker={"stale_after": 2, "recovery_interval": 1},
-    )
-    mf.add_preset("realtime", yaml.safe_dump(REALTIME))
-    clip = make_media("long.mp4", duration=6.0)
-    out = tmp_path / "out"
-    mf.ok("submit", "-p", "realtime", "-o", out, clip)
-    mf.start("worker")
+    clip, out = start_a_realtime_job(mf, make_media, postgres_url, tmp_path, stale_after=2)
     mf.wait_until(lambda: bool(ffmpeg_pids(str(clip))), 30, "ffmpeg to start")
     (first,) = ffmpeg_pids(str(clip))
     postgres.stop()
