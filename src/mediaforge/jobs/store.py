@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from mediaforge.config.schema import Config
 
 
+# Waits between tries when a new SQLite file is locked by another process's first open.
+_LOCKED_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+
+
 class JobStore:
     """All reads and writes of jobs. One per process; thread-safe (peewee
     keeps one connection per thread)."""
@@ -53,26 +57,38 @@ class JobStore:
         return cls(connect(config.database.url, config.data_dir), config.worker.max_attempts)
 
     def _migrate(self) -> None:
-        try:
-            with self.db.atomic():
-                lock_for_migrations(self.db)
-                self.db.create_tables([MetaRow], safe=True)
-                row = MetaRow.get_or_none(MetaRow.key == "schema_version")
-                version = int(row.value) if row else 0
-                if version > SCHEMA_VERSION:
-                    raise EnvironmentProblem(
-                        f"the job database has schema version {version}, newer than this "
-                        f"mediaforge understands ({SCHEMA_VERSION}); upgrade mediaforge"
-                    )
-                for step in MIGRATIONS[version:]:
-                    step(self.db)
-                if version != SCHEMA_VERSION:
-                    MetaRow.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict(
-                        conflict_target=[MetaRow.key], update={MetaRow.value: str(SCHEMA_VERSION)}
-                    ).execute()
-        except (peewee.OperationalError, peewee.InterfaceError) as exc:
-            reason = " ".join(str(exc).split())  # psycopg's messages span lines
-            raise EnvironmentProblem(f"cannot open the job database: {reason}") from None
+        # Processes opening a new SQLite file at the same moment can meet
+        # "database is locked" where the busy timeout does not apply (switching
+        # the file to WAL takes it for itself): they wait a moment and try again.
+        for delay in (*_LOCKED_RETRY_DELAYS, None):
+            try:
+                self._migrate_once()
+                return
+            except (peewee.OperationalError, peewee.InterfaceError) as exc:
+                locked = isinstance(self.db, peewee.SqliteDatabase) and "locked" in str(exc)
+                if delay is None or not locked:
+                    reason = " ".join(str(exc).split())  # psycopg's messages span lines
+                    raise EnvironmentProblem(f"cannot open the job database: {reason}") from None
+                self.db.close()
+                time.sleep(delay)
+
+    def _migrate_once(self) -> None:
+        with self.db.atomic():
+            lock_for_migrations(self.db)
+            self.db.create_tables([MetaRow], safe=True)
+            row = MetaRow.get_or_none(MetaRow.key == "schema_version")
+            version = int(row.value) if row else 0
+            if version > SCHEMA_VERSION:
+                raise EnvironmentProblem(
+                    f"the job database has schema version {version}, newer than this "
+                    f"mediaforge understands ({SCHEMA_VERSION}); upgrade mediaforge"
+                )
+            for step in MIGRATIONS[version:]:
+                step(self.db)
+            if version != SCHEMA_VERSION:
+                MetaRow.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict(
+                    conflict_target=[MetaRow.key], update={MetaRow.value: str(SCHEMA_VERSION)}
+                ).execute()
 
     def now(self) -> float:
         """Now by the database's clock: the one heartbeats are written and judged by."""
