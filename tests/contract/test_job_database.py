@@ -69,7 +69,9 @@ def test_only_one_of_many_racing_threads_claims_each_job(store: JobStore) -> Non
         t.join(timeout=60)
     assert sorted(i for won in wins.values() for i in won) == ids
     for worker, won in wins.items():
-        assert all(store.get(i).worker == worker for i in won)
+        for job_id in won:
+            job = store.get(job_id)
+            assert (job.status, job.worker, job.attempts) == (JobStatus.RUNNING, worker, 1)
 
 
 def test_heartbeat_holds_only_the_workers_own_running_job(store: JobStore) -> None:

@@ -6,7 +6,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from pathlib import Path
@@ -66,32 +65,6 @@ def live_pid() -> Iterator[int]:
 
 
 # -- claiming and owning -----------------------------------------------------------
-
-
-def test_only_one_of_many_racing_workers_claims_each_job(store: JobStore) -> None:
-    ids = new_jobs(store, 20)
-    racers = 4
-    start = threading.Barrier(racers)
-    wins: dict[str, list[int]] = {f"w{n}": [] for n in range(racers)}
-
-    def race(worker: str) -> None:
-        start.wait()
-        for job_id in ids:
-            if store.claim(job_id, worker) is not None:
-                wins[worker].append(job_id)
-
-    threads = [threading.Thread(target=race, args=(w,)) for w in wins]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-
-    claimed = sorted(i for won in wins.values() for i in won)
-    assert claimed == ids
-    for worker, won in wins.items():
-        for job_id in won:
-            job = store.get(job_id)
-            assert (job.status, job.worker, job.attempts) == (JobStatus.RUNNING, worker, 1)
 
 
 def test_only_one_of_many_racing_processes_claims_a_job(tmp_path: Path, store: JobStore) -> None:
