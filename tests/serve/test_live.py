@@ -101,6 +101,19 @@ def test_a_reconnect_with_the_last_event_id_misses_nothing(server: Server, clip:
     assert resumed[-1]["data"]["status"] == "succeeded"
 
 
+def test_a_stream_opened_after_a_listing_gets_the_changes_made_in_between(
+    server: Server, clip: Path
+) -> None:
+    listing = server.get("/api/v1/jobs").json()
+    # A change after the listing was read, before the stream opens.
+    [job_id] = server.post("/api/v1/jobs", {"inputs": [str(clip)], "preset": "fast"}).json()["ids"]
+    server.post(f"/api/v1/jobs/{job_id}/cancel", {})
+    path = f"/api/v1/events?after={listing['cursor']}"
+    events = list(read_events(server, path, until="end", seconds=30))
+    assert events[-1]["data"]["id"] == job_id
+    assert events[-1]["data"]["status"] == "cancelled"
+
+
 def test_the_stream_of_all_jobs_shows_each_new_job(server: Server, clip: Path) -> None:
     def submit_soon() -> None:
         server.post("/api/v1/jobs", {"inputs": [str(clip)], "preset": "fast"})

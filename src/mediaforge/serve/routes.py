@@ -3,6 +3,7 @@ CLI command of the same name calls, and returns what it gave as JSON."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -89,13 +90,17 @@ def list_jobs(request: Request) -> JSONResponse:
     limit = _int(request, "limit", 20, 1, MAX_LIMIT)
     offset = _int(request, "offset", 0)
     preset = request.query_params.get("preset")
+    # Taken before the read: an event stream opened with ?after=CURSOR gets every
+    # change this listing may have missed, so a page that lists, then listens, loses none.
+    cursor = time.time()
     jobs = core(request).store.list_jobs(status, limit, offset, preset=preset)
     next_page = None
     if len(jobs) == limit:
         params = {"limit": limit, "offset": offset + limit, "status": status, "preset": preset}
         query = urlencode({k: v for k, v in params.items() if v is not None})
         next_page = f"/api/v1/jobs?{query}"
-    return JSONResponse({"jobs": [job_summary(j) for j in jobs], "next": next_page})
+    body = {"jobs": [job_summary(j) for j in jobs], "next": next_page, "cursor": cursor}
+    return JSONResponse(body)
 
 
 def _field(body: dict[str, Any], name: str, kind: type, default: Any = None) -> Any:
@@ -256,7 +261,9 @@ def events(request: Request) -> Response:
 
     raw = request.query_params.get("job")
     job_id = _int(request, "job", 0, 1) if raw is not None else None
-    cursor = start_cursor(request.headers.get("last-event-id"), job_id)
+    # A reconnect's Last-Event-ID goes before the first connection's ?after=.
+    last_seen = request.headers.get("last-event-id") or request.query_params.get("after")
+    cursor = start_cursor(last_seen, job_id)
     stream = job_events(request, core(request).hub, job_id, cursor)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)

@@ -108,12 +108,14 @@ async function load() {
   workers = await api("/api/v1/workers");
   render();
   await loadStats();
+  return page.cursor;
 }
 
-function listen() {
+function listen(after) {
   if (source) source.close();
-  // The browser resends the last event id itself when it reconnects.
-  source = new EventSource("/api/v1/events");
+  // From the moment the listing was read, so no change in between is lost; the
+  // browser resends the last event id itself when it reconnects.
+  source = new EventSource(`/api/v1/events?after=${encodeURIComponent(after)}`);
   const update = (e) => { const job = JSON.parse(e.data); jobs.set(job.id, job); render(); };
   for (const kind of ["job", "progress", "end"]) source.addEventListener(kind, update);
   source.addEventListener("end", () => loadStats().catch(() => {}));
@@ -126,8 +128,7 @@ function showLogin() {
 
 async function showBoard() {
   $("login").hidden = true; $("board").hidden = false; $("logout").hidden = false;
-  await load();
-  listen();
+  listen(await load());
   setInterval(() => api("/api/v1/workers").then((w) => { workers = w; render(); }).catch(() => {}), 2000);
 }
 
