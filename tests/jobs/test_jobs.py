@@ -151,6 +151,23 @@ def test_the_store_finds_the_job_that_published_a_path_and_no_other(store: JobSt
     assert store.job_with_output([]) is None
 
 
+def test_decisions_are_recorded_by_the_holder_and_start_afresh_each_attempt(
+    store: JobStore,
+) -> None:
+    (job_id,) = new_jobs(store)
+    assert store.claim(job_id, "w1") is not None
+    assert store.decide(job_id, "w1", "streams", "kept eng; dropped 1 commentary")
+    assert store.decide(job_id, "w1", "encoder", "nvenc failed; libx264")
+    assert store.decide(job_id, "w1", "streams", "kept eng, fre")
+    assert not store.decide(job_id, "w2", "encoder", "not the holder")
+    job = store.get(job_id)
+    assert job.decided == {"streams": "kept eng, fre", "encoder": "nvenc failed; libx264"}
+    assert job.to_dict()["decisions"] == job.decided
+    store.release(job_id, "w1")
+    assert store.claim(job_id, "w2") is not None
+    assert store.get(job_id).decided == {}
+
+
 def test_a_hand_back_does_not_use_up_an_attempt(store: JobStore) -> None:
     [job_id] = new_jobs(store)
     store.claim(job_id, "w1")

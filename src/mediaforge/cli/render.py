@@ -144,6 +144,8 @@ def job_detail(
         rows.append(("worker", escape(job.worker)))
     if job.note:
         rows.append(("note", escape(job.note)))
+    for topic, text in job.decided.items():
+        rows.append((escape(topic), escape(text)))
     if job.error and error:
         rows.append(("error", f"[red]{escape(job.error)}[/]"))
     table = Table.grid(padding=(0, 2))

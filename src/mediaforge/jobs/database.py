@@ -97,6 +97,12 @@ def _migration_9(db: peewee.Database) -> None:
         db.execute_sql('ALTER TABLE "job" ADD COLUMN refusals TEXT')
 
 
+def _migration_10(db: peewee.Database) -> None:
+    # What the worker decided for an attempt, shown by `status` (JobStore.decide).
+    if "decisions" not in {c.name for c in db.get_columns("job")}:
+        db.execute_sql('ALTER TABLE "job" ADD COLUMN decisions TEXT')
+
+
 # Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
 # Never edit a released migration; add the next one.
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
@@ -109,6 +115,7 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _migration_7,
     _migration_8,
     _migration_9,
+    _migration_10,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -118,12 +118,19 @@ class Job:
     # matches input_size, input_mtime and input_hash; None when not taken.
     input_probe: str | None = None
     refusals: str | None = None  # JSON kept by queue/handover.py
+    decisions: str | None = None  # JSON {topic: text}; read it through ``decided``
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
         """A snapshot of a ``JobRow`` (the model knows rows only by their columns)."""
         outputs = tuple(Output(**o) for o in json.loads(row.outputs or "[]"))
         return snapshot(cls, row, status=JobStatus(row.status), outputs=outputs)
+
+    @property
+    def decided(self) -> dict[str, str]:
+        """What the worker decided for this attempt, by topic (``JobStore.decide``)."""
+        found = json.loads(self.decisions) if self.decisions else {}
+        return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
     @property
     def elapsed(self) -> float | None:
@@ -149,6 +156,7 @@ class Job:
             "action": self.action,
             "outputs": [o.to_dict() for o in self.outputs],
             "note": self.note,
+            "decisions": self.decided,
             "error": self.error,
             "log_tail": self.log_tail,
             "worker": self.worker,

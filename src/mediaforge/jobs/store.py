@@ -309,6 +309,7 @@ class JobStore:
             retry_at=None,
             progress=0.0,
             attempts=JobRow.attempts + 1,
+            decisions=None,  # each attempt decides afresh
         )
         return self.get(job_id) if won else None
 
@@ -325,6 +326,17 @@ class JobStore:
         )
         with self.db.atomic():
             query.execute()
+
+    def decide(self, job_id: int, worker: str, topic: str, text: str) -> bool:
+        """Record one decision of this attempt on a running job ``worker`` holds
+        (``topic`` such as "streams" or "encoder", ``text`` one line for people);
+        a later decision on the same topic replaces the earlier one. False when
+        the worker lost the job meanwhile."""
+        with self.db.atomic():
+            row = JobRow.select(JobRow.decisions).where(JobRow.id == job_id).get_or_none()
+            found = json.loads(row.decisions) if row is not None and row.decisions else {}
+            found[topic] = text
+            return self._update_held(job_id, worker, decisions=json.dumps(found))
 
     def plan_publishing(self, job_id: int, worker: str, plan: Sequence[dict[str, Any]]) -> bool:
         """Record what ``worker`` is about to publish for a running job it holds

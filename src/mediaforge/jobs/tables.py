@@ -46,6 +46,9 @@ class JobRow(BaseModel):
     handbacks = peewee.IntegerField(default=0)
     # The hosts that refused it and the rounds it waited for one (JSON, queue/handover.py).
     refusals = peewee.TextField(null=True)
+    # What the worker decided for the current attempt, by topic (JSON object of
+    # one-line texts: the streams kept, HDR handling, the encoder, the size guard).
+    decisions = peewee.TextField(null=True)
     heartbeat_at = peewee.DoubleField(null=True)
     retry_at = peewee.DoubleField(null=True)
     source = peewee.CharField(max_length=16, default=JobSource.CLI.value)
