@@ -412,3 +412,31 @@ def test_a_host_without_the_mount_hands_back_even_before_another_host_is_up(
     assert done.worker is not None and done.worker.startswith("beta:")
     assert done.attempts == 1
     assert (nas / "clip.fast.mp4").is_file()
+
+
+def test_a_host_that_can_see_the_files_takes_a_handed_back_job_as_soon_as_it_is_free(
+    hosts: Hosts,
+) -> None:
+    # gamma cannot see the share and leaves the job's queue message parked for
+    # ten hand-back delays (30 s) whenever it gets hold of it. beta, busy when
+    # the job comes, must not wait for that message once it is free.
+    nas = share(hosts, "nas", hosts.clip())
+    shutil.copy2(hosts.clip("long.mp4"), nas / "long.mp4")
+    beta = host_config(hosts, "beta", nas)
+    gamma = host_config(hosts, "gamma", hosts.root / "not-mounted", handback_delay=3.0)
+    hosts.set_pace(0.2)  # the busy job takes about 10 s
+    busy = hosts.on(beta, "submit", nas / "long.mp4", "--preset", "paced", "--json").json()
+    hosts.start_host("beta", config=beta)
+    hosts.wait_for_progress(busy[0]["id"])
+    hosts.start_host("gamma", config=gamma)
+    hosts.wait_until(lambda: len(hosts.workers()) == 2, 30, "gamma to register")
+    [job] = hosts.on(beta, "submit", nas / "clip.mp4", "--preset", "fast", "--json").json()
+
+    hosts.wait_until(lambda: hosts.job(job["id"]).status.finished, 60, "beta to run it")
+    done, freed = hosts.job(job["id"]), hosts.job(busy[0]["id"])
+    assert done.status is JobStatus.SUCCEEDED, hosts.logs()
+    assert done.worker is not None and done.worker.startswith("beta:")
+    assert done.handbacks >= 1
+    assert freed.finished_at is not None and done.started_at is not None
+    # Within the 3 s hand-back delay and a few polls, not gamma's 30 s.
+    assert done.started_at - freed.finished_at < 12, hosts.logs()

@@ -46,11 +46,6 @@ def test_an_empty_folder_is_not_a_share_but_a_folder_with_files_is(tmp_path: Pat
 
 @pytest.mark.slow
 @needs_namespaces
-# Known defect, not yet fixed: on a loaded machine the host that cannot see the
-# share sometimes claims the handed-back job again before the idle host that
-# can (its SQLite queue is polled) for a whole minute. The hand-back itself is
-# checked by the first assertions; the starvation is what fails.
-@pytest.mark.xfail(reason="a refusing host can keep winning the job back", strict=False)
 def test_a_host_whose_mount_failed_hands_back_an_input_at_the_share_root(hosts: Hosts) -> None:
     nas = share(hosts, "nas", hosts.clip())
     failed, mounted = hosts.root / "gamma-mnt", hosts.root / "beta-mnt"

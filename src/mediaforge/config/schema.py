@@ -37,8 +37,16 @@ class WorkerConfig:
     recovery_interval: int = field(default=60, metadata=limits(ge=1))
     handback_limit: int = field(default=10, metadata=limits(ge=1))
     handback_delay: float = field(default=30.0, metadata=limits(gt=0))
+    # Preset name or preset tag -> how many of its jobs this worker runs at once.
+    limits: dict[str, int] = field(default_factory=dict)
 
     def _cross_check(self) -> Iterator[tuple[str, str]]:
+        for name, most in self.limits.items():
+            if most < 1:
+                yield (
+                    f"limits.{name}",
+                    f"must be at least 1 (jobs of '{name}' at once on this worker), got {most}",
+                )
         if self.stale_after <= self.heartbeat_interval:
             # A live worker would look dead between two heartbeats and its job
             # would be recovered (run twice).

@@ -172,6 +172,21 @@ class JobStore:
             )
         ]
 
+    def handed_back(self, due_by: float, limit: int = 50) -> list[Job]:
+        """Queued jobs that a host handed back (it could not see their files)
+        and that may run by ``due_by``, the most urgent first."""
+        query = (
+            JobRow.select()
+            .where(
+                (JobRow.status == JobStatus.QUEUED.value)
+                & JobRow.refusals.is_null(False)
+                & (JobRow.retry_at.is_null() | (JobRow.retry_at <= due_by))
+            )
+            .order_by(JobRow.priority.desc(), JobRow.id)
+            .limit(limit)
+        )
+        return [Job.from_row(r) for r in query]
+
     def find_by_fingerprint(self, input_hash: str, preset: str) -> Iterator[Job]:
         """Jobs for the same content and preset (used to avoid duplicate work)."""
         query = JobRow.select().where((JobRow.input_hash == input_hash) & (JobRow.preset == preset))

@@ -32,6 +32,11 @@ def _check(pf: PresetFile) -> list[tuple[str, str]]:
         problems.append(("name", f"'{pf.name}' may only hold letters, digits, '-', '_' and '.'"))
     if not pf.outputs:
         problems.append(("outputs", "a preset needs at least one output"))
+    for i, tag in enumerate(pf.tags):
+        if not tag or not all(c.isalnum() or c in "-_." for c in tag):
+            problems.append(
+                (f"tags[{i}]", f"'{tag}' may only hold letters, digits, '-', '_' and '.'")
+            )
     names = [o.name for o in pf.outputs]
     for i, out in enumerate(pf.outputs):
         at = f"outputs[{i}]"
@@ -122,6 +127,7 @@ def parse_preset(text: str, where: str) -> Preset:
         outputs=tuple(pf.outputs),
         compliant=pf.compliant,
         source=where,
+        tags=tuple(pf.tags),
     )
 
 

@@ -119,6 +119,7 @@ class PresetFile:
     description: str = ""
     outputs: list[OutputSpec] = field(default_factory=list)
     compliant: Compliance | None = None
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,9 @@ class Preset:
     outputs: tuple[OutputSpec, ...]
     compliant: Compliance | None
     source: str  # "built-in" or the YAML file it came from
+    # Names for groups of presets, e.g. "slow": `worker.limits` can cap how
+    # many jobs of a tag run at once.
+    tags: tuple[str, ...] = ()
 
     @property
     def builtin(self) -> bool:
@@ -138,6 +142,8 @@ class Preset:
     def describe(self) -> str:
         """A human summary: what each output holds."""
         lines = [f"{self.name}: {self.description}", f"source: {self.source}"]
+        if self.tags:
+            lines.append("tags: " + ", ".join(self.tags))
         for out in self.outputs:
             parts = [out.kind.value, out.container]
             if out.video is not None:

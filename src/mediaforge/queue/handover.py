@@ -87,6 +87,22 @@ class Refusals:
         return ", ".join(sorted({key.split("|", 1)[0] for key in self.hosts}))
 
 
+def to_adopt(store: JobStore) -> Job | None:
+    """A job handed back by other hosts that this host has not refused and
+    may run now, or None.
+
+    A worker that has free room takes such a job itself, without waiting for
+    the queue to deliver its message: the queue goes to whichever worker asks
+    first, and the host that refused a job, having just handled its message,
+    asks fastest, so a host that can see the files could wait a long time.
+    """
+    me = host_key(socket.gethostname(), namespace_key())
+    for job in store.handed_back(time.time()):
+        if me not in Refusals.of(job).hosts:
+            return job
+    return None
+
+
 def hand_over(store: JobStore, config: Config, job: Job, worker: str, unseen: str) -> float | None:
     """Give the job back for another host; returns the seconds until it may
     run again, or None when it failed: every live host refused it for

@@ -37,6 +37,7 @@ from mediaforge.jobs.store import JobStore
 from mediaforge.notify.delivery import Notifier
 from mediaforge.queue.backend import JobQueue
 from mediaforge.queue.pipeline import SHUTDOWN, run_job
+from mediaforge.queue.slots import Slots
 from mediaforge.storage.s3.download import remove_leftover_downloads
 from mediaforge.storage.s3.uploader import Uploader, ensure_available
 
@@ -50,6 +51,7 @@ OUTAGE_RETRY = 5.0  # seconds before a job whose claim met an unreachable databa
 
 # A worker leaves a job it handed back to other hosts for this many hand-back delays.
 REFUSAL_MEMORY = 10
+ADOPT_INTERVAL = 1.0  # seconds between looks for jobs other hosts handed back
 
 SignalHandler = Callable[[int, FrameType | None], None]
 
@@ -134,6 +136,8 @@ class MediaforgeConsumer:
         self._stop_signal: int | None = None  # the last SIGTERM/SIGINT received
         self._running = 0  # jobs inside run_job right now
         self._running_lock = threading.Lock()
+        self.slots = Slots(config, store, queue, workers)
+        self._last_adoption = 0.0
         self._last_recovery = 0.0
         self._idle_before = False  # what _idle saw on the previous loop
         # Jobs handed back because this host cannot see their files: job id ->
@@ -169,46 +173,62 @@ class MediaforgeConsumer:
     # -- running jobs ----------------------------------------------------------
 
     def _run_one(self, job_id: int) -> None:
-        worker = f"{self.name}/{threading.current_thread().name}"
+        with self.slots.place():
+            self._run_in_slot(job_id)
+
+    def _run_in_slot(self, job_id: int) -> None:
+        # Counted as running from here, a job over its limit too: a burst
+        # worker must not stop while the job is out of the queue.
         with self._running_lock:
             self._running += 1
         try:
-            try:
-                # First, an earlier claim the outage cut short is given back,
-                # so that this run's claim is never given back from under it.
-                self._give_back_interrupted(job_id)
-                # Inside the guard: a refused job is looked up in the job
-                # database, which may be away as well.
-                if self._still_refused(job_id):
-                    return
-                outcome = run_job(
-                    self.store,
-                    self.config,
-                    job_id,
-                    worker,
-                    stop=lambda: SHUTDOWN if self.hand_back.is_set() else None,
-                )
-            except CONNECTION_ERRORS:
-                # The claim may have been made even if its answer was lost:
-                # the job is then running in this worker's name, on nothing.
-                self._interrupted[job_id] = worker
-                self._requeue_after_outage(job_id)
-                return
-            if outcome.refused:
-                self._refused[job_id] = time.monotonic() + REFUSAL_MEMORY * self._handback_delay
-            # Still counted as running while the retry is enqueued, so a burst
-            # worker never sees an empty queue and no running job in between.
-            if outcome.job is not None and outcome.retry_in is not None:
-                self.queue.enqueue(
-                    job_id, priority=outcome.job.priority, delay=outcome.retry_in or None
-                )
-            if outcome.job is not None and outcome.job.status.finished:
-                if not self.uploader.table.settled(job_id):
-                    self.queue.enqueue_upload(job_id)
-                self._job_ended(outcome.job)
+            with self.slots.within_limits(job_id) as full:
+                if full is None:
+                    self._run_job(job_id)
+                else:
+                    self.slots.wait_for_limit(job_id, full)
         finally:
             with self._running_lock:
                 self._running -= 1
+
+    def _run_job(self, job_id: int) -> None:
+        worker = f"{self.name}/{threading.current_thread().name}"
+        try:
+            # First, an earlier claim the outage cut short is given back,
+            # so that this run's claim is never given back from under it.
+            self._give_back_interrupted(job_id)
+            # Inside the guard: a refused job is looked up in the job
+            # database, which may be away as well.
+            if self._still_refused(job_id):
+                return
+            outcome = run_job(
+                self.store,
+                self.config,
+                job_id,
+                worker,
+                stop=lambda: SHUTDOWN if self.hand_back.is_set() else None,
+            )
+        except CONNECTION_ERRORS:
+            # The claim may have been made even if its answer was lost:
+            # the job is then running in this worker's name, on nothing.
+            self._interrupted[job_id] = worker
+            self._requeue_after_outage(job_id)
+            return
+        if outcome.refused:
+            self._refused[job_id] = time.monotonic() + REFUSAL_MEMORY * self._handback_delay
+        # Still counted as running while the retry is enqueued, so a burst
+        # worker never sees an empty queue and no running job in between.
+        if outcome.job is not None and outcome.retry_in is not None:
+            priority, delay = outcome.job.priority, outcome.retry_in or None
+            self.queue.enqueue(job_id, priority=priority, delay=delay)
+        if outcome.job is not None and outcome.job.status.finished:
+            if not self.uploader.table.settled(job_id):
+                self.queue.enqueue_upload(job_id)
+            self._job_ended(outcome.job)
+
+    def _adopt(self) -> None:
+        self._last_adoption = time.monotonic()
+        self.slots.adopt(self._run_in_slot)
 
     def _requeue_after_outage(self, job_id: int) -> None:
         """The job database went away while taking ``job_id`` (huey has already
@@ -437,6 +457,13 @@ class MediaforgeConsumer:
                     log.exception("recovery sweep failed; will try again")
             if self._interrupted:
                 self._release_interrupted()
+            if time.monotonic() - self._last_adoption >= ADOPT_INTERVAL:
+                try:
+                    self._adopt()
+                except CONNECTION_ERRORS:
+                    pass  # the database is away: the jobs' own heartbeats report it
+                except Exception:  # a locked database must not kill the worker
+                    log.exception("looking for handed-back jobs failed; will try again")
             if self.burst and self._idle():
                 log.info("queue is empty; burst worker stopping")
                 self.stop(None)
@@ -459,12 +486,13 @@ class MediaforgeConsumer:
                 "stopping: waiting up to %ss for running jobs, then handing them back",
                 "unlimited " if grace is None else grace,
             )
-        while self.consumer.working():
+        while self.consumer.working() or self.slots.adopting():
             if self.hand_back.is_set() or (deadline is not None and time.monotonic() > deadline):
                 self.hand_back.set()
                 break
             time.sleep(0.1)
         self.consumer.join_threads()
+        self.slots.join()
         self._presence.__exit__(None, None, None)
         try:
             self.store.workers.deregister(self.name)

@@ -1,0 +1,79 @@
+"""``worker.limits``: at most so many jobs of a preset or tag at once on a
+worker, while its other places take other work. Real worker processes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mediaforge.jobs.model import JobStatus
+from tests.queue.test_worker import WORKER, Sandbox, preset
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, make_media: Callable[..., Path]) -> Iterator[Sandbox]:
+    with Sandbox(tmp_path, make_media) as box:
+        # 2 s of audio at real time: each "heavy" job takes about 2 s.
+        box.write_preset({**preset("heavy", audio_filter="arealtime=speed=1"), "tags": ["slow"]})
+        yield box
+
+
+def test_a_limited_tag_runs_one_job_at_a_time_while_other_work_takes_the_free_place(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.configure(
+        worker={**WORKER, "workers": 2, "limits": {"slow": 1}}, log={"format": "json"}
+    )
+    clips = [sandbox.make_media(f"clip{i}.mp4", duration=2.0) for i in range(3)]
+    heavy = sandbox.submit(clips[:2], "heavy")
+    [fast] = sandbox.submit(clips[2:], "fast")
+
+    assert sandbox.run_burst(timeout=120) == 0
+
+    first, second = sorted((sandbox.job(i) for i in heavy), key=lambda j: j.started_at or 0)
+    other = sandbox.job(fast)
+    for job in (first, second, other):
+        assert job.status is JobStatus.SUCCEEDED, f"{job.to_dict()}\n{sandbox.logs()}"
+        assert job.attempts == 1  # waiting for the limit used no attempt
+    assert first.finished_at and second.started_at and other.started_at
+    assert second.started_at >= first.finished_at, "two 'slow' jobs ran at once"
+    assert other.started_at < first.finished_at, "the free place did not take the other job"
+
+
+def test_without_a_limit_the_same_jobs_run_side_by_side(sandbox: Sandbox) -> None:
+    # The control for the test above: the heavy jobs overlap when nothing limits them.
+    sandbox.configure(worker={**WORKER, "workers": 2}, log={"format": "json"})
+    clips = [sandbox.make_media(f"clip{i}.mp4", duration=2.0) for i in range(2)]
+    heavy = sandbox.submit(clips, "heavy")
+
+    assert sandbox.run_burst(timeout=120) == 0
+
+    first, second = sorted((sandbox.job(i) for i in heavy), key=lambda j: j.started_at or 0)
+    assert first.finished_at and second.started_at
+    assert second.started_at < first.finished_at
+
+
+def test_a_limit_below_one_is_refused_in_one_line_naming_it(sandbox: Sandbox) -> None:
+    sandbox.configure(worker={"limits": {"slow": 0}})
+    done = sandbox("config", "check")
+    assert done.code != 0
+    assert f"{sandbox.config}:2: worker.limits.slow: must be at least 1" in done.err, done.err
+
+
+def test_a_preset_tag_with_a_space_is_refused_naming_the_file_and_field(
+    sandbox: Sandbox,
+) -> None:
+    path = sandbox.add_preset("spaced", "")
+    sandbox.write_preset({**preset("spaced"), "tags": ["two words"]})
+    done = sandbox("presets", "show", "spaced")
+    assert done.code != 0
+    assert f"{path}:" in done.err and "tags[0]" in done.err, done.err
+
+
+def test_presets_show_lists_a_presets_tags(sandbox: Sandbox) -> None:
+    shown = sandbox.ok("presets", "show", "av1-1080p").out
+    assert "tags: av1, slow" in shown
