@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mediaforge.errors import InputError
+from mediaforge.media.colour import ColourDecision, decide_colour, describe_colour
 from mediaforge.media.probe import MediaInfo
 from mediaforge.presets.model import (
     ENCODER_CODECS,
@@ -59,6 +60,7 @@ class PlannedOutput:
     video_codec: str | None  # expected codec name as ffprobe reports it
     audio_codec: str | None
     renditions: tuple[PlannedRendition, ...] = ()
+    colour: ColourDecision | None = None  # HDR input only: kept or tone-mapped
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,11 @@ class Plan:
     @property
     def note(self) -> str | None:
         return "; ".join(self.notes) or None
+
+    @property
+    def colour_note(self) -> str | None:
+        """What the outputs do with HDR input, one line; None for SDR input."""
+        return describe_colour([o.colour for o in self.outputs if o.colour is not None])
 
 
 def _even_floor(value: float) -> int:
@@ -219,8 +226,10 @@ def plan_job(
         size: Size | None = None
         renditions: tuple[PlannedRendition, ...] = ()
         vcodec: str | None = None
+        hdr: ColourDecision | None = None
         if spec.video is not None and spec.kind is not OutputKind.AUDIO and video is not None:
             vcodec = _expected_codec(spec.video.codec, video.codec)
+            hdr = decide_colour(spec, video, input_path)
             dw, dh = video.display_width, video.display_height
             if spec.video.codec != "copy" and dw and dh:
                 size = fit(dw, dh, spec.video.max_width, spec.video.max_height)
@@ -238,6 +247,7 @@ def plan_job(
                 video_codec=vcodec,
                 audio_codec=acodec,
                 renditions=renditions,
+                colour=hdr,
             )
         )
     if not planned:
