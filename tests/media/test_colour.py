@@ -125,7 +125,55 @@ def test_hevc_preset_keeps_pq_input_10_bit_bt2020_with_its_mastering_metadata(
     assert (mastering["green_x"], mastering["max_luminance"]) == ("13250/50000", "10000000/10000")
     light = side_data["Content light level metadata"]
     assert (light["max_content"], light["max_average"]) == (1000, 400)
-    assert job["decisions"]["colour"] == ("HDR10 (PQ, BT.2020) kept as yuv420p10le for libx265")
+    assert job["decisions"]["colour"] == "HDR10 (PQ, BT.2020) kept as yuv420p10le for libx265"
+
+
+# The other built-ins with a video or picture output, and what each must hold:
+# (pixel format, transfer, primaries); None where a format carries no tag.
+BUILTIN_COLOURS = {
+    "h264-720p": ("yuv420p", "bt709", "bt709"),
+    "vp9-1080p": ("yuv420p10le", "smpte2084", "bt2020"),
+    "av1-1080p": ("yuv420p10le", "smpte2084", "bt2020"),
+    "hls-ladder": ("yuv420p", "bt709", "bt709"),
+    "poster-jpg": ("yuvj420p", None, None),
+}
+
+
+@pytest.mark.parametrize("preset", BUILTIN_COLOURS)
+def test_every_builtin_video_preset_keeps_or_tone_maps_pq_input_as_promised(
+    preset: str, mf: Mediaforge, make_media: Callable[..., Path], tmp_path: Path
+) -> None:
+    source = hdr_clip(make_media, "pq.mkv", "smpte2084")
+
+    job = run_job(mf, source, preset, tmp_path / "out")
+
+    [output] = job["outputs"]
+    path = Path(output["path"])
+    if preset == "hls-ladder":
+        path = path / "480p" / "index.m3u8"
+    pix_fmt, transfer, primaries = BUILTIN_COLOURS[preset]
+    video = video_of(path)
+    assert video["pix_fmt"] == pix_fmt
+    if transfer is not None:
+        assert (video["color_transfer"], video["color_primaries"]) == (transfer, primaries)
+    treatment = "kept" if pix_fmt.endswith("10le") else "tone-mapped"
+    assert treatment in job["decisions"]["colour"]
+
+
+def test_an_h264_input_tagged_pq_is_tone_mapped_not_copied_as_compliant(
+    mf: Mediaforge, make_media: Callable[..., Path], tmp_path: Path
+) -> None:
+    # H.264 + AAC in MP4, 8-bit yuv420p: h264-1080p's compliance rule would copy it.
+    source = make_media(
+        "pq8.mp4",
+        extra=["-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc"],
+    )
+
+    job = run_job(mf, source, "h264-1080p", tmp_path / "out")
+
+    [output] = job["outputs"]
+    assert colours(video_of(Path(output["path"]))) == ("yuv420p", "bt709", "bt709")
+    assert "tone-mapped" in job["decisions"]["colour"]
 
 
 def test_sdr_input_runs_the_same_command_and_records_no_colour_decision(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,20 @@ def classify(stream: StreamInfo) -> DynamicRange:
     if stream.color_transfer == HLG_TRANSFER:
         return DynamicRange.HLG
     return DynamicRange.SDR
+
+
+def needs_tone_mapping(outputs: Iterable[OutputSpec], stream: StreamInfo | None) -> bool:
+    """Whether some output must tone-map this input: then the input does not
+    comply with the preset, even if its codecs do, and cannot be copied."""
+    if stream is None or classify(stream) is DynamicRange.SDR:
+        return False
+    return any(
+        out.video is not None
+        and out.video.codec != "copy"
+        and out.kind is not OutputKind.AUDIO
+        and not keeps_hdr(out)
+        for out in outputs
+    )
 
 
 def bit_depth(pix_fmt: str | None) -> int | None:

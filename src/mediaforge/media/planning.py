@@ -13,7 +13,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mediaforge.errors import InputError
-from mediaforge.media.colour import ColourDecision, decide_colour, describe_colour
+from mediaforge.media.colour import (
+    ColourDecision,
+    decide_colour,
+    describe_colour,
+    needs_tone_mapping,
+)
 from mediaforge.media.probe import MediaInfo
 from mediaforge.presets.model import (
     ENCODER_CODECS,
@@ -200,7 +205,7 @@ def plan_job(
 
     action = Action.TRANSCODE
     specs = list(preset.outputs)
-    if _complies(preset, info):
+    if _complies(preset, info) and not needs_tone_mapping(preset.outputs, video):
         assert preset.compliant is not None
         if preset.compliant.action == "skip":
             return Plan(Action.SKIP, (), (f"input already complies with '{preset.name}'",))
