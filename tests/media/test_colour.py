@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,12 @@ def test_every_builtin_video_preset_keeps_or_tone_maps_pq_input_as_promised(
         assert (video["color_transfer"], video["color_primaries"]) == (transfer, primaries)
     treatment = "kept" if pix_fmt.endswith("10le") else "tone-mapped"
     assert treatment in job["decisions"]["colour"]
+    if preset == "av1-1080p":  # SVT-AV1 writes the HDR10 metadata too (VP9 has none)
+        side_data = {entry["side_data_type"]: entry for entry in first_frame_side_data(path)}
+        mastering = side_data["Mastering display metadata"]
+        assert Fraction(mastering["max_luminance"]) == 1000
+        assert Fraction(mastering["green_x"]) == pytest.approx(0.265, abs=1e-4)
+        assert side_data["Content light level metadata"]["max_content"] == 1000
 
 
 def test_an_h264_input_tagged_pq_is_tone_mapped_not_copied_as_compliant(

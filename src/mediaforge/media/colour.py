@@ -230,9 +230,38 @@ def output_options(decision: ColourDecision, options: dict[str, str]) -> dict[st
             params.append(f"max-cll={decision.max_cll}")
         if decision.master_display or decision.max_cll:
             params.append("hdr10=1")
-        own = options.get("x265-params")
-        kwargs["x265-params"] = ":".join([own, *params] if own else params)
+        kwargs["x265-params"] = _joined(options.get("x265-params"), params)
+    if decision.treatment is Treatment.KEEP and decision.encoder == "libsvtav1":
+        # SVT-AV1 takes the colour tags from ffmpeg, the HDR10 metadata as
+        # its own parameters, in cd/m2 and chromaticity coordinates.
+        params = []
+        if decision.master_display:
+            params.append(f"mastering-display={_svt_mastering(decision.master_display)}")
+        if decision.max_cll:
+            params.append(f"content-light={decision.max_cll}")
+        if params:
+            kwargs["svtav1-params"] = _joined(options.get("svtav1-params"), params)
     return kwargs
+
+
+def _joined(own: str | None, params: list[str]) -> str:
+    """The preset's own encoder parameters, then ours (":"-separated)."""
+    return ":".join([own, *params] if own else params)
+
+
+def _svt_mastering(master_display: str) -> str:
+    """x265's "G(13250,34500)...L(10000000,1)" as SVT-AV1's "G(0.265,0.69)...L(1000,0.0001)"."""
+
+    def chroma(match: re.Match[str]) -> str:
+        x, y = (int(v) / 50000 for v in match[2].split(","))
+        return f"{match[1]}({x:g},{y:g})"
+
+    points = re.sub(r"(G|B|R|WP)\((\d+,\d+)\)", chroma, master_display)
+    return re.sub(
+        r"L\((\d+),(\d+)\)",
+        lambda m: f"L({int(m[1]) / 10000:g},{int(m[2]) / 10000:g})",
+        points,
+    )
 
 
 def check_output(decision: ColourDecision, found: StreamInfo) -> list[str]:
