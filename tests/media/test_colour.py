@@ -9,6 +9,7 @@ Outputs are checked with our own ffprobe calls, not mediaforge's probe.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable
 from fractions import Fraction
@@ -20,7 +21,7 @@ import pytest
 from mediaforge.errors import ExitCode, InputError
 from mediaforge.media.colour import DynamicRange, classify, decide_colour
 from mediaforge.media.hdr_metadata import from_side_data
-from mediaforge.media.probe import StreamInfo
+from mediaforge.media.probe import MediaInfo, StreamInfo, probe
 from mediaforge.presets.model import OutputSpec, VideoSpec
 from tests.mfcli import Mediaforge, digest, ffprobe, streams
 
@@ -95,8 +96,11 @@ def test_h264_preset_tone_maps_pq_input_to_8_bit_sdr_bt709(
     source = hdr_clip(make_media, "pq.mkv", "smpte2084")
     before = digest(source)
 
+    shown = mf("presets", "show", "h264-1080p", "--input", source)
     job = run_job(mf, source, "h264-1080p", tmp_path / "out")
 
+    assert "# colour: HDR10 (PQ, BT.2020) tone-mapped to SDR BT.709 for libx264" in shown.out
+    assert "zscale" in shown.out and "tonemap=" in shown.out
     [output] = job["outputs"]
     assert colours(video_of(Path(output["path"]))) == ("yuv420p", "bt709", "bt709")
     washed_luma, washed_saturation = picture_stats(source)
@@ -292,6 +296,37 @@ def test_presets_validate_refuses_an_hdr_policy_the_output_cannot_follow(
     [line] = done.err.splitlines()[1:]
     assert line.startswith(f"  {path}:4: ") and problem in line
     assert "Traceback" not in done.err
+
+
+def test_probe_reads_hdr_tags_and_the_mastering_metadata_of_the_first_frame(
+    make_media: Callable[..., Path],
+) -> None:
+    source = hdr_clip(make_media, "pq.mp4", "smpte2084")
+
+    video = probe(source).video
+
+    assert video is not None
+    assert (video.color_transfer, video.color_primaries, video.color_space) == (
+        "smpte2084", "bt2020", "bt2020nc",
+    )  # fmt: skip
+    assert (video.master_display, video.max_cll) == (MASTER_DISPLAY, MAX_CLL)
+    assert classify(video) is DynamicRange.HDR10
+
+
+def test_a_probe_stored_before_colours_were_read_still_reads_back_as_sdr(
+    make_media: Callable[..., Path],
+) -> None:
+    source = make_media("sdr.mkv")
+    info = probe(source)
+    stored = json.loads(info.to_json())
+    for stream in stored["streams"]:
+        for key in ("color_transfer", "color_primaries", "color_space", "master_display"):
+            del stream[key]
+
+    again = MediaInfo.from_json(json.dumps(stored), source)
+
+    assert again is not None and again.video is not None
+    assert classify(again.video) is DynamicRange.SDR
 
 
 # Dolby Vision cannot be synthesized with this ffmpeg (it writes no RPU), so
