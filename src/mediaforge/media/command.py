@@ -15,6 +15,7 @@ from typing import Any
 
 import ffmpeg
 
+from mediaforge.media.colour import Treatment, output_options, tonemap_filters
 from mediaforge.media.planning import Plan, PlannedOutput
 from mediaforge.media.probe import MediaInfo
 from mediaforge.media.process import media_path
@@ -93,6 +94,24 @@ def _branch_count(out: PlannedOutput) -> int:
     return len(out.renditions) if out.spec.kind is OutputKind.HLS else 1
 
 
+def _tone_mapped(picture: Any, out: PlannedOutput) -> Any:
+    """The picture tone-mapped to SDR when the plan says so (after scaling:
+    the float conversion costs less on fewer pixels)."""
+    decision = out.colour
+    if decision is None or decision.treatment is not Treatment.TONEMAP:
+        return picture
+    for name, options in tonemap_filters(decision):
+        picture = picture.filter(name, **options)
+    return picture
+
+
+def _colour_kwargs(out: PlannedOutput) -> dict[str, Any]:
+    """Colour tags (and a kept HDR's pixel format and x265 metadata) for an HDR input."""
+    if out.colour is None or out.spec.video is None:
+        return {}
+    return output_options(out.colour, out.spec.video.options)
+
+
 def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
     """The ffmpeg arguments that make every output of ``plan`` into its temp path."""
     video, audio = info.video, info.audio
@@ -131,6 +150,7 @@ def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
             names = []
             for i, r in enumerate(out.renditions):
                 pic = branches.pop(0).filter("scale", r.size.width, r.size.height)
+                pic = _tone_mapped(pic, out)
                 streams.append(pic.filter("setsar", "1"))
                 for key, value in (
                     ("b", r.bitrate),
@@ -146,6 +166,7 @@ def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
                 streams.extend([audio_stream] * len(out.renditions))
                 kwargs.update(_audio_kwargs(spec.audio))
             kwargs.update(_video_kwargs(spec.video))
+            kwargs.update(_colour_kwargs(out))
             kwargs.update(
                 {
                     # Same forced keyframes in every rendition: segments line up
@@ -182,8 +203,9 @@ def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
                     if out.size is not None:
                         pic = pic.filter("scale", out.size.width, out.size.height)
                         pic = pic.filter("setsar", "1")
-                    streams.append(pic)
+                    streams.append(_tone_mapped(pic, out))
                 kwargs.update(_video_kwargs(spec.video))
+                kwargs.update(_colour_kwargs(out))
             if (
                 spec.audio is not None
                 and audio_stream is not None

@@ -13,6 +13,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mediaforge.errors import InputError
+from mediaforge.media.colour import (
+    ColourDecision,
+    decide_colour,
+    describe_colour,
+    needs_tone_mapping,
+)
 from mediaforge.media.probe import MediaInfo
 from mediaforge.presets.model import (
     ENCODER_CODECS,
@@ -59,6 +65,7 @@ class PlannedOutput:
     video_codec: str | None  # expected codec name as ffprobe reports it
     audio_codec: str | None
     renditions: tuple[PlannedRendition, ...] = ()
+    colour: ColourDecision | None = None  # HDR input only: kept or tone-mapped
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,11 @@ class Plan:
     @property
     def note(self) -> str | None:
         return "; ".join(self.notes) or None
+
+    @property
+    def colour_note(self) -> str | None:
+        """What the outputs do with HDR input, one line; None for SDR input."""
+        return describe_colour([o.colour for o in self.outputs if o.colour is not None])
 
 
 def _even_floor(value: float) -> int:
@@ -193,7 +205,7 @@ def plan_job(
 
     action = Action.TRANSCODE
     specs = list(preset.outputs)
-    if _complies(preset, info):
+    if _complies(preset, info) and not needs_tone_mapping(preset.outputs, video):
         assert preset.compliant is not None
         if preset.compliant.action == "skip":
             return Plan(Action.SKIP, (), (f"input already complies with '{preset.name}'",))
@@ -219,8 +231,10 @@ def plan_job(
         size: Size | None = None
         renditions: tuple[PlannedRendition, ...] = ()
         vcodec: str | None = None
+        hdr: ColourDecision | None = None
         if spec.video is not None and spec.kind is not OutputKind.AUDIO and video is not None:
             vcodec = _expected_codec(spec.video.codec, video.codec)
+            hdr = decide_colour(spec, video, input_path)
             dw, dh = video.display_width, video.display_height
             if spec.video.codec != "copy" and dw and dh:
                 size = fit(dw, dh, spec.video.max_width, spec.video.max_height)
@@ -238,6 +252,7 @@ def plan_job(
                 video_codec=vcodec,
                 audio_codec=acodec,
                 renditions=renditions,
+                colour=hdr,
             )
         )
     if not planned:

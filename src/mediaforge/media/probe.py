@@ -8,12 +8,13 @@ import os
 import re
 import stat
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
 from mediaforge.errors import EnvironmentProblem, FFmpegError, InputError, ProbeError
+from mediaforge.media import hdr_metadata
 from mediaforge.media.process import REASON_MAX_CHARS, clean_line, media_path
 from mediaforge.units import parse_clock
 
@@ -38,6 +39,14 @@ class StreamInfo:
     bit_rate: int | None
     sar: tuple[int, int] | None  # sample (pixel) aspect ratio; None if unknown
     attached_pic: bool  # cover art in an audio file: a picture, not a video
+    # Colour as ffprobe names it ('smpte2084', 'bt2020', 'bt2020nc'); None when
+    # untagged. Defaults, so that a probe stored by an older version reads back.
+    color_transfer: str | None = None
+    color_primaries: str | None = None
+    color_space: str | None = None
+    dovi_profile: int | None = None  # Dolby Vision profile, from its configuration record
+    master_display: str | None = None  # ST 2086 mastering display, x265 syntax
+    max_cll: str | None = None  # "MaxCLL,MaxFALL"
 
     @property
     def display_width(self) -> int | None:
@@ -220,6 +229,7 @@ def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 30.0) -> Med
         # ffmpeg's tty demuxer takes text files (.txt, .nfo, .asc, ...) as
         # "ANSI art" video, so a text file would otherwise probe as a video.
         raise ProbeError(_unreadable(path, "", "a text file, not media"))
+    streams = tuple(_with_frame_hdr(s, path, ffprobe, timeout) for s in streams)
     durations = [s.duration for s in streams if s.duration is not None]
     return MediaInfo(
         path=path,
@@ -242,9 +252,33 @@ def _unreadable(path: Path, stderr: str, fallback: str) -> str:
     return f"not a media file ffprobe can read: {path} ({detail})"
 
 
+def _with_frame_hdr(stream: StreamInfo, path: Path, ffprobe: str, timeout: float) -> StreamInfo:
+    """An HDR video stream with the mastering metadata its first frame carries,
+    when its container did not show any (HEVC keeps it in SEI messages)."""
+    if stream.kind != "video" or stream.color_transfer not in hdr_metadata.HDR_TRANSFERS:
+        return stream
+    if stream.master_display and stream.max_cll:
+        return stream
+    found = hdr_metadata.first_frame(media_path(path), stream.index, ffprobe, timeout)
+    mine = hdr_metadata.HdrMetadata(stream.dovi_profile, stream.master_display, stream.max_cll)
+    merged = mine.merged(found)
+    return replace(
+        stream,
+        dovi_profile=merged.dovi_profile,
+        master_display=merged.master_display,
+        max_cll=merged.max_cll,
+    )
+
+
+def _tag(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    return str(value) if value and value not in ("unknown", "reserved") else None
+
+
 def _stream_info(raw: dict[str, Any]) -> StreamInfo:
     kind = str(raw.get("codec_type") or "data")
     attached_pic = bool(raw.get("disposition", {}).get("attached_pic"))
+    hdr = hdr_metadata.from_side_data(raw.get("side_data_list", []))
     return StreamInfo(
         index=int(raw.get("index", 0)),
         kind=kind,
@@ -260,6 +294,12 @@ def _stream_info(raw: dict[str, Any]) -> StreamInfo:
         bit_rate=_int(raw.get("bit_rate")),
         sar=_sar(raw.get("sample_aspect_ratio")),
         attached_pic=attached_pic,
+        color_transfer=_tag(raw, "color_transfer"),
+        color_primaries=_tag(raw, "color_primaries"),
+        color_space=_tag(raw, "color_space"),
+        dovi_profile=hdr.dovi_profile,
+        master_display=hdr.master_display,
+        max_cll=hdr.max_cll,
     )
 
 

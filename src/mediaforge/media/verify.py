@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mediaforge.errors import MediaforgeError, VerificationError
 from mediaforge.jobs.model import Output
+from mediaforge.media.colour import ColourDecision, check_output
 from mediaforge.media.planning import PlannedOutput, Size
 from mediaforge.media.probe import MediaInfo
 from mediaforge.presets.model import OutputKind
@@ -38,6 +39,7 @@ def _check_media(
     duration: float | None,
     tol: float,
     ratio: float,
+    colour: ColourDecision | None = None,
 ) -> list[str]:
     problems = []
     if video_codec is not None:
@@ -55,6 +57,8 @@ def _check_media(
                     f"{label} is {v.display_width}x{v.display_height}, "
                     f"expected {size.width}x{size.height}"
                 )
+            if colour is not None:
+                problems += [f"{label} {problem}" for problem in check_output(colour, v)]
     if audio_codec is not None:
         a = found.audio
         if a is None:
@@ -100,6 +104,7 @@ def verify_output(
         duration=expected_duration,
         tol=tolerance,
         ratio=tolerance_ratio,
+        colour=out.colour,
     )
     if problems:
         raise VerificationError("output check failed: " + "; ".join(problems))
@@ -150,6 +155,7 @@ def _verify_hls(
             duration=source.duration,
             tol=tol,
             ratio=ratio,
+            colour=out.colour,
         )
     if problems:
         raise VerificationError("output check failed: " + "; ".join(problems))

@@ -16,7 +16,7 @@ import yaml
 
 from mediaforge.config.reader import parse_dataclass
 from mediaforge.errors import ConfigError, PresetError
-from mediaforge.presets.model import OutputKind, Preset, PresetFile
+from mediaforge.presets.model import HDR_PIX_FMTS, OutputKind, OutputSpec, Preset, PresetFile
 
 # The built-in presets ship as package data beside this module.
 _BUILTIN = resources.files("mediaforge.presets").joinpath("builtin")
@@ -69,10 +69,28 @@ def _check(pf: PresetFile) -> list[tuple[str, str]]:
             problems.append((f"{at}.renditions", "only hls outputs have renditions"))
         if out.kind is OutputKind.IMAGE and out.video is not None and out.video.codec == "copy":
             problems.append((f"{at}.video.codec", "an image output cannot copy the video stream"))
+        problems += _check_hdr(out, at)
         for spec_name, spec in (("video", out.video), ("audio", out.audio)):
             if spec is not None and spec.codec != "copy" and not spec.codec:
                 problems.append((f"{at}.{spec_name}.codec", "is empty; name an ffmpeg encoder"))
     return problems
+
+
+def _check_hdr(out: OutputSpec, at: str) -> list[tuple[str, str]]:
+    """``hdr: keep`` only where the output can carry HDR."""
+    video = out.video
+    if video is None or video.hdr != "keep" or video.codec == "copy":
+        return []
+    if out.kind is OutputKind.IMAGE or video.codec not in HDR_PIX_FMTS:
+        able = ", ".join(HDR_PIX_FMTS)
+        return [
+            (
+                f"{at}.video.hdr",
+                f"'keep' needs a video output encoded with one of {able}; "
+                "use 'tonemap' or 'auto' for this output",
+            )
+        ]
+    return []
 
 
 def _key_lines(text: str) -> dict[str, int]:

@@ -43,6 +43,20 @@ ENCODER_CODECS: dict[str, str] = {
 }
 
 
+# Encoders that can carry HDR (PQ or HLG, BT.2020, 10-bit), and the pixel
+# format an HDR output of theirs is written in. Any other encoder tone-maps
+# HDR input to SDR, since 8-bit BT.709 players show raw HDR washed out.
+HDR_PIX_FMTS: dict[str, str] = {
+    "libx265": "yuv420p10le",
+    "libsvtav1": "yuv420p10le",
+    "libaom-av1": "yuv420p10le",
+    "librav1e": "yuv420p10le",
+    "libvpx-vp9": "yuv420p10le",  # VP9 profile 2
+}
+
+HdrPolicy = Literal["auto", "keep", "tonemap"]
+
+
 @dataclass(frozen=True)
 class VideoSpec:
     """The video stream of an output. ``codec: copy`` copies the input's stream."""
@@ -57,6 +71,8 @@ class VideoSpec:
     pix_fmt: str | None = None
     max_fps: float | None = None
     options: dict[str, str] = field(default_factory=dict)
+    # HDR input: keep it HDR, tone-map it to SDR, or auto (keep when the encoder can).
+    hdr: HdrPolicy = "auto"
 
 
 @dataclass(frozen=True)
@@ -154,7 +170,25 @@ class Preset:
                 parts.append(f"audio {out.audio.codec}{rate}")
             if out.renditions:
                 parts.append("renditions " + ", ".join(r.name for r in out.renditions))
+            if out.video is not None and out.video.codec != "copy":
+                parts.append(_hdr_summary(out))
             lines.append(f"  {out.name}: " + ", ".join(parts))
         if self.compliant is not None:
             lines.append(f"  already-compliant inputs: {self.compliant.action}")
         return "\n".join(lines)
+
+
+def keeps_hdr(out: OutputSpec) -> bool:
+    """Whether HDR input stays HDR in this output (else it is tone-mapped to SDR)."""
+    video = out.video
+    if video is None or out.kind is OutputKind.IMAGE or video.hdr == "tonemap":
+        return False
+    return video.codec in HDR_PIX_FMTS
+
+
+def _hdr_summary(out: OutputSpec) -> str:
+    assert out.video is not None
+    if keeps_hdr(out):
+        pix_fmt = HDR_PIX_FMTS[out.video.codec]
+        return f"HDR input {out.video.hdr}: kept HDR ({pix_fmt}, BT.2020)"
+    return f"HDR input {out.video.hdr}: tone-mapped to SDR BT.709"

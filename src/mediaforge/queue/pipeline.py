@@ -227,6 +227,8 @@ def run_job(
             action=plan.action.value,
             note=plan.note,
         )
+        if plan.colour_note is not None:
+            store.decide(job.id, worker, "colour", plan.colour_note)
         job = store.get(job.id)
         if plan.action is Action.SKIP:
             store.finish(job.id, worker, JobStatus.SKIPPED, note=plan.note)

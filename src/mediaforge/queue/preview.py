@@ -53,6 +53,8 @@ def preview_command(
         notes += renamed
     lines = [f"# {plan.action.value}: " + ", ".join(str(o.final) for o in plan.outputs)]
     lines += [f"# {note}" for note in notes]
+    if plan.colour_note is not None:
+        lines.append(f"# colour: {plan.colour_note}")
     command = build_command(plan, info, source)
     if exact:
         lines.append(command_line(command, config.ffmpeg))
