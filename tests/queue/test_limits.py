@@ -44,6 +44,25 @@ def test_a_limited_tag_runs_one_job_at_a_time_while_other_work_takes_the_free_pl
     assert other.started_at < first.finished_at, "the free place did not take the other job"
 
 
+def test_the_star_limit_counts_every_job_no_other_limit_names(sandbox: Sandbox) -> None:
+    sandbox.write_preset(preset("steady", audio_filter="arealtime=speed=1"))  # no tags
+    sandbox.configure(
+        worker={**WORKER, "workers": 2, "limits": {"slow": 1, "*": 1}}, log={"format": "json"}
+    )
+    clips = [sandbox.make_media(f"clip{i}.mp4", duration=2.0) for i in range(3)]
+    steady = sandbox.submit(clips[:2], "steady")
+    [heavy] = sandbox.submit(clips[2:], "heavy")
+
+    assert sandbox.run_burst(timeout=120) == 0
+
+    first, second = sorted((sandbox.job(i) for i in steady), key=lambda j: j.started_at or 0)
+    slow = sandbox.job(heavy)
+    assert all(j.status is JobStatus.SUCCEEDED for j in (first, second, slow)), sandbox.logs()
+    assert first.finished_at and second.started_at and slow.started_at
+    assert second.started_at >= first.finished_at, "two jobs under '*' ran at once"
+    assert slow.started_at < first.finished_at, "the 'slow' job counts under its own limit"
+
+
 def test_without_a_limit_the_same_jobs_run_side_by_side(sandbox: Sandbox) -> None:
     # The control for the test above: the heavy jobs overlap when nothing limits them.
     sandbox.configure(worker={**WORKER, "workers": 2}, log={"format": "json"})

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 
 from mediaforge.presets.model import Preset
 
+OTHERS = "*"  # the key for every job that no other limit names
+
 
 class Limits:
     """The running count per limited name (a preset name or a tag), for one worker."""
@@ -22,8 +24,10 @@ class Limits:
         self._lock = threading.Lock()
 
     def names_of(self, preset: Preset) -> list[str]:
-        """The limited names a job of ``preset`` counts against."""
-        return [n for n in (preset.name, *preset.tags) if n in self.limits]
+        """The limited names a job of ``preset`` counts against: its name and
+        tags that have a limit, or else ``*`` (every other job) if that has one."""
+        names = [n for n in (preset.name, *preset.tags) if n in self.limits]
+        return names or ([OTHERS] if OTHERS in self.limits else [])
 
     @contextmanager
     def slot(self, preset: Preset) -> Iterator[str | None]:
