@@ -37,6 +37,10 @@ class WorkerConfig:
     recovery_interval: int = field(default=60, metadata=limits(ge=1))
     handback_limit: int = field(default=10, metadata=limits(ge=1))
     handback_delay: float = field(default=30.0, metadata=limits(gt=0))
+    # Free space kept on every filesystem a job writes to, beyond its estimated
+    # outputs; a job that would eat into it waits space_wait seconds, uncounted.
+    min_free_space_mib: int = field(default=1024, metadata=limits(ge=0))
+    space_wait: float = field(default=300.0, metadata=limits(gt=0))
 
     def _cross_check(self) -> Iterator[tuple[str, str]]:
         if self.stale_after <= self.heartbeat_interval:

@@ -112,6 +112,14 @@ class Compliance:
 
 
 @dataclass(frozen=True)
+class SizeGuard:
+    """Keep a job's outputs only when they are small enough: their total size
+    at most ``max_ratio`` of the input's (0.9 = at least 10% smaller)."""
+
+    max_ratio: float = 1.0
+
+
+@dataclass(frozen=True)
 class PresetFile:
     """A preset as written in YAML, before cross-field checks."""
 
@@ -119,6 +127,7 @@ class PresetFile:
     description: str = ""
     outputs: list[OutputSpec] = field(default_factory=list)
     compliant: Compliance | None = None
+    size_guard: SizeGuard | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +139,7 @@ class Preset:
     outputs: tuple[OutputSpec, ...]
     compliant: Compliance | None
     source: str  # "built-in" or the YAML file it came from
+    size_guard: SizeGuard | None = None
 
     @property
     def builtin(self) -> bool:
@@ -151,4 +161,9 @@ class Preset:
             lines.append(f"  {out.name}: " + ", ".join(parts))
         if self.compliant is not None:
             lines.append(f"  already-compliant inputs: {self.compliant.action}")
+        if self.size_guard is not None:
+            lines.append(
+                f"  size guard: outputs kept only at most {self.size_guard.max_ratio:.0%} "
+                "of the input's size"
+            )
         return "\n".join(lines)
