@@ -68,16 +68,15 @@ def output_needs(
     return {folder: estimate_plan_bytes(plan, duration, input_path.stat().st_size)}
 
 
-def out_of_space(exc: FFmpegError, folder: Path) -> FFmpegError:
-    """ffmpeg's write error as one clear line when it ran out of disk space;
-    any other error unchanged."""
-    if _NO_SPACE not in exc.log_tail and _NO_SPACE not in str(exc):
-        return exc
-    return FFmpegError(
-        f"no space left on the device of {folder} while writing the outputs; "
-        "free some space there: the job is retried",
-        exc.log_tail,
-    )
+def check_room_left(log_tail: str, folder: Path) -> None:
+    """Raise one clear, retryable line when ffmpeg's ``log_tail`` says it ran
+    out of disk space: it may even exit 0 then, with an output cut short."""
+    if _NO_SPACE in log_tail:
+        raise FFmpegError(
+            f"no space left on the device of {folder} while writing the outputs; free some "
+            "space there (the job is retried; a failed one runs again with 'mediaforge retry')",
+            log_tail,
+        )
 
 
 def keep_outputs(

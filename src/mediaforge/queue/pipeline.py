@@ -39,7 +39,7 @@ from mediaforge.media.process import Progress, run_ffmpeg
 from mediaforge.media.verify import verify_output
 from mediaforge.notify.delivery import notify_job_now
 from mediaforge.presets.loading import get_preset
-from mediaforge.queue.guard import keep_outputs, out_of_space, output_needs, wait_for_space
+from mediaforge.queue.guard import check_room_left, keep_outputs, output_needs, wait_for_space
 from mediaforge.queue.handover import hand_over, others_may_see, unseen_folder
 from mediaforge.queue.publishing import (
     adopt_published,
@@ -265,8 +265,10 @@ def run_job(
                 stall_timeout=config.worker.stall_timeout,
             )
         except FFmpegError as exc:
-            raise out_of_space(exc, out_dir) from None
+            check_room_left(exc.log_tail, out_dir)
+            raise
         command_log = result.stderr_tail
+        check_room_left(command_log, out_dir)  # ffmpeg may exit 0 after a failed write
         prober = _prober(config)
         verified: list[tuple[Path, Output]] = []
         for out in plan.outputs:
