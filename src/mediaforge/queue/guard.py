@@ -65,7 +65,14 @@ def output_needs(
 ) -> dict[Path, int]:
     """Bytes the plan's outputs are estimated to take in ``folder``, where
     they are written (their temporary names sit beside their final ones)."""
-    return {folder: estimate_plan_bytes(plan, duration, input_path.stat().st_size)}
+    return {folder: estimate_plan_bytes(plan, duration, _input_size(input_path))}
+
+
+def _input_size(input_path: Path) -> int:
+    try:
+        return input_path.stat().st_size
+    except OSError:  # gone meanwhile: the checks of the input say so, not this one
+        return 0
 
 
 def check_room_left(log_tail: str, folder: Path) -> None:
@@ -87,7 +94,7 @@ def keep_outputs(
     the job ended ``skipped`` (the caller removes the outputs)."""
     if preset.size_guard is None:
         return True
-    verdict = judge_size(preset.size_guard, input_path.stat().st_size, outputs)
+    verdict = judge_size(preset.size_guard, _input_size(input_path), outputs)
     store.decide(job.id, worker, SIZE_TOPIC, verdict.text())
     if verdict.kept:
         return True
