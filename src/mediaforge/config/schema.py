@@ -37,7 +37,13 @@ class WorkerConfig:
     recovery_interval: int = field(default=60, metadata=limits(ge=1))
     handback_limit: int = field(default=10, metadata=limits(ge=1))
     handback_delay: float = field(default=30.0, metadata=limits(gt=0))
+    # Free space kept on every filesystem a job writes to, beyond its estimated
+    # outputs; a job that would eat into it waits space_wait seconds, uncounted.
+    min_free_space_mib: int = field(default=1024, metadata=limits(ge=0))
+    space_wait: float = field(default=300.0, metadata=limits(gt=0))
     # Preset name or preset tag -> how many of its jobs this worker runs at once.
+    # The last field: below it, "limits" in this class body is this field, not
+    # the bounds helper the fields above use.
     limits: dict[str, int] = field(default_factory=dict)
 
     def _cross_check(self) -> Iterator[tuple[str, str]]:

@@ -73,6 +73,10 @@ def _check(pf: PresetFile) -> list[tuple[str, str]]:
         for spec_name, spec in (("video", out.video), ("audio", out.audio)):
             if spec is not None and spec.codec != "copy" and not spec.codec:
                 problems.append((f"{at}.{spec_name}.codec", "is empty; name an ffmpeg encoder"))
+    if pf.size_guard is not None and pf.size_guard.max_ratio <= 0:
+        problems.append(
+            ("size_guard.max_ratio", "must be greater than 0, e.g. 0.9 to keep outputs under 90%")
+        )
     return problems
 
 
@@ -146,6 +150,7 @@ def parse_preset(text: str, where: str) -> Preset:
         compliant=pf.compliant,
         source=where,
         tags=tuple(pf.tags),
+        size_guard=pf.size_guard,
     )
 
 

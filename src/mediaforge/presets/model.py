@@ -128,6 +128,14 @@ class Compliance:
 
 
 @dataclass(frozen=True)
+class SizeGuard:
+    """Keep a job's outputs only when they are small enough: their total size
+    at most ``max_ratio`` of the input's (0.9 = at least 10% smaller)."""
+
+    max_ratio: float = 1.0
+
+
+@dataclass(frozen=True)
 class PresetFile:
     """A preset as written in YAML, before cross-field checks."""
 
@@ -136,6 +144,7 @@ class PresetFile:
     outputs: list[OutputSpec] = field(default_factory=list)
     compliant: Compliance | None = None
     tags: list[str] = field(default_factory=list)
+    size_guard: SizeGuard | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,7 @@ class Preset:
     # Names for groups of presets, e.g. "slow": `worker.limits` can cap how
     # many jobs of a tag run at once.
     tags: tuple[str, ...] = ()
+    size_guard: SizeGuard | None = None
 
     @property
     def builtin(self) -> bool:
@@ -175,6 +185,11 @@ class Preset:
             lines.append(f"  {out.name}: " + ", ".join(parts))
         if self.compliant is not None:
             lines.append(f"  already-compliant inputs: {self.compliant.action}")
+        if self.size_guard is not None:
+            lines.append(
+                f"  size guard: outputs kept only at most {self.size_guard.max_ratio:.0%} "
+                "of the input's size"
+            )
         return "\n".join(lines)
 
 

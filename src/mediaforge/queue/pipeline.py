@@ -39,6 +39,7 @@ from mediaforge.media.process import Progress, run_ffmpeg
 from mediaforge.media.verify import verify_output
 from mediaforge.notify.delivery import notify_job_now
 from mediaforge.presets.loading import get_preset
+from mediaforge.queue.guard import check_room_left, keep_outputs, output_needs, wait_for_space
 from mediaforge.queue.handover import hand_over, others_may_see, unseen_folder
 from mediaforge.queue.publishing import (
     adopt_published,
@@ -195,6 +196,9 @@ def run_job(
         preset = get_preset(job.preset, config.presets_dir)
         if remote:
             download = download_folder(config, job.id, job.attempts)
+            wait = wait_for_space(store, config, job, worker, {download: job.input_size or 0})
+            if wait is not None:
+                return Outcome(store.get(job.id), retry_in=wait)
             input_path = _fetch(store, config, job, worker, download, stop)
         if remote:
             info = _prober(config)(input_path)
@@ -235,6 +239,11 @@ def run_job(
             log.info("job %s skipped: %s", job.id, plan.note)
             return Outcome(store.get(job.id))
 
+        needs = output_needs(plan, out_dir, info.duration, input_path)
+        wait = wait_for_space(store, config, job, worker, needs)
+        if wait is not None:
+            _cleanup(plan)
+            return Outcome(store.get(job.id), retry_in=wait)
         command = build_command(plan, info, input_path)
         for out in plan.outputs:
             if out.spec.kind.value == "hls":
@@ -248,15 +257,20 @@ def run_job(
             on_progress,
             config.worker.stale_after,
         )
-        result = run_ffmpeg(
-            command.args,
-            ffmpeg=config.ffmpeg,
-            cwd=command.cwd,
-            on_progress=watchdog.progress_seen,
-            should_stop=watchdog.should_stop,
-            stall_timeout=config.worker.stall_timeout,
-        )
+        try:
+            result = run_ffmpeg(
+                command.args,
+                ffmpeg=config.ffmpeg,
+                cwd=command.cwd,
+                on_progress=watchdog.progress_seen,
+                should_stop=watchdog.should_stop,
+                stall_timeout=config.worker.stall_timeout,
+            )
+        except FFmpegError as exc:
+            check_room_left(exc.log_tail, out_dir)
+            raise
         command_log = result.stderr_tail
+        check_room_left(command_log, out_dir)  # ffmpeg may exit 0 after a failed write
         prober = _prober(config)
         verified: list[tuple[Path, Output]] = []
         for out in plan.outputs:
@@ -274,6 +288,9 @@ def run_job(
             if superseded:
                 _cleanup(plan)
                 return _supersede(store, job, worker, superseded)
+        if not keep_outputs(store, job, worker, preset, input_path, [t for t, _ in verified]):
+            _cleanup(plan)
+            return Outcome(store.get(job.id))
         # Record the plan, and with it the last ownership check before anything
         # becomes visible: a cancelled or recovered job must not publish.
         placements = plan_placements(verified)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mediaforge.errors import InputError, StorageError
 from mediaforge.jobs.model import Job, JobStatus
+from mediaforge.queue.guard import kept_by_guard
 from mediaforge.storage.inputs import Fingerprint, fingerprint
 from mediaforge.storage.local import ensure_folder, publish, remove_quietly, temp_path_for
 from mediaforge.storage.paths import PathMap
@@ -50,6 +51,11 @@ def act_on_original(
     (invariant 1); ``read_as`` is its fingerprint when they took it. True when
     it was moved or deleted."""
     ids = ", ".join(str(job.id) for job in jobs)
+    guarded = [str(job.id) for job in jobs if kept_by_guard(job)]
+    if guarded:
+        # Its outputs were not worth keeping: the original is still the file to have.
+        log.info("kept %s: the size guard of job %s kept the original", path, ", ".join(guarded))
+        return False
     succeeded = all(job.status in (JobStatus.SUCCEEDED, JobStatus.SKIPPED) for job in jobs)
     action = folder.rule.on_success if succeeded else folder.rule.on_failure
     if action == "keep":
