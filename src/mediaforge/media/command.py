@@ -15,6 +15,7 @@ from typing import Any
 
 import ffmpeg
 
+from mediaforge.media.encoders import device_args, is_vaapi
 from mediaforge.media.planning import Plan, PlannedOutput
 from mediaforge.media.probe import MediaInfo
 from mediaforge.media.process import media_path
@@ -58,7 +59,7 @@ def _video_kwargs(spec: VideoSpec, stream_suffix: str = "") -> dict[str, Any]:
         kw["maxrate"] = spec.maxrate
     if spec.bufsize is not None:
         kw["bufsize"] = spec.bufsize
-    if spec.pix_fmt is not None:
+    if spec.pix_fmt is not None and not is_vaapi(spec.codec):  # VAAPI: see _uploaded
         kw["pix_fmt"] = spec.pix_fmt
     kw.update({k: str(v) for k, v in spec.options.items()})
     return kw
@@ -78,6 +79,14 @@ def _audio_kwargs(spec: AudioSpec) -> dict[str, Any]:
     return kw
 
 
+def _uploaded(pic: Any, spec: VideoSpec) -> Any:
+    """A VAAPI encoder takes GPU surfaces: the picture is converted to the
+    surface format (``pix_fmt``) and uploaded at the end of its chain."""
+    if not is_vaapi(spec.codec):
+        return pic
+    return pic.filter("format", spec.pix_fmt or "nv12").filter("hwupload")
+
+
 def _poster_start(info: MediaInfo) -> float:
     """10% into the clip (at most 60 s), where titles and fades are usually over."""
     if not info.duration:
@@ -93,8 +102,11 @@ def _branch_count(out: PlannedOutput) -> int:
     return len(out.renditions) if out.spec.kind is OutputKind.HLS else 1
 
 
-def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
-    """The ffmpeg arguments that make every output of ``plan`` into its temp path."""
+def build_command(
+    plan: Plan, info: MediaInfo, input_path: Path, *, vaapi_device: str | None = None
+) -> Command:
+    """The ffmpeg arguments that make every output of ``plan`` into its temp path.
+    ``vaapi_device`` is opened when an output uses a VAAPI encoder."""
     video, audio = info.video, info.audio
     image_only = all(o.spec.kind is OutputKind.IMAGE for o in plan.outputs)
     input_kwargs: dict[str, Any] = {}
@@ -131,7 +143,7 @@ def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
             names = []
             for i, r in enumerate(out.renditions):
                 pic = branches.pop(0).filter("scale", r.size.width, r.size.height)
-                streams.append(pic.filter("setsar", "1"))
+                streams.append(_uploaded(pic.filter("setsar", "1"), spec.video))
                 for key, value in (
                     ("b", r.bitrate),
                     ("maxrate", r.maxrate),
@@ -182,7 +194,7 @@ def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
                     if out.size is not None:
                         pic = pic.filter("scale", out.size.width, out.size.height)
                         pic = pic.filter("setsar", "1")
-                    streams.append(pic)
+                    streams.append(_uploaded(pic, spec.video))
                 kwargs.update(_video_kwargs(spec.video))
             if (
                 spec.audio is not None
@@ -205,6 +217,10 @@ def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
         # (the hls-ladder benchmark: ~0.85x the CPU of three runs with it,
         # ~0.95x without, on an MPEG-4 source).
         args = ["-filter_complex_threads", "1", *args]
+    if vaapi_device is not None and any(
+        o.spec.video is not None and is_vaapi(o.spec.video.codec) for o in plan.outputs
+    ):
+        args = [*device_args(vaapi_device), *args]
     return Command(args=args, cwd=cwd)
 
 

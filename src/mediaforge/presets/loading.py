@@ -16,7 +16,7 @@ import yaml
 
 from mediaforge.config.reader import parse_dataclass
 from mediaforge.errors import ConfigError, PresetError
-from mediaforge.presets.model import OutputKind, Preset, PresetFile
+from mediaforge.presets.model import HARDWARE_FAMILIES, OutputKind, Preset, PresetFile
 
 # The built-in presets ship as package data beside this module.
 _BUILTIN = resources.files("mediaforge.presets").joinpath("builtin")
@@ -67,7 +67,27 @@ def _check(pf: PresetFile) -> list[tuple[str, str]]:
         for spec_name, spec in (("video", out.video), ("audio", out.audio)):
             if spec is not None and spec.codec != "copy" and not spec.codec:
                 problems.append((f"{at}.{spec_name}.codec", "is empty; name an ffmpeg encoder"))
+    if pf.encoder in ("nvenc", "qsv", "vaapi"):
+        problems += _hardware_problems(pf)
     return problems
+
+
+def _hardware_problems(pf: PresetFile) -> list[tuple[str, str]]:
+    """An explicit hardware encoder must have something to encode."""
+    encoded = [
+        o.video.codec
+        for o in pf.outputs
+        if o.video is not None and o.kind in (OutputKind.VIDEO, OutputKind.HLS)
+    ]
+    if not any(codec in HARDWARE_FAMILIES for codec in encoded):
+        return [
+            (
+                "encoder",
+                f"'{pf.encoder}' encodes H.264, HEVC or AV1 only: give an output the codec "
+                f"{', '.join(HARDWARE_FAMILIES)}, or use 'encoder: auto'",
+            )
+        ]
+    return []
 
 
 def _key_lines(text: str) -> dict[str, int]:
@@ -122,6 +142,8 @@ def parse_preset(text: str, where: str) -> Preset:
         outputs=tuple(pf.outputs),
         compliant=pf.compliant,
         source=where,
+        encoder=pf.encoder,
+        encoder_strict=pf.encoder_strict,
     )
 
 

@@ -41,6 +41,26 @@ ENCODER_CODECS: dict[str, str] = {
     "png": "png",
     "libwebp": "webp",
 }
+# Software encoder -> the codec family whose hardware encoders (``h264_nvenc``,
+# ``hevc_qsv``, ``av1_vaapi``, ...) a preset's ``encoder:`` may swap in for it
+# (media/encoders.py translates the options).
+HARDWARE_FAMILIES: dict[str, str] = {
+    "libx264": "h264",
+    "libx265": "hevc",
+    "libsvtav1": "av1",
+    "libaom-av1": "av1",
+    "librav1e": "av1",
+}
+ENCODER_CODECS.update(
+    {
+        f"{family}_{kind}": family
+        for family in set(HARDWARE_FAMILIES.values())
+        for kind in ("nvenc", "qsv", "vaapi")
+    }
+)
+
+# ``encoder:`` in a preset: which encoder runs its video (docs/presets.md).
+EncoderRequest = Literal["software", "auto", "nvenc", "qsv", "vaapi"]
 
 
 @dataclass(frozen=True)
@@ -119,6 +139,8 @@ class PresetFile:
     description: str = ""
     outputs: list[OutputSpec] = field(default_factory=list)
     compliant: Compliance | None = None
+    encoder: EncoderRequest = "software"
+    encoder_strict: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,6 +152,8 @@ class Preset:
     outputs: tuple[OutputSpec, ...]
     compliant: Compliance | None
     source: str  # "built-in" or the YAML file it came from
+    encoder: EncoderRequest = "software"
+    encoder_strict: bool = False  # fail rather than fall back to software
 
     @property
     def builtin(self) -> bool:
@@ -151,4 +175,7 @@ class Preset:
             lines.append(f"  {out.name}: " + ", ".join(parts))
         if self.compliant is not None:
             lines.append(f"  already-compliant inputs: {self.compliant.action}")
+        if self.encoder != "software":
+            fallback = "fail" if self.encoder_strict else "software"
+            lines.append(f"  encoder: {self.encoder} (else {fallback})")
         return "\n".join(lines)
