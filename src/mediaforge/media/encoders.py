@@ -43,7 +43,9 @@ FAMILIES = HARDWARE_FAMILIES
 
 # Options any encoder of the family takes (AVCodecContext options, or private
 # options the hardware encoders share): carried over as they are.
-_PORTABLE_OPTIONS = frozenset({"profile", "level", "g", "keyint_min", "bf", "refs"})
+_PORTABLE_OPTIONS = frozenset(
+    {"profile", "level", "g", "keyint_min", "bf", "refs", "tag"}
+)
 
 _NVENC_PRESETS = {
     "ultrafast": "p1",
@@ -100,8 +102,8 @@ def _quality(spec: VideoSpec, kind: HardwareKind) -> dict[str, str]:
 
 
 def _speed(value: str, kind: HardwareKind) -> str | None:
-    if value.isdigit():  # SVT-AV1: 0 (slowest) .. 13 (fastest)
-        step = min(6, int(value) // 2)
+    if value.isdigit():  # SVT-AV1: 0 (slowest) .. 13 (fastest), spread over p7 .. p1
+        step = round(min(13, int(value)) * 6 / 13)
         return f"p{7 - step}" if kind is HardwareKind.NVENC else None
     table = _NVENC_PRESETS if kind is HardwareKind.NVENC else _QSV_PRESETS
     return table.get(value)
@@ -123,9 +125,10 @@ def translate(spec: VideoSpec, kind: HardwareKind) -> Translated:
     options: dict[str, str] = {}
     dropped: list[str] = []
     for key, value in spec.options.items():
-        if key in _PORTABLE_OPTIONS:
+        name = key.split(":")[0]  # "profile:v" is "profile" for the video stream
+        if name in _PORTABLE_OPTIONS:
             options[key] = str(value)
-        elif key == "preset" and kind is not HardwareKind.VAAPI:
+        elif name == "preset" and kind is not HardwareKind.VAAPI:
             speed = _speed(str(value), kind)
             if speed is None:
                 dropped.append(f"preset={value}")
