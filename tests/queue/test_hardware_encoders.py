@@ -143,3 +143,18 @@ def test_presets_show_tells_the_encoder_request_and_what_this_host_would_run(
     assert "encoder: auto (else software)" in described
     assert "# encoder: h264_nvenc unavailable (Cannot load libcuda.so.1)" in command
     assert " -c:v libx264 " in command
+
+
+def test_a_remuxed_job_records_no_encoder_decision(
+    mf: Mediaforge, make_media: Callable[..., Path], tmp_path: Path
+) -> None:
+    text = GPU_PRESET.replace("ENCODER", "auto").replace("STRICT", "false")
+    mf.add_preset("gpu", text + "compliant: {containers: [matroska], video_codecs: [h264]}\n")
+    source = make_media("clip.mkv")  # H.264 already: its streams are copied
+
+    done = mf("run", source, "-p", "gpu", "-o", tmp_path / "out", "--json")
+
+    assert done.code == 0, done.err
+    job = done.json()
+    assert job["action"] == "remux"
+    assert job["decisions"] == {}

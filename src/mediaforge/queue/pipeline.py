@@ -240,7 +240,9 @@ def run_job(
             log.info("job %s skipped: %s", job.id, plan.note)
             return Outcome(store.get(job.id))
 
-        if choice.note:
+        # A remux copies the streams: no encoder runs, nothing to say about one.
+        encoding = plan.action is Action.TRANSCODE
+        if choice.note and encoding:
             store.decide(job.id, worker, "encoder", choice.note)
         watchdog = _Watchdog(
             store,
@@ -254,7 +256,7 @@ def run_job(
         try:
             command_log, verified = _encode(config, plan, info, input_path, watchdog)
         except FFmpegError as exc:
-            if not choice.hardware or preset.encoder_strict:
+            if not (choice.hardware and encoding) or preset.encoder_strict:
                 raise
             # The hardware failed on a real job: software, in this same attempt.
             _cleanup(plan)
