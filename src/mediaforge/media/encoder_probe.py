@@ -148,6 +148,7 @@ class EncoderCache:
         self.config = config
         self.path = config.data_dir / CACHE_FILE
         self.identity = ffmpeg_identity(config.ffmpeg)
+        self._encoders: set[str] | None = None  # ffmpeg -encoders, when first needed
 
     def _key(self, encoder: str) -> str:
         if encoder.endswith(HardwareKind.VAAPI.value):
@@ -216,7 +217,7 @@ class EncoderCache:
         return found
 
     def _compiled(self) -> set[str]:
-        if not hasattr(self, "_encoders"):
+        if self._encoders is None:
             self._encoders = compiled_encoders(
                 self.config.ffmpeg, self.config.encoders.probe_timeout
             )
