@@ -43,9 +43,7 @@ FAMILIES = HARDWARE_FAMILIES
 
 # Options any encoder of the family takes (AVCodecContext options, or private
 # options the hardware encoders share): carried over as they are.
-_PORTABLE_OPTIONS = frozenset(
-    {"profile", "level", "g", "keyint_min", "bf", "refs", "tag"}
-)
+_PORTABLE_OPTIONS = frozenset({"profile", "level", "g", "keyint_min", "bf", "refs", "tag"})
 
 _NVENC_PRESETS = {
     "ultrafast": "p1",
