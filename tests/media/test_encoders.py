@@ -30,6 +30,9 @@ from mediaforge.media.encoder_probe import (
     ffmpeg_identity,
     host_report,
 )
+from mediaforge.media.encoder_probe import (
+    test_encode as try_encoder,  # not "test_*" here: pytest would collect it
+)
 from mediaforge.media.encoders import HardwareKind, hardware_encoder, translate
 from mediaforge.media.planning import plan_job
 from mediaforge.media.probe import probe
@@ -37,6 +40,16 @@ from mediaforge.presets.loading import get_preset, load_presets, parse_preset
 from mediaforge.presets.model import ENCODER_CODECS, Preset, VideoSpec
 
 COMPILED = compiled_encoders("ffmpeg", 30)
+# These tests are about a host whose every hardware encoder fails; on a host
+# with a working one they would test something else.
+WORKING_HERE = [
+    encoder
+    for encoder in ("h264_nvenc", "h264_qsv", "h264_vaapi")
+    if encoder in COMPILED and try_encoder("ffmpeg", encoder, "/dev/dri/renderD128", 30).ok
+]
+pytestmark = pytest.mark.skipif(
+    bool(WORKING_HERE), reason=f"this host has a working hardware encoder: {WORKING_HERE}"
+)
 
 # What ffmpeg says about an option it does not know, or a value it refuses:
 # none of these may appear. They come while parsing, before a device opens.

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mediaforge.media.encoder_probe import CACHE_FILE, ffmpeg_identity
+from tests.media.test_encoders import pytestmark  # noqa: F401  (skipped on a host with a GPU)
 from tests.mfcli import Mediaforge, ffprobe, streams
 
 GPU_PRESET = """

@@ -32,7 +32,8 @@ def preview_command(
     exact: bool = False,
 ) -> str:
     """What a job would run on ``input_path``: ``# action: outputs`` and notes,
-    then one command line (nothing is written)."""
+    then one command line (nothing is written, but for the host's answers
+    about hardware encoders: see media/encoder_probe.py)."""
     preset = get_preset(preset_name, config.presets_dir)
     info = probe(input_path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
     source = input_path.absolute()
