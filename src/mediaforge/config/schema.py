@@ -370,6 +370,18 @@ _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 
 
 @dataclass(frozen=True)
+class EncodersConfig:
+    """Hardware encoders (docs/presets.md#hardware-encoders): the order ``encoder:
+    auto`` tries them in, the test encode, its cache, and when to stop using one."""
+
+    auto: tuple[Literal["nvenc", "qsv", "vaapi"], ...] = ("nvenc", "qsv", "vaapi")
+    vaapi_device: str = "/dev/dri/renderD128"
+    probe_timeout: float = field(default=10.0, metadata=limits(gt=0))
+    cache_ttl: float = field(default=86400.0, metadata=limits(ge=0))
+    max_failures: int = field(default=2, metadata=limits(ge=1))
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration: built by ``load_config``, then passed to whoever needs it."""
 
@@ -390,6 +402,7 @@ class Config:
     paths: tuple[PathMapping, ...] = ()
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     s3: S3Config = field(default_factory=S3Config)
+    encoders: EncodersConfig = field(default_factory=EncodersConfig)
 
     @property
     def servers(self) -> frozenset[str]:

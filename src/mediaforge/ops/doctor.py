@@ -86,6 +86,7 @@ def run_checks(config: Config) -> list[Check]:
             checks.append(Check("presets", False, str(exc)))
         except (OSError, subprocess.TimeoutExpired) as exc:
             checks.append(Check("encoders", False, f"cannot list encoders: {exc}"))
+        checks.append(_hardware_check(config))
     try:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=config.data_dir, prefix=".doctor-"):
@@ -120,6 +121,34 @@ def run_checks(config: Config) -> list[Check]:
     if config.s3.enabled:
         checks.append(_s3_check(config))
     return checks
+
+
+def _hardware_check(config: Config) -> Check:
+    """Which hardware encoders work here (test encodes, cached per host). None
+    is no fault: ``encoder: auto`` then encodes in software; a preset with
+    ``encoder_strict: true`` that this host cannot serve is one."""
+    from mediaforge.media.encoder_choice import choose_encoder
+    from mediaforge.media.encoder_probe import host_report
+
+    try:
+        statuses = host_report(config)
+        strict = [p for p in load_presets(config.presets_dir).values() if p.encoder_strict]
+        refused = []
+        for preset in strict:
+            try:
+                choose_encoder(config, preset)
+            except MediaforgeError as exc:
+                refused.append(str(exc))
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("hardware encoders", False, f"cannot list encoders: {exc}")
+    except MediaforgeError as exc:  # a broken preset file: the encoders check names it
+        return Check("hardware encoders", False, str(exc))
+    if refused:
+        return Check("hardware encoders", False, "; ".join(refused))
+    working = [s.encoder for s in statuses if s.ok]
+    usable = ", ".join(working) if working else "none (encoder: auto runs in software)"
+    others = "; ".join(f"{s.encoder}: {s.reason}" for s in statuses if not s.ok)
+    return Check("hardware encoders", True, f"usable: {usable}" + (f"; {others}" if others else ""))
 
 
 def _paths_check(config: Config) -> Check:

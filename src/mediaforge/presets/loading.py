@@ -16,7 +16,14 @@ import yaml
 
 from mediaforge.config.reader import parse_dataclass
 from mediaforge.errors import ConfigError, PresetError
-from mediaforge.presets.model import HDR_PIX_FMTS, OutputKind, OutputSpec, Preset, PresetFile
+from mediaforge.presets.model import (
+    HARDWARE_FAMILIES,
+    HDR_PIX_FMTS,
+    OutputKind,
+    OutputSpec,
+    Preset,
+    PresetFile,
+)
 
 # The built-in presets ship as package data beside this module.
 _BUILTIN = resources.files("mediaforge.presets").joinpath("builtin")
@@ -77,6 +84,8 @@ def _check(pf: PresetFile) -> list[tuple[str, str]]:
         problems.append(
             ("size_guard.max_ratio", "must be greater than 0, e.g. 0.9 to keep outputs under 90%")
         )
+    if pf.encoder in ("nvenc", "qsv", "vaapi"):
+        problems += _hardware_problems(pf)
     return problems
 
 
@@ -92,6 +101,24 @@ def _check_hdr(out: OutputSpec, at: str) -> list[tuple[str, str]]:
                 f"{at}.video.hdr",
                 f"'keep' needs a video output encoded with one of {able}; "
                 "use 'tonemap' or 'auto' for this output",
+            )
+        ]
+    return []
+
+
+def _hardware_problems(pf: PresetFile) -> list[tuple[str, str]]:
+    """An explicit hardware encoder must have something to encode."""
+    encoded = [
+        o.video.codec
+        for o in pf.outputs
+        if o.video is not None and o.kind in (OutputKind.VIDEO, OutputKind.HLS)
+    ]
+    if not any(codec in HARDWARE_FAMILIES for codec in encoded):
+        return [
+            (
+                "encoder",
+                f"'{pf.encoder}' encodes H.264, HEVC or AV1 only: give an output the codec "
+                f"{', '.join(HARDWARE_FAMILIES)}, or use 'encoder: auto'",
             )
         ]
     return []
@@ -151,6 +178,8 @@ def parse_preset(text: str, where: str) -> Preset:
         source=where,
         tags=tuple(pf.tags),
         size_guard=pf.size_guard,
+        encoder=pf.encoder,
+        encoder_strict=pf.encoder_strict,
     )
 
 

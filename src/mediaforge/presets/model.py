@@ -41,6 +41,26 @@ ENCODER_CODECS: dict[str, str] = {
     "png": "png",
     "libwebp": "webp",
 }
+# Software encoder -> the codec family whose hardware encoders (``h264_nvenc``,
+# ``hevc_qsv``, ``av1_vaapi``, ...) a preset's ``encoder:`` may swap in for it
+# (media/encoders.py translates the options).
+HARDWARE_FAMILIES: dict[str, str] = {
+    "libx264": "h264",
+    "libx265": "hevc",
+    "libsvtav1": "av1",
+    "libaom-av1": "av1",
+    "librav1e": "av1",
+}
+ENCODER_CODECS.update(
+    {
+        f"{family}_{kind}": family
+        for family in set(HARDWARE_FAMILIES.values())
+        for kind in ("nvenc", "qsv", "vaapi")
+    }
+)
+
+# ``encoder:`` in a preset: which encoder runs its video (docs/presets.md).
+EncoderRequest = Literal["software", "auto", "nvenc", "qsv", "vaapi"]
 
 
 # Encoders that can carry HDR (PQ or HLG, BT.2020, 10-bit), and the pixel
@@ -145,6 +165,8 @@ class PresetFile:
     compliant: Compliance | None = None
     tags: list[str] = field(default_factory=list)
     size_guard: SizeGuard | None = None
+    encoder: EncoderRequest = "software"
+    encoder_strict: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,6 +182,8 @@ class Preset:
     # many jobs of a tag run at once.
     tags: tuple[str, ...] = ()
     size_guard: SizeGuard | None = None
+    encoder: EncoderRequest = "software"
+    encoder_strict: bool = False  # fail rather than fall back to software
 
     @property
     def builtin(self) -> bool:
@@ -190,6 +214,9 @@ class Preset:
                 f"  size guard: outputs kept only at most {self.size_guard.max_ratio:.0%} "
                 "of the input's size"
             )
+        if self.encoder != "software":
+            fallback = "fail" if self.encoder_strict else "software"
+            lines.append(f"  encoder: {self.encoder} (else {fallback})")
         return "\n".join(lines)
 
 

@@ -33,6 +33,7 @@ from mediaforge.jobs.outage import CONNECTION_ERRORS, OutageClock, ride_out
 from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.store import JobStore
 from mediaforge.media.command import build_command
+from mediaforge.media.encoder_choice import EncoderChoice, after_failure, choose_encoder
 from mediaforge.media.planning import Action, Plan, plan_job
 from mediaforge.media.probe import MediaInfo, check_readable, probe
 from mediaforge.media.process import Progress, run_ffmpeg
@@ -215,15 +216,21 @@ def run_job(
         out_dir = _output_dir(job, config, input_path)
         ensure_folder(out_dir)
         remove_stale_temps(out_dir, job.id)
-        plan = plan_job(
-            preset,
-            info,
-            input_path=input_path,
-            output_dir=out_dir,
-            job_id=job.id,
-            attempt=job.attempts,
-            collision=config.output.collision,
-        )
+        choice = choose_encoder(config, preset)
+        attempt = job.attempts
+
+        def plan_for(chosen: EncoderChoice) -> Plan:
+            return plan_job(
+                chosen.preset,
+                info,
+                input_path=input_path,
+                output_dir=out_dir,
+                job_id=job_id,
+                attempt=attempt,
+                collision=config.output.collision,
+            )
+
+        plan = plan_for(choice)
         store.set_input_facts(
             job.id,
             worker,
@@ -244,10 +251,10 @@ def run_job(
         if wait is not None:
             _cleanup(plan)
             return Outcome(store.get(job.id), retry_in=wait)
-        command = build_command(plan, info, input_path)
-        for out in plan.outputs:
-            if out.spec.kind.value == "hls":
-                out.temp.mkdir(parents=True, exist_ok=True)
+        # A remux copies the streams: no encoder runs, nothing to say about one.
+        encoding = plan.action is Action.TRANSCODE
+        if choice.note and encoding:
+            store.decide(job.id, worker, "encoder", choice.note)
         watchdog = _Watchdog(
             store,
             job,
@@ -258,30 +265,17 @@ def run_job(
             config.worker.stale_after,
         )
         try:
-            result = run_ffmpeg(
-                command.args,
-                ffmpeg=config.ffmpeg,
-                cwd=command.cwd,
-                on_progress=watchdog.progress_seen,
-                should_stop=watchdog.should_stop,
-                stall_timeout=config.worker.stall_timeout,
-            )
+            command_log, verified = _encode(config, plan, info, input_path, out_dir, watchdog)
         except FFmpegError as exc:
-            check_room_left(exc.log_tail, out_dir)
-            raise
-        command_log = result.stderr_tail
-        check_room_left(command_log, out_dir)  # ffmpeg may exit 0 after a failed write
-        prober = _prober(config)
-        verified: list[tuple[Path, Output]] = []
-        for out in plan.outputs:
-            record = verify_output(
-                out,
-                info,
-                prober,
-                tolerance=config.verify.duration_tolerance,
-                tolerance_ratio=config.verify.duration_tolerance_ratio,
-            )
-            verified.append((out.temp, record))
+            if not (choice.hardware and encoding) or preset.encoder_strict:
+                raise
+            # The hardware failed on a real job: software, in this same attempt.
+            _cleanup(plan)
+            choice = after_failure(config, choice, str(exc))
+            store.decide(job.id, worker, "encoder", choice.note)
+            log.warning("job %s: %s", job.id, choice.note)
+            plan = plan_for(choice)
+            command_log, verified = _encode(config, plan, info, input_path, out_dir, watchdog)
 
         if not remote:
             superseded = input_before_publishing(store, job, input_path, started_as)
@@ -350,6 +344,48 @@ def run_job(
     finally:
         if download is not None:
             remove_quietly(download)  # the downloaded copy of an s3:// input, always
+
+
+def _encode(
+    config: Config,
+    plan: Plan,
+    info: MediaInfo,
+    input_path: Path,
+    out_dir: Path,
+    watchdog: _Watchdog,
+) -> tuple[str, list[tuple[Path, Output]]]:
+    """Run the plan's one ffmpeg command and verify every output: ffmpeg's log
+    tail and the verified (temporary path, output) pairs. A full disk is a
+    StorageError naming ``out_dir``, whatever ffmpeg's exit code."""
+    command = build_command(plan, info, input_path, vaapi_device=config.encoders.vaapi_device)
+    for out in plan.outputs:
+        if out.spec.kind.value == "hls":
+            out.temp.mkdir(parents=True, exist_ok=True)
+    try:
+        result = run_ffmpeg(
+            command.args,
+            ffmpeg=config.ffmpeg,
+            cwd=command.cwd,
+            on_progress=watchdog.progress_seen,
+            should_stop=watchdog.should_stop,
+            stall_timeout=config.worker.stall_timeout,
+        )
+    except FFmpegError as exc:
+        check_room_left(exc.log_tail, out_dir)
+        raise
+    check_room_left(result.stderr_tail, out_dir)  # ffmpeg may exit 0 after a failed write
+    prober = _prober(config)
+    verified: list[tuple[Path, Output]] = []
+    for out in plan.outputs:
+        record = verify_output(
+            out,
+            info,
+            prober,
+            tolerance=config.verify.duration_tolerance,
+            tolerance_ratio=config.verify.duration_tolerance_ratio,
+        )
+        verified.append((out.temp, record))
+    return result.stderr_tail, verified
 
 
 def _succeed(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mediaforge.config.schema import Config
 from mediaforge.media.command import Command, build_command, command_line
+from mediaforge.media.encoder_choice import choose_encoder
 from mediaforge.media.planning import Action, Plan, output_name, plan_job
 from mediaforge.media.probe import probe
 from mediaforge.presets.loading import get_preset
@@ -31,13 +32,16 @@ def preview_command(
     exact: bool = False,
 ) -> str:
     """What a job would run on ``input_path``: ``# action: outputs`` and notes,
-    then one command line (nothing is written)."""
+    then one command line (nothing is written, but for the host's answers
+    about hardware encoders: see media/encoder_probe.py)."""
     preset = get_preset(preset_name, config.presets_dir)
     info = probe(input_path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
     source = input_path.absolute()
     out_dir = output_dir or config.output.dir or source.parent
+    # The encoder a job on this host would use (hardware is tested, cached).
+    choice = choose_encoder(config, preset)
     plan = plan_job(
-        preset,
+        choice.preset,
         info,
         input_path=source,
         output_dir=out_dir,
@@ -48,6 +52,8 @@ def preview_command(
     if plan.action is Action.SKIP:
         return f"# nothing to run: {plan.note}"
     notes = list(plan.notes)
+    if choice.note:
+        notes.append(f"encoder: {choice.note}")
     if not exact:
         plan, renamed = _under_final_names(plan, source, out_dir, preset, config)
         notes += renamed
@@ -55,7 +61,7 @@ def preview_command(
     lines += [f"# {note}" for note in notes]
     if plan.colour_note is not None:
         lines.append(f"# colour: {plan.colour_note}")
-    command = build_command(plan, info, source)
+    command = build_command(plan, info, source, vaapi_device=config.encoders.vaapi_device)
     if exact:
         lines.append(command_line(command, config.ffmpeg))
     else:
