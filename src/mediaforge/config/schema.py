@@ -21,6 +21,7 @@ from typing import Literal
 from mediaforge.config.reader import NOT_IN_FILE, SECRET, limits
 from mediaforge.events import DEFAULT_EVENTS, Event
 from mediaforge.redact import redact_url
+from mediaforge.run_windows import parse_window
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,17 @@ class WorkerConfig:
     recovery_interval: int = field(default=60, metadata=limits(ge=1))
     handback_limit: int = field(default=10, metadata=limits(ge=1))
     handback_delay: float = field(default=30.0, metadata=limits(gt=0))
+    # Run windows (run_windows.py): outside them the worker takes no new jobs;
+    # at a window's end a running job finishes or is handed back.
+    schedule: tuple[str, ...] = ()
+    schedule_end: Literal["finish", "hand_back"] = "finish"
 
     def _cross_check(self) -> Iterator[tuple[str, str]]:
+        for i, text in enumerate(self.schedule):
+            try:
+                parse_window(text)
+            except ValueError as exc:
+                yield f"schedule[{i}]", str(exc)
         if self.stale_after <= self.heartbeat_interval:
             # A live worker would look dead between two heartbeats and its job
             # would be recovered (run twice).
