@@ -240,7 +240,17 @@ def status(
             }
         )
     else:
-        job_detail(out, job, notifications, uploads)
+        job_detail(out, job, notifications, uploads, waiting=_waiting(state, job))
+
+
+def _waiting(state: State, job: Job) -> str | None:
+    """Why a queued job is not taken now (paused, outside every run window)."""
+    from mediaforge.jobs.control import ControlStore
+    from mediaforge.jobs.model import JobStatus
+
+    if job.status is not JobStatus.QUEUED:
+        return None
+    return ControlStore(state.store.db).why_waiting(state.config.worker.stale_after)
 
 
 def _notifications(state: State, job: Job) -> list[Any]:
