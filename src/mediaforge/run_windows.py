@@ -124,9 +124,10 @@ def next_closing(windows: Sequence[Window], now: datetime) -> datetime | None:
 
 
 def clock_text(when: datetime, now: datetime) -> str:
-    """``22:00`` today (or before tomorrow at that time), else ``Mon 22:00``."""
+    """``22:00`` today, ``07:00 tomorrow``, else ``Mon 22:00`` (seconds when a window has them)."""
+    shown = when.strftime("%H:%M:%S" if when.second else "%H:%M")
     if when - now < timedelta(hours=24) and when.date() == now.date():
-        return when.strftime("%H:%M")
+        return shown
     if when - now < timedelta(hours=24):
-        return f"{when.strftime('%H:%M')} tomorrow"
-    return f"{DAY_NAMES[when.weekday()].capitalize()} {when.strftime('%H:%M')}"
+        return f"{shown} tomorrow"
+    return f"{DAY_NAMES[when.weekday()].capitalize()} {shown}"
