@@ -59,6 +59,7 @@ def test_a_paused_worker_takes_no_job_until_resume(sandbox: Sandbox) -> None:
     [job_id] = sandbox.submit([sandbox.clip()], "fast")
     stays_queued(sandbox, job_id, 2.5)
     assert "paused: waits for 'mediaforge resume'" in sandbox.ok("status", job_id).out
+    assert sandbox.status(job_id)["waiting"] == "paused: waits for 'mediaforge resume'"
 
     sandbox.ok("resume")
 
@@ -66,6 +67,7 @@ def test_a_paused_worker_takes_no_job_until_resume(sandbox: Sandbox) -> None:
         lambda: sandbox.job(job_id).status.finished, 30, "the job to run after resume"
     )
     assert_one_good_output(sandbox, job_id, "clip", "fast")
+    assert sandbox.status(job_id)["waiting"] is None
     assert worker.poll() is None
 
 
@@ -128,16 +130,21 @@ def test_drain_finishes_the_running_job_then_the_worker_exits_0(sandbox: Sandbox
 
 
 def test_a_job_waits_for_a_run_window_that_opens_seconds_later(sandbox: Sandbox) -> None:
-    # Seconds enough for the worker to start first on a busy machine.
-    opens = datetime.now().replace(microsecond=0) + timedelta(seconds=8)
+    clip = sandbox.clip()
+    # Seconds enough to start the worker and ask for the job's status first,
+    # on a busy machine.
+    opens = datetime.now().replace(microsecond=0) + timedelta(seconds=12)
     window = f"{clock(opens)}-{clock(opens + timedelta(hours=1))}"
     sandbox.configure(worker={**WORKER, "schedule": [window]}, log={"format": "json"})
     sandbox.start_worker()
-    sandbox.wait_until(lambda: worker_intake(sandbox) != [], 30, "the worker to start")
+    sandbox.wait_until(
+        lambda: worker_intake(sandbox) not in ([], [None]), 30, "the worker to start, waiting"
+    )
     assert worker_intake(sandbox) == [f"outside its run window, opens {shown(opens)}"]
 
-    [job_id] = sandbox.submit([sandbox.clip()], "fast")
+    [job_id] = sandbox.submit([clip], "fast")
     status = sandbox.ok("status", job_id).out
+    assert time.time() < opens.timestamp(), "too slow to see the job wait: the test proves nothing"
     assert f"waits for {shown(opens)}: every worker is outside its run window" in status
 
     sandbox.wait_until(lambda: sandbox.job(job_id).status.finished, 40, "the window to open")

@@ -237,6 +237,7 @@ def status(
                 **job.to_dict(),
                 "notifications": [n.to_dict() for n in notifications],
                 "uploads": [u.to_dict() for u in uploads],
+                "waiting": _waiting(state, job),
             }
         )
     else:
