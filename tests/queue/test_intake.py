@@ -49,25 +49,32 @@ def shown(when: datetime) -> str:
     return when.strftime("%H:%M:%S" if when.second else "%H:%M")
 
 
-def test_a_paused_worker_takes_no_job_until_resume(sandbox: Sandbox) -> None:
+def test_a_paused_worker_finishes_its_job_and_takes_no_other_until_resume(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.set_pace(0.4)  # 5 s: still running when the worker has paused
+    [running] = sandbox.submit([sandbox.clip("first.mp4")], "paced")
     worker = sandbox.start_worker()
-    sandbox.wait_until(lambda: worker_intake(sandbox) == [None], 30, "the worker to start")
+    sandbox.wait_for_progress(running)
 
     paused = sandbox.ok("pause")
     assert "running jobs finish" in paused.out
     sandbox.wait_until(lambda: worker_intake(sandbox) == ["paused"], 10, "the worker to pause")
-    [job_id] = sandbox.submit([sandbox.clip()], "fast")
-    stays_queued(sandbox, job_id, 2.5)
-    assert "paused: waits for 'mediaforge resume'" in sandbox.ok("status", job_id).out
-    assert sandbox.status(job_id)["waiting"] == "paused: waits for 'mediaforge resume'"
+    assert sandbox.job(running).status is JobStatus.RUNNING, "ended before the pause: no proof"
+    [waiting] = sandbox.submit([sandbox.clip("second.mp4")], "fast")
+    sandbox.wait_until(lambda: sandbox.job(running).status.finished, 30, "the running job")
+    assert_one_good_output(sandbox, running, "first", "paced")
+    stays_queued(sandbox, waiting, 2.5)
+    assert "paused: waits for 'mediaforge resume'" in sandbox.ok("status", waiting).out
+    assert sandbox.status(waiting)["waiting"] == "paused: waits for 'mediaforge resume'"
 
     sandbox.ok("resume")
 
     sandbox.wait_until(
-        lambda: sandbox.job(job_id).status.finished, 30, "the job to run after resume"
+        lambda: sandbox.job(waiting).status.finished, 30, "the job to run after resume"
     )
-    assert_one_good_output(sandbox, job_id, "clip", "fast")
-    assert sandbox.status(job_id)["waiting"] is None
+    assert_one_good_output(sandbox, waiting, "second", "fast")
+    assert sandbox.status(waiting)["waiting"] is None
     assert worker.poll() is None
 
 
@@ -112,13 +119,15 @@ def test_pause_now_hands_a_running_job_back_and_stops_its_ffmpeg(sandbox: Sandbo
 
 
 def test_drain_finishes_the_running_job_then_the_worker_exits_0(sandbox: Sandbox) -> None:
-    sandbox.set_pace(1.0)  # 2 s of media: long enough to order the drain mid-job
+    sandbox.set_pace(0.4)  # 5 s: long enough to order the drain mid-job
     [running] = sandbox.submit([sandbox.clip("first.mp4")], "paced")
     worker = sandbox.start_worker()
     sandbox.wait_for_progress(running)
 
     drained = sandbox.ok("drain")
     [waiting] = sandbox.submit([sandbox.clip("second.mp4")], "fast")
+    sandbox.wait_until(lambda: worker_intake(sandbox) == ["draining"], 10, "the drain to arrive")
+    assert sandbox.job(running).status is JobStatus.RUNNING, "ended before the drain: no proof"
 
     assert "finish their running jobs, then exit" in drained.out
     assert sandbox.finish(worker).code == 0
