@@ -185,3 +185,24 @@ def test_a_window_that_closes_hands_a_running_job_back_when_so_configured(
     assert sandbox.job(job_id).attempts == 0
     assert sandbox.temps() == []
     stays_queued(sandbox, job_id, 1.5)
+
+
+def test_waiting_on_a_job_while_paused_says_why_instead_of_start_a_worker(
+    sandbox: Sandbox,
+) -> None:
+    worker = sandbox.start_worker()
+    sandbox.ok("pause")
+    sandbox.wait_until(lambda: worker_intake(sandbox) == ["paused"], 30, "the worker to pause")
+    clip = sandbox.clip()
+    waiting = sandbox.start("submit", clip, "--preset", "fast", "--wait")
+
+    def told() -> bool:
+        return "no job is taken" in sandbox.started[-1].err.read_text(errors="replace")
+
+    sandbox.wait_until(told, 30, "the waiting submit to say why")
+    sandbox.ok("resume")
+    done = sandbox.finish(waiting)
+    assert done.code == 0, done.err
+    assert "no job is taken: paused: waits for 'mediaforge resume'; still waiting" in done.err
+    assert "Start one in another terminal" not in done.err
+    assert worker.poll() is None
