@@ -9,6 +9,11 @@ Signals: the handlers only set flags; the main loop acts. The first
 SIGTERM/SIGINT stops taking work and gives running jobs ``shutdown_grace``
 seconds to finish, then hands them back (ffmpeg killed, temp files removed,
 job queued again). A second signal hands them back at once.
+
+Pause, drain and run windows (queue/intake.py): a worker told to take no new
+jobs leaves the messages it receives, their jobs queued in the job database,
+and enqueues them again when it may take jobs (no queue churn meanwhile); a
+drain ends the main loop like a signal, but waits for running jobs.
 """
 
 from __future__ import annotations
