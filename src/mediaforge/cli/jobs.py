@@ -166,6 +166,7 @@ NO_WORKER = (
 
 def _no_worker_notice(state: State) -> Callable[[list[Job]], None]:
     """Says once on stderr that no worker is taking the jobs being waited for."""
+    from mediaforge.jobs.control import ControlStore
     from mediaforge.queue.control import WorkerWatch
 
     watch = WorkerWatch(
@@ -176,7 +177,12 @@ def _no_worker_notice(state: State) -> Callable[[list[Job]], None]:
     def look(jobs: list[Job]) -> None:
         if not told and watch.nobody_working(jobs):
             told.append(True)
-            err.print(NO_WORKER.format(after=NO_WORKER_AFTER), markup=False, soft_wrap=True)
+            # Workers that run but were told to take nothing (pause, run windows) say why.
+            reason = ControlStore(state.store.db).why_waiting(state.config.worker.stale_after)
+            notice = NO_WORKER.format(after=NO_WORKER_AFTER)
+            if reason is not None:
+                notice = f"no job is taken: {reason}; still waiting"
+            err.print(notice, markup=False, soft_wrap=True)
 
     return look
 
@@ -237,10 +243,21 @@ def status(
                 **job.to_dict(),
                 "notifications": [n.to_dict() for n in notifications],
                 "uploads": [u.to_dict() for u in uploads],
+                "waiting": _waiting(state, job),
             }
         )
     else:
-        job_detail(out, job, notifications, uploads)
+        job_detail(out, job, notifications, uploads, waiting=_waiting(state, job))
+
+
+def _waiting(state: State, job: Job) -> str | None:
+    """Why a queued job is not taken now (paused, outside every run window)."""
+    from mediaforge.jobs.control import ControlStore
+    from mediaforge.jobs.model import JobStatus
+
+    if job.status is not JobStatus.QUEUED:
+        return None
+    return ControlStore(state.store.db).why_waiting(state.config.worker.stale_after)
 
 
 def _notifications(state: State, job: Job) -> list[Any]:

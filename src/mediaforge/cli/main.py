@@ -25,6 +25,7 @@ from mediaforge.cli.errors import ErrorReportingGroup
 from mediaforge.cli.helptext import PlainCommand
 from mediaforge.cli.jobs import cancel, jobs, retry, run, status, submit
 from mediaforge.cli.notify import notify_app
+from mediaforge.cli.pausing import drain, pause, resume
 from mediaforge.cli.presets import presets_app, probe
 from mediaforge.cli.s3 import s3_app
 from mediaforge.cli.serve import serve
@@ -76,6 +77,8 @@ def main(
 for command in (
     run, submit, worker, workers, status, jobs, cancel, retry, probe, doctor, watch, serve, stats
 ):
+    app.command(cls=PlainCommand)(command)
+for command in (pause, resume, drain):
     app.command(cls=PlainCommand)(command)
 app.add_typer(presets_app, name="presets")
 app.add_typer(config_app, name="config")

@@ -100,7 +100,8 @@ def workers_table(console: Console, workers: Sequence[WorkerInfo]) -> None:
         table.add_row(
             escape(w.host),
             str(w.pid),
-            f"[{WORKER_STYLE[w.state]}]{w.state.value}[/]",
+            f"[{WORKER_STYLE[w.state]}]{w.state.value}[/]"
+            + (f", {escape(w.intake)}" if w.intake and w.state is not WorkerState.STALE else ""),
             jobs or "-",
             f"{w.age:.0f}s ago",
             escape(w.id),
@@ -115,13 +116,15 @@ def job_detail(
     uploads: Sequence[Upload] = (),
     *,
     error: bool = True,
+    waiting: str | None = None,
 ) -> None:
     """A job's fields, one per row; ``error=False`` leaves out the error (the
-    caller prints it as its ``Error:`` line)."""
+    caller prints it as its ``Error:`` line); ``waiting``: why a queued job
+    is not taken (paused, run windows)."""
     # Values are markup: every string a user or a file supplied goes through escape().
     rows: list[tuple[str, str]] = [
         ("job", str(job.id)),
-        ("status", _status_text(job)),
+        ("status", _status_text(job) + (f" ({escape(waiting)})" if waiting else "")),
         ("input", escape(job.input_path)),
         ("preset", escape(job.preset)),
         ("attempts", f"{job.attempts}/{job.max_attempts}"),

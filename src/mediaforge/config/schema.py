@@ -21,6 +21,7 @@ from typing import Literal
 from mediaforge.config.reader import NOT_IN_FILE, SECRET, limits
 from mediaforge.events import DEFAULT_EVENTS, Event
 from mediaforge.redact import redact_url
+from mediaforge.run_windows import parse_window
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,21 @@ class WorkerConfig:
     # outputs; a job that would eat into it waits space_wait seconds, uncounted.
     min_free_space_mib: int = field(default=1024, metadata=limits(ge=0))
     space_wait: float = field(default=300.0, metadata=limits(gt=0))
+    # Run windows (run_windows.py): outside them the worker takes no new jobs;
+    # at a window's end a running job finishes or is handed back.
+    schedule: tuple[str, ...] = ()
+    schedule_end: Literal["finish", "hand_back"] = "finish"
     # Preset name or preset tag -> how many of its jobs this worker runs at once.
     # The last field: below it, "limits" in this class body is this field, not
     # the bounds helper the fields above use.
     limits: dict[str, int] = field(default_factory=dict)
 
     def _cross_check(self) -> Iterator[tuple[str, str]]:
+        for i, text in enumerate(self.schedule):
+            try:
+                parse_window(text)
+            except ValueError as exc:
+                yield f"schedule[{i}]", str(exc)
         for name, most in self.limits.items():
             if most < 1:
                 yield (

@@ -103,6 +103,13 @@ def _migration_10(db: peewee.Database) -> None:
         db.execute_sql('ALTER TABLE "job" ADD COLUMN decisions TEXT')
 
 
+def _migration_11(db: peewee.Database) -> None:
+    # Why a worker takes no new jobs (paused, draining, outside its run
+    # window), shown by `workers` and `status` (jobs/control.py).
+    if "intake" not in {c.name for c in db.get_columns("worker")}:
+        db.execute_sql('ALTER TABLE "worker" ADD COLUMN intake TEXT')
+
+
 # Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
 # Never edit a released migration; add the next one.
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
@@ -116,6 +123,7 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _migration_8,
     _migration_9,
     _migration_10,
+    _migration_11,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

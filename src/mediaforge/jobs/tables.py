@@ -153,6 +153,8 @@ class WorkerRow(BaseModel):
     version = peewee.CharField(max_length=50)
     started_at = peewee.DoubleField()
     heartbeat_at = peewee.DoubleField()
+    # Why it takes no new jobs now (JSON, jobs/control.py), or NULL when it takes them.
+    intake = peewee.TextField(null=True)
 
     class Meta:
         table_name = "worker"

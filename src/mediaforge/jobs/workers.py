@@ -19,6 +19,7 @@ import peewee
 
 from mediaforge import __version__
 from mediaforge.jobs.clock import database_time
+from mediaforge.jobs.control import WorkerIntake
 from mediaforge.jobs.identity import namespace_key, pid_alive, process_id, this_worker_prefix
 from mediaforge.jobs.model import JobStatus
 from mediaforge.jobs.tables import JobRow, WorkerRow
@@ -57,6 +58,7 @@ class WorkerInfo:
     age: float
     state: WorkerState
     jobs: tuple[HeldJob, ...]
+    intake: str | None = None  # why it takes no new jobs (paused, draining, run window)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +69,7 @@ class WorkerInfo:
             "state": self.state.value,
             "started_at": iso_time(self.started_at),
             "heartbeat_age": round(self.age, 1),
+            "intake": self.intake,
             "jobs": [
                 {"id": j.id, "input": j.input_path, "preset": j.preset, "progress": j.progress}
                 for j in self.jobs
@@ -180,7 +183,18 @@ class WorkerStore:
                 state = WorkerState.STALE
             else:
                 state = WorkerState.RUNNING if jobs else WorkerState.IDLE
+            intake = WorkerIntake.from_json(row.intake)
             found.append(
-                WorkerInfo(row.id, row.host, row.pid, row.version, row.started_at, age, state, jobs)
+                WorkerInfo(
+                    row.id,
+                    row.host,
+                    row.pid,
+                    row.version,
+                    row.started_at,
+                    age,
+                    state,
+                    jobs,
+                    intake.describe() if intake is not None else None,
+                )
             )
         return found

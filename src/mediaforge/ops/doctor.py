@@ -16,6 +16,7 @@ from mediaforge.presets.loading import load_presets
 from mediaforge.storage.paths import share_present
 
 if TYPE_CHECKING:
+    from mediaforge.jobs.store import JobStore
     from mediaforge.queue.backend import JobQueue
 
 
@@ -102,9 +103,11 @@ def run_checks(config: Config) -> list[Check]:
         store = JobStore.open(config)
         counts = store.count_by_status()
         queued = set(store.ids_with_status(JobStatus.QUEUED))
+        intake = _intake_check(config, store)
         store.close()
         summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n) or "no jobs yet"
         checks.append(Check("job database", True, summary))
+        checks.append(intake)
     except MediaforgeError as exc:
         checks.append(Check("job database", False, str(exc)))
     try:
@@ -149,6 +152,31 @@ def _hardware_check(config: Config) -> Check:
     usable = ", ".join(working) if working else "none (encoder: auto runs in software)"
     others = "; ".join(f"{s.encoder}: {s.reason}" for s in statuses if not s.ok)
     return Check("hardware encoders", True, f"usable: {usable}" + (f"; {others}" if others else ""))
+
+
+def _intake_check(config: Config, store: JobStore) -> Check:
+    """Pause and drain orders, and this host's run windows: informational
+    (a pause is on purpose), so the check passes either way."""
+    from datetime import datetime
+
+    from mediaforge.jobs.control import ControlStore
+    from mediaforge.run_windows import clock_text, next_opening, parse_schedule
+
+    orders = ControlStore(store.db).orders()
+    found = []
+    if orders.pause is not None:
+        now_too = " --now: running jobs handed back" if orders.pause.value == "now" else ""
+        found.append(f"paused{now_too} ('mediaforge resume' lifts it)")
+    if orders.drain_before is not None:
+        found.append("drain ordered: workers started before it finish and exit")
+    windows = parse_schedule(config.worker.schedule)
+    now = datetime.now()
+    opening = next_opening(windows, now)
+    if opening is not None:
+        found.append(f"outside this host's run windows: waits for {clock_text(opening, now)}")
+    elif windows:
+        found.append(f"inside a run window ({', '.join(config.worker.schedule)})")
+    return Check("intake", True, "; ".join(found) or "workers take new jobs")
 
 
 def _paths_check(config: Config) -> Check:

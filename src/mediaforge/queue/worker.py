@@ -9,6 +9,11 @@ Signals: the handlers only set flags; the main loop acts. The first
 SIGTERM/SIGINT stops taking work and gives running jobs ``shutdown_grace``
 seconds to finish, then hands them back (ffmpeg killed, temp files removed,
 job queued again). A second signal hands them back at once.
+
+Pause, drain and run windows (queue/intake.py): a worker told to take no new
+jobs leaves the messages it receives, their jobs queued in the job database,
+and enqueues them again when it may take jobs (no queue churn meanwhile); a
+drain ends the main loop like a signal, but waits for running jobs.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from huey.consumer import Consumer
 from mediaforge.config.schema import Config
 from mediaforge.errors import EnvironmentProblem, Interrupted
 from mediaforge.events import Event
+from mediaforge.jobs.control import ControlStore
 from mediaforge.jobs.identity import this_worker_prefix
 from mediaforge.jobs.model import Job, JobStatus
 from mediaforge.jobs.outage import CONNECTION_ERRORS
@@ -36,6 +42,7 @@ from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.store import JobStore
 from mediaforge.notify.delivery import Notifier
 from mediaforge.queue.backend import JobQueue
+from mediaforge.queue.intake import Door, IntakeGate
 from mediaforge.queue.pipeline import SHUTDOWN, run_job
 from mediaforge.queue.slots import Slots
 from mediaforge.storage.s3.download import remove_leftover_downloads
@@ -155,6 +162,8 @@ class MediaforgeConsumer:
         self._presence = Pulse(
             lambda: self.store.workers.beat(self.name), config.worker.heartbeat_interval
         )
+        # Pause, drain and run windows; started_at is set when the worker registers.
+        self.gate = IntakeGate(config, ControlStore(store.db), self.name, float("inf"))
         self.notifier = Notifier(config, store)
         self.uploader = Uploader(config, store)
         queue.handler = self._run_one
@@ -197,6 +206,12 @@ class MediaforgeConsumer:
             # First, an earlier claim the outage cut short is given back,
             # so that this run's claim is never given back from under it.
             self._give_back_interrupted(job_id)
+            if self.gate.current.closed is not None:
+                # Paused, draining or outside its run window: the job stays
+                # queued in the job database, and is enqueued again when
+                # this worker takes jobs again (or by another's recovery).
+                log.debug("job %s left queued: %s", job_id, self.gate.current.closed)
+                return
             # Inside the guard: a refused job is looked up in the job
             # database, which may be away as well.
             if self._still_refused(job_id):
@@ -206,7 +221,7 @@ class MediaforgeConsumer:
                 self.config,
                 job_id,
                 worker,
-                stop=lambda: SHUTDOWN if self.hand_back.is_set() else None,
+                stop=lambda: SHUTDOWN if self.hand_back.is_set() else self.gate.current.hand_back,
             )
         except CONNECTION_ERRORS:
             # The claim may have been made even if its answer was lost:
@@ -228,7 +243,8 @@ class MediaforgeConsumer:
 
     def _adopt(self) -> None:
         self._last_adoption = time.monotonic()
-        self.slots.adopt(self._run_in_slot)
+        if self.gate.current.closed is None:  # paused, draining or outside its window: none
+            self.slots.adopt(self._run_in_slot)
 
     def _requeue_after_outage(self, job_id: int) -> None:
         """The job database went away while taking ``job_id`` (huey has already
@@ -338,6 +354,8 @@ class MediaforgeConsumer:
         self._notify_recovery(requeued, failed)
         pending = self.queue.pending_job_ids()
         lost = [i for i in self.store.ids_with_status(JobStatus.QUEUED) if i not in pending]
+        if self.gate.current.closed is not None:
+            lost = []  # this worker would leave them queued; enqueued when it takes jobs again
         for job_id in lost:
             job = self.store.get(job_id)
             delay = max(0.0, job.retry_at - time.time()) if job.retry_at else None
@@ -410,7 +428,9 @@ class MediaforgeConsumer:
     # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> None:
+        self.gate.started_at = self.store.now()  # a drain ordered later stops this worker
         self.store.workers.register(self.name)
+        self.gate.refresh()
         self._presence.__enter__()
         self.recover()
         self.consumer.start()
@@ -450,6 +470,11 @@ class MediaforgeConsumer:
         self.start()
         next_health_check = time.monotonic() + HEALTH_CHECK_INTERVAL
         while self._stop_signal is None:
+            door = self._follow_orders()
+            if door.drain:
+                log.info("drain ordered: finishing running jobs, then stopping")
+                self.stop(None)
+                return
             if time.monotonic() - self._last_recovery >= self.config.worker.recovery_interval:
                 try:
                     self.recover()
@@ -475,6 +500,21 @@ class MediaforgeConsumer:
         log.debug("received %s", signal.Signals(self._stop_signal).name)
         self.stop(self.config.worker.shutdown_grace)
         self._announce_stop(self._stop_signal)
+
+    def _follow_orders(self) -> Door:
+        """Look at pause, drain and the run windows; when this worker takes jobs
+        again, enqueue the queued jobs it left in the job database."""
+        was_closed = self.gate.current.closed is not None
+        try:
+            door = self.gate.refresh()
+        except peewee.DatabaseError:  # unreachable for now: keep to the last orders seen
+            return self.gate.current
+        if was_closed and door.closed is None:
+            try:
+                self.recover()
+            except Exception:  # a locked or unreachable DB must not kill the worker
+                log.exception("recovery sweep failed; will try again")
+        return door
 
     def stop(self, grace: float | None) -> None:
         """Stop taking work; let running jobs finish for ``grace`` seconds (None:

@@ -90,7 +90,7 @@ function render() {
   const wt = body("workers");
   for (const w of workers) {
     const row = wt.insertRow();
-    cell(row, w.id); cell(row, w.state); cell(row, `${w.heartbeat_age} s ago`);
+    cell(row, w.id); cell(row, w.intake ? `${w.state}, ${w.intake}` : w.state); cell(row, `${w.heartbeat_age} s ago`);
     cell(row, w.jobs.map((j) => j.id).join(", "));
   }
 }
