@@ -33,6 +33,7 @@ from mediaforge.jobs.identity import this_worker_prefix
 from mediaforge.jobs.model import Job, JobStatus
 from mediaforge.jobs.outage import CONNECTION_ERRORS
 from mediaforge.jobs.pulse import Pulse
+from mediaforge.jobs.retention import prune_older_than
 from mediaforge.jobs.store import JobStore
 from mediaforge.notify.delivery import Notifier
 from mediaforge.queue.backend import JobQueue
@@ -135,6 +136,7 @@ class MediaforgeConsumer:
         self._running = 0  # jobs inside run_job right now
         self._running_lock = threading.Lock()
         self._last_recovery = 0.0
+        self._next_prune = 0.0  # monotonic time of the next retention prune (0: at start-up)
         self._idle_before = False  # what _idle saw on the previous loop
         # Jobs handed back because this host cannot see their files: job id ->
         # until when (monotonic) this worker leaves them to other hosts.
@@ -330,6 +332,21 @@ class MediaforgeConsumer:
             )
         self._recover_uploads()
 
+    def prune(self, days: float) -> None:
+        """Remove finished jobs older than ``days`` that are owed nothing (jobs/retention.py)."""
+        self._next_prune = time.monotonic() + self.config.jobs.prune_interval
+        try:
+            pruned = prune_older_than(self.store.db, days)
+        except peewee.PeeweeException as exc:  # a locked or unreachable database: next time
+            log.warning("retention: could not prune finished jobs: %s; trying again later", exc)
+            return
+        if pruned.jobs or pruned.held:
+            log.info(
+                "retention: removed %d finished job(s) older than %g days "
+                "(%d notification and %d upload row(s)); %d kept, still owed a delivery",
+                pruned.jobs, days, pruned.notifications, pruned.uploads, pruned.held,
+            )  # fmt: skip
+
     # -- notifications ---------------------------------------------------------
     # Recorded in the job database, sent by the `mediaforge.notify` task: a
     # notification problem is logged and never fails a job (see notify/delivery.py).
@@ -435,6 +452,8 @@ class MediaforgeConsumer:
                     self.recover()
                 except Exception:  # a locked or unreachable DB must not kill the worker
                     log.exception("recovery sweep failed; will try again")
+            if self.config.jobs.retention_days is not None and time.monotonic() >= self._next_prune:
+                self.prune(self.config.jobs.retention_days)
             if self._interrupted:
                 self._release_interrupted()
             if self.burst and self._idle():
