@@ -53,9 +53,8 @@ class JobStore:
     def __init__(self, db: peewee.Database, max_attempts: int = 3) -> None:
         self.db = db
         self.max_attempts = max_attempts
-        tables: list[type[peewee.Model]] = [
-            *MODELS, NotificationRow, UploadRow, WorkerRow, PrunedJobRow
-        ]
+        tables: list[type[peewee.Model]] = [*MODELS, NotificationRow, UploadRow, WorkerRow]
+        tables.append(PrunedJobRow)
         db.bind(tables, bind_refs=False, bind_backrefs=False)
         self._migrate()
         self.workers = WorkerStore(db)
