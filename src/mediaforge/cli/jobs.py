@@ -253,7 +253,7 @@ def _uploads(state: State, job_id: int) -> list[Any]:
 
 
 # `mediaforge jobs` lists jobs; its subcommands (`jobs prune`) look after the history.
-jobs_app = typer.Typer(cls=PlainGroup, rich_markup_mode=None, subcommand_metavar="[prune ...]")
+jobs_app = typer.Typer(cls=PlainGroup, rich_markup_mode=None, subcommand_metavar="[COMMAND]")
 
 
 @jobs_app.callback(invoke_without_command=True)
