@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ import peewee
 
 from mediaforge.jobs.model import FINISHED, JobStatus
 from mediaforge.jobs.tables import JobRow, NotificationRow, PrunedJobRow, UploadRow
+from mediaforge.units import iso_time
 
 BATCH = 500  # jobs per transaction
 DAY = 86400.0
@@ -47,8 +48,6 @@ class Pruned:
     held: int  # finished before the cutoff, kept because something is still owed
 
     def to_json(self) -> dict[str, Any]:
-        from mediaforge.units import iso_time
-
         return {
             "cutoff": iso_time(self.cutoff),
             "jobs": self.jobs,
@@ -95,10 +94,17 @@ def _count_rows(model: Any, condition: Any) -> int:
     return int(model.select().where(model.job_id.in_(jobs)).count())
 
 
-def prune(db: peewee.Database, cutoff: float, *, dry_run: bool = False) -> Pruned:
+def prune(
+    db: peewee.Database,
+    cutoff: float,
+    *,
+    dry_run: bool = False,
+    stopping: Callable[[], bool] = lambda: False,
+) -> Pruned:
     """Delete the finished jobs that ended before ``cutoff`` and are owed
     nothing, with their notification and upload rows, remembering what each
-    did; with ``dry_run``, only count them."""
+    did; with ``dry_run``, only count them. ``stopping`` is asked between
+    batches: a worker asked to stop leaves the rest for its next prune."""
     prunable = _old(cutoff) & ~_owing()
     held = int(JobRow.select().where(_old(cutoff) & _owing()).count())
     if dry_run:
@@ -117,7 +123,7 @@ def prune(db: peewee.Database, cutoff: float, *, dry_run: bool = False) -> Prune
                 break
             done = _prune_rows(rows)
         jobs, notifications, uploads = jobs + done[0], notifications + done[1], uploads + done[2]
-        if len(rows) < BATCH or done[0] == 0:
+        if len(rows) < BATCH or done[0] == 0 or stopping():
             break
     return Pruned(cutoff, jobs, notifications, uploads, held)
 
@@ -168,9 +174,11 @@ def _prune_rows(rows: Sequence[JobRow]) -> tuple[int, int, int]:
     return int(jobs), int(notifications), int(uploads)
 
 
-def prune_older_than(db: peewee.Database, days: float, *, dry_run: bool = False) -> Pruned:
+def prune_older_than(
+    db: peewee.Database, days: float, *, stopping: Callable[[], bool] = lambda: False
+) -> Pruned:
     """:func:`prune` of the jobs that finished more than ``days`` days ago."""
-    return prune(db, time.time() - days * DAY, dry_run=dry_run)
+    return prune(db, time.time() - days * DAY, stopping=stopping)
 
 
 def remembered_job(input_hash: str, preset: str) -> Remembered | None:

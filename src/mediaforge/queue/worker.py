@@ -336,7 +336,10 @@ class MediaforgeConsumer:
         """Remove finished jobs older than ``days`` that are owed nothing (jobs/retention.py)."""
         self._next_prune = time.monotonic() + self.config.jobs.prune_interval
         try:
-            pruned = prune_older_than(self.store.db, days)
+            # A first prune of a long history takes a while: a stop request ends it early.
+            pruned = prune_older_than(
+                self.store.db, days, stopping=lambda: self._stop_signal is not None
+            )
         except peewee.PeeweeException as exc:  # a locked or unreachable database: next time
             log.warning("retention: could not prune finished jobs: %s; trying again later", exc)
             return
