@@ -4,6 +4,7 @@ did is remembered. Real databases (tests/backends.py), no mocks."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,3 +174,37 @@ def test_many_jobs_go_in_several_short_batches(
 
     assert pruned.jobs == 8 and job_ids() == set()
     assert {r.id for r in PrunedJobRow.select()} == set(ids)
+
+
+def test_a_prune_asked_to_stop_leaves_the_rest_for_the_next_one(
+    store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "BATCH", 3)
+    for i in range(8):
+        finished_job(store, f"n{i}")
+
+    assert prune(store.db, time.time() - 30 * DAY, stopping=lambda: True).jobs == 3
+    assert len(job_ids()) == 5
+    assert prune(store.db, time.time() - 30 * DAY).jobs == 5
+
+
+def test_processes_pruning_at_once_remove_and_remember_each_job_once(
+    store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "BATCH", 4)
+    ids = [finished_job(store, f"n{i}") for i in range(20)]
+    start = threading.Barrier(3)
+    removed: list[int] = []
+
+    def race() -> None:
+        start.wait()
+        removed.append(prune(store.db, time.time() - 30 * DAY).jobs)
+
+    threads = [threading.Thread(target=race) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert sum(removed) == 20 and job_ids() == set()
+    assert sorted(r.id for r in PrunedJobRow.select()) == ids
