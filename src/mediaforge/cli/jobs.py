@@ -94,7 +94,9 @@ def submit(
     ] = False,
     all_or_nothing: Annotated[
         bool,
-        typer.Option("--all-or-nothing", help="Submit nothing when any input cannot be processed."),
+        typer.Option(
+            "--all-or-nothing", help="Submit nothing when any input cannot be processed."
+        ),
     ] = False,
     quiet: QuietOpt = False,
     json_out: JsonOpt = False,
@@ -180,7 +182,9 @@ def _no_worker_notice(state: State) -> Callable[[list[Job]], None]:
     return look
 
 
-def _wait_for(state: State, ids: list[int], json_out: bool, *, quiet: bool, outputs: bool) -> None:
+def _wait_for(
+    state: State, ids: list[int], json_out: bool, *, quiet: bool, outputs: bool
+) -> None:
     """Follow the jobs until they end; then their errors on stderr and, with
     ``outputs``, where each job's outputs went (one line per output)."""
     from mediaforge.cli.progress import follow
