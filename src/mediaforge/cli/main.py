@@ -73,11 +73,11 @@ def main(
 
 
 # The commands, then the groups, in the order ``mediaforge --help`` lists them.
-for command in (run, submit, worker, workers, status):
+for command in (
+    run, submit, worker, workers, status, cancel, retry, probe, doctor, watch, serve, stats
+):
     app.command(cls=PlainCommand)(command)
 app.add_typer(jobs_app, name="jobs")  # `jobs` lists; `jobs prune` removes old ones
-for later in (cancel, retry, probe, doctor, watch, serve, stats):
-    app.command(cls=PlainCommand)(later)
 app.add_typer(presets_app, name="presets")
 app.add_typer(config_app, name="config")
 app.add_typer(notify_app, name="notify")
