@@ -343,12 +343,14 @@ class MediaforgeConsumer:
         except peewee.PeeweeException as exc:  # a locked or unreachable database: next time
             log.warning("retention: could not prune finished jobs: %s; trying again later", exc)
             return
-        if pruned.jobs or pruned.held:
+        if pruned.jobs:
             log.info(
                 "retention: removed %d finished job(s) older than %g days "
-                "(%d notification and %d upload row(s)); %d kept, still owed a delivery",
-                pruned.jobs, days, pruned.notifications, pruned.uploads, pruned.held,
+                "(%d notification and %d upload row(s))",
+                pruned.jobs, days, pruned.notifications, pruned.uploads,
             )  # fmt: skip
+        if pruned.held:
+            log.debug("retention: kept %d older job(s), still owed a delivery", pruned.held)
 
     # -- notifications ---------------------------------------------------------
     # Recorded in the job database, sent by the `mediaforge.notify` task: a
