@@ -44,6 +44,8 @@ def test_backups_taken_while_a_worker_runs_jobs_are_sound_and_hold_every_job(
         done = mf.ok("db", "backup", path)
         assert done.out.startswith(f"backed up {len(media)} job(s) to {path}")
         taken.append(path)
+        if len(taken) == 1:  # checking the live database does not disturb the worker either
+            assert mf.ok("db", "check").out.startswith(f"ok: {mf.data / 'jobs.db'}: 6 job(s)")
 
     for path in taken:
         assert integrity(path) == ["ok"], path

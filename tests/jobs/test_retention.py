@@ -98,3 +98,15 @@ def test_without_retention_days_a_worker_keeps_every_job(
     mf.burst()
 
     assert [j["id"] for j in mf.jobs()] == [job]
+
+
+def test_a_retention_that_is_not_a_positive_number_is_refused_naming_the_field(
+    mf: Mediaforge,
+) -> None:
+    mf.configure(jobs={"retention_days": 0})
+
+    done = mf("jobs", "prune", "--dry-run")
+
+    assert done.code == ExitCode.CONFIG
+    assert "jobs.retention_days" in done.err and "must be greater than 0" in done.err
+    assert "Traceback" not in done.err
