@@ -14,6 +14,8 @@ import pytest
 from mediaforge.errors import EnvironmentProblem, ExitCode
 from mediaforge.jobs import transfer
 from mediaforge.jobs.model import JobStatus
+from mediaforge.jobs.retention import remembered_job, remembered_output
+from mediaforge.jobs.tables import JobRow
 from mediaforge.jobs.upload_rows import NewUpload
 from mediaforge.notify.store import NewNotification, NotificationStore
 from mediaforge.queue.moving import migrate_to_postgres
@@ -60,7 +62,7 @@ def test_migrate_copies_everything_and_workers_carry_on_on_postgres(
 
     moved = mf.ok("db", "migrate", "--to", postgres_url, "--json").json()
 
-    assert moved["copied"] == {"job": 2, "notification": 1, "upload": 1}
+    assert moved["copied"] == {"job": 2, "notification": 1, "upload": 1, "pruned_job": 0}
     assert moved["requeued"] == [queued]
     assert moved["queue"]["backend"] == "postgres"
     assert files_digest(mf.data) == before, "the SQLite job database was written to"
@@ -74,6 +76,29 @@ def test_migrate_copies_everything_and_workers_carry_on_on_postgres(
     # New ids continue after the copied ones.
     mf.ok("submit", "-p", "remux-mp4", "-o", mf.home / "out", make_media("new.mp4"))
     assert max(j["id"] for j in mf.jobs()) == queued + 1
+
+
+def test_migrate_carries_the_memory_of_pruned_jobs(
+    mf: Mediaforge, make_media: Callable[..., Path], postgres_url: str
+) -> None:
+    done, queued = sqlite_history(mf, make_media)
+    notes = NotificationStore(mf.store)
+    (row,) = notes.claim("ops", "test")
+    notes.settle([row.id], "test", sent=True)  # owed nothing more: it may be pruned
+    fingerprint = mf.store.get(done).input_hash
+    JobRow.update(finished_at=1.0).where(JobRow.id == done).execute()
+    mf.stop()
+    mf.ok("jobs", "prune", "--older-than", "30d")
+
+    moved = mf.ok("db", "migrate", "--to", postgres_url, "--json").json()
+
+    # The notification row names no job (job_id): it is not the pruned job's and stays.
+    assert moved["copied"] == {"job": 1, "notification": 1, "upload": 0, "pruned_job": 1}
+    mf.configure(database={"url": postgres_url})
+    assert mf.store.get(queued).status is JobStatus.QUEUED  # the store now reads PostgreSQL
+    remembered = remembered_job(fingerprint or "", "remux-mp4")
+    assert remembered is not None and remembered.id == done
+    assert remembered_output([str(mf.home / "out" / "done.remux.mp4")]) == done
 
 
 def test_migrate_onto_redis_with_the_queue_option(

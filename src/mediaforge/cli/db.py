@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from mediaforge.cli.console import out
+from mediaforge.cli.console import err, out
 from mediaforge.cli.helptext import PlainCommand, PlainGroup
 from mediaforge.cli.options import JsonOpt
 from mediaforge.cli.state import get_state
+from mediaforge.errors import ExitCode, InputError
 
-db_app = typer.Typer(cls=PlainGroup, help="Move the job database.", no_args_is_help=True)
+db_app = typer.Typer(
+    cls=PlainGroup, help="Back up, check and move the job database.", no_args_is_help=True
+)
 
 
 @db_app.command("migrate", cls=PlainCommand)
@@ -62,3 +66,75 @@ def db_migrate(
         markup=False,
         soft_wrap=True,
     )
+
+
+@db_app.command("backup", cls=PlainCommand)
+def db_backup(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="The backup file to write.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace PATH if it exists.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Copy the SQLite job database to PATH while workers run (PostgreSQL: use pg_dump)."""
+    from mediaforge.cli.render import print_json
+    from mediaforge.jobs.backup import backup, sqlite_file
+    from mediaforge.units import human_size
+
+    config = get_state(ctx).config
+    done = backup(sqlite_file(config.database.url, config.data_dir, "backup"), path, force=force)
+    if json_out:
+        print_json({"path": str(done.path), "size": done.size, "jobs": done.jobs})
+        return
+    out.print(
+        f"backed up {done.jobs} job(s) to {done.path} ({human_size(done.size)})", markup=False
+    )
+
+
+@db_app.command("check", cls=PlainCommand)
+def db_check(
+    ctx: typer.Context,
+    path: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(
+            help="A job database file to check, such as a backup (default: the live one)."
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check the SQLite job database: integrity, schema version, rows without their job."""
+    from mediaforge.cli.render import print_json
+    from mediaforge.jobs.backup import sqlite_file
+    from mediaforge.jobs.checkup import check
+    from mediaforge.jobs.database import SCHEMA_VERSION
+
+    if path is None:
+        config = get_state(ctx).config
+        path = sqlite_file(config.database.url, config.data_dir, "check")
+    elif not path.is_file():
+        raise InputError(f"{path}: no such file; give a job database file")
+    found = check(path)
+    if json_out:
+        print_json(
+            {
+                "path": str(found.path),
+                "schema_version": found.schema_version,
+                "jobs": found.jobs,
+                "problems": found.problems,
+            }
+        )
+    elif found.sound:
+        upgrade = (
+            ""
+            if found.schema_version == SCHEMA_VERSION
+            else (f", migrated to {SCHEMA_VERSION} when next opened")
+        )
+        out.print(
+            f"ok: {found.path}: {found.jobs} job(s), schema version {found.schema_version}"
+            f"{upgrade}",
+            markup=False,
+        )
+    else:
+        for problem in found.problems:
+            err.print(f"problem: {problem}", markup=False, soft_wrap=True)
+    if not found.sound:
+        raise typer.Exit(ExitCode.FAILURE)

@@ -14,6 +14,7 @@ import typer
 
 from mediaforge.cli.completion import complete_job
 from mediaforge.cli.console import err, out
+from mediaforge.cli.helptext import PlainCommand, PlainGroup
 from mediaforge.cli.options import JobArg, JsonOpt, OutputDirOpt, PresetOpt, QuietOpt
 from mediaforge.cli.state import State, get_state
 from mediaforge.errors import ExitCode
@@ -272,6 +273,11 @@ def _uploads(state: State, job_id: int) -> list[Any]:
     return UploadStore(state.store).for_job(job_id)
 
 
+# `mediaforge jobs` lists jobs; its subcommands (`jobs prune`) look after the history.
+jobs_app = typer.Typer(cls=PlainGroup, rich_markup_mode=None, subcommand_metavar="[COMMAND]")
+
+
+@jobs_app.callback(invoke_without_command=True)
 def jobs(
     ctx: typer.Context,
     status_: Annotated[
@@ -281,7 +287,9 @@ def jobs(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many.")] = 20,
     json_out: JsonOpt = False,
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first (`jobs prune`: remove old finished ones)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from mediaforge.cli.render import jobs_table, print_json
     from mediaforge.jobs.model import JobStatus
 
@@ -299,6 +307,57 @@ def jobs(
         print_json([j.to_dict() for j in listed])
     else:
         jobs_table(out, listed)
+
+
+@jobs_app.command("prune", cls=PlainCommand)
+def prune(
+    ctx: typer.Context,
+    older_than: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--older-than",
+            metavar="AGE",
+            help="Finished jobs that ended before this: 30d, 12h, 2w or a date like "
+            "2026-01-31 (default: jobs.retention_days).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only count what would be removed.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove old finished jobs with their notification and upload rows."""
+    from mediaforge.cli.render import print_json
+    from mediaforge.jobs.retention import DAY, prune
+    from mediaforge.units import iso_time, parse_duration_or_time
+
+    state = get_state(ctx)
+    if older_than is not None:
+        try:
+            cutoff = parse_duration_or_time(older_than)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--older-than") from None
+    elif state.config.jobs.retention_days is not None:
+        cutoff = time.time() - state.config.jobs.retention_days * DAY
+    else:
+        raise typer.BadParameter(
+            "give an age like 30d (jobs.retention_days is not set)", param_hint="--older-than"
+        )
+    pruned = prune(state.store.db, cutoff, dry_run=dry_run)
+    if json_out:
+        print_json({**pruned.to_json(), "dry_run": dry_run})
+        return
+    verb = "would remove" if dry_run else "removed"
+    out.print(
+        f"{verb} {pruned.jobs} finished job(s) that ended before {iso_time(cutoff)}, "
+        f"with {pruned.notifications} notification and {pruned.uploads} upload row(s)",
+        markup=False,
+    )
+    if pruned.held:
+        out.print(
+            f"kept {pruned.held} older job(s): still owed a notification or an upload",
+            markup=False,
+        )
 
 
 def cancel(

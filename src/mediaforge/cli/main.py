@@ -23,7 +23,7 @@ from mediaforge.cli.console import out
 from mediaforge.cli.db import db_app
 from mediaforge.cli.errors import ErrorReportingGroup
 from mediaforge.cli.helptext import PlainCommand
-from mediaforge.cli.jobs import cancel, jobs, retry, run, status, submit
+from mediaforge.cli.jobs import cancel, jobs_app, retry, run, status, submit
 from mediaforge.cli.notify import notify_app
 from mediaforge.cli.pausing import drain, pause, resume
 from mediaforge.cli.presets import presets_app, probe
@@ -75,11 +75,12 @@ def main(
 
 # The commands, then the groups, in the order ``mediaforge --help`` lists them.
 for command in (
-    run, submit, worker, workers, status, jobs, cancel, retry, probe, doctor, watch, serve, stats
+    run, submit, worker, workers, status, cancel, retry, probe, doctor, watch, serve, stats
 ):
     app.command(cls=PlainCommand)(command)
 for command in (pause, resume, drain):
     app.command(cls=PlainCommand)(command)
+app.add_typer(jobs_app, name="jobs")  # `jobs` lists; `jobs prune` removes old ones
 app.add_typer(presets_app, name="presets")
 app.add_typer(config_app, name="config")
 app.add_typer(notify_app, name="notify")

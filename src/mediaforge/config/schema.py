@@ -155,6 +155,14 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class JobsConfig:
+    """How long finished jobs stay in the job database (see jobs/retention.py)."""
+
+    retention_days: float | None = field(default=None, metadata=limits(gt=0))  # None: forever
+    prune_interval: float = field(default=3600.0, metadata=limits(ge=1))
+
+
+@dataclass(frozen=True)
 class LogConfig:
     """What mediaforge logs, how, and where."""
 
@@ -406,6 +414,7 @@ class Config:
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
     log: LogConfig = field(default_factory=LogConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     watch: tuple[WatchRule, ...] = ()

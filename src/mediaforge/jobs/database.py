@@ -18,7 +18,14 @@ import peewee
 
 from mediaforge import drivers
 from mediaforge.errors import ConfigError, EnvironmentProblem
-from mediaforge.jobs.tables import JobRow, MetaRow, NotificationRow, UploadRow, WorkerRow
+from mediaforge.jobs.tables import (
+    JobRow,
+    MetaRow,
+    NotificationRow,
+    PrunedJobRow,
+    UploadRow,
+    WorkerRow,
+)
 
 # The tables of schema version 1.
 MODELS: list[type[peewee.Model]] = [JobRow, MetaRow]
@@ -110,6 +117,14 @@ def _migration_11(db: peewee.Database) -> None:
         db.execute_sql('ALTER TABLE "worker" ADD COLUMN intake TEXT')
 
 
+def _migration_12(db: peewee.Database) -> None:
+    # What pruned jobs did (jobs/retention.py), looked up by content and preset.
+    db.create_tables([PrunedJobRow], safe=True)
+    db.execute_sql(
+        'CREATE INDEX IF NOT EXISTS pruned_job_input_hash ON "pruned_job" (input_hash, preset)'
+    )
+
+
 # Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
 # Never edit a released migration; add the next one.
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
@@ -124,6 +139,7 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _migration_9,
     _migration_10,
     _migration_11,
+    _migration_12,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

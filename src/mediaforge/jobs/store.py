@@ -27,7 +27,14 @@ from mediaforge.jobs.model import (
     Output,
 )
 from mediaforge.jobs.postgres import lock_for_migrations
-from mediaforge.jobs.tables import JobRow, MetaRow, NotificationRow, UploadRow, WorkerRow
+from mediaforge.jobs.tables import (
+    JobRow,
+    MetaRow,
+    NotificationRow,
+    PrunedJobRow,
+    UploadRow,
+    WorkerRow,
+)
 from mediaforge.jobs.upload_rows import NewUpload, insert_uploads
 from mediaforge.jobs.workers import WorkerStore
 
@@ -47,6 +54,7 @@ class JobStore:
         self.db = db
         self.max_attempts = max_attempts
         tables: list[type[peewee.Model]] = [*MODELS, NotificationRow, UploadRow, WorkerRow]
+        tables.append(PrunedJobRow)
         db.bind(tables, bind_refs=False, bind_backrefs=False)
         self._migrate()
         self.workers = WorkerStore(db)

@@ -158,3 +158,23 @@ class WorkerRow(BaseModel):
 
     class Meta:
         table_name = "worker"
+
+
+class PrunedJobRow(BaseModel):
+    """What a pruned job did, kept after its row is gone (see jobs/retention.py):
+    the watch folders ask it whether a file's content was already done with a
+    preset, and whether a file is an output, so pruning makes nothing be done
+    again. ``id`` is the pruned job's id; ``outputs`` the JSON list of its
+    output paths; ``updated_at`` when it was pruned."""
+
+    id = peewee.IntegerField(primary_key=True)
+    input_path = peewee.TextField()
+    input_hash = peewee.CharField(max_length=64, null=True)
+    preset = peewee.CharField(max_length=200)
+    status = peewee.CharField(max_length=16)
+    outputs = peewee.TextField(default="[]")
+    finished_at = peewee.DoubleField(null=True)
+    updated_at = peewee.DoubleField()
+
+    class Meta:
+        table_name = "pruned_job"

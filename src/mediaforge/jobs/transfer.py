@@ -8,7 +8,8 @@ counts are checked before it commits, and so is the SQLite file: a watcher,
 worker or submit that wrote to it after the snapshot would be left behind,
 so the copy is then undone and the user told to stop them first. The watch
 folders remember what they did through these rows (a file's fingerprint and
-outputs on its jobs, an original's uploads), so they carry over with them.
+outputs on its jobs and on the memory of pruned jobs, an original's uploads),
+so they carry over with them.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from mediaforge.errors import ConfigError, EnvironmentProblem
 from mediaforge.jobs.database import connect
 from mediaforge.jobs.model import JobStatus
 from mediaforge.jobs.store import JobStore
-from mediaforge.jobs.tables import JobRow, NotificationRow, UploadRow
+from mediaforge.jobs.tables import JobRow, NotificationRow, PrunedJobRow, UploadRow
 
-TABLES: tuple[type[peewee.Model], ...] = (JobRow, NotificationRow, UploadRow)
+# The memory of pruned jobs goes too: the watch folders read it (jobs/retention.py).
+TABLES: tuple[type[peewee.Model], ...] = (JobRow, NotificationRow, UploadRow, PrunedJobRow)
 CHUNK = 500  # rows per INSERT
 
 
@@ -133,6 +135,8 @@ def _reset_sequences(db: peewee.Database) -> None:
     if not isinstance(db, peewee.PostgresqlDatabase):
         return
     for model in TABLES:
+        if not isinstance(model._meta.primary_key, peewee.AutoField):
+            continue  # ids copied from another table (pruned jobs): no sequence of its own
         table = model._meta.table_name
         db.execute_sql(
             f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "

@@ -39,6 +39,7 @@ from mediaforge.jobs.identity import this_worker_prefix
 from mediaforge.jobs.model import Job, JobStatus
 from mediaforge.jobs.outage import CONNECTION_ERRORS
 from mediaforge.jobs.pulse import Pulse
+from mediaforge.jobs.retention import prune_older_than
 from mediaforge.jobs.store import JobStore
 from mediaforge.notify.delivery import Notifier
 from mediaforge.queue.backend import JobQueue
@@ -146,6 +147,7 @@ class MediaforgeConsumer:
         self.slots = Slots(config, store, queue, workers)
         self._last_adoption = 0.0
         self._last_recovery = 0.0
+        self._next_prune = 0.0  # monotonic time of the next retention prune (0: at start-up)
         self._idle_before = False  # what _idle saw on the previous loop
         # Jobs handed back because this host cannot see their files: job id ->
         # until when (monotonic) this worker leaves them to other hosts.
@@ -368,6 +370,26 @@ class MediaforgeConsumer:
             )
         self._recover_uploads()
 
+    def prune(self, days: float) -> None:
+        """Remove finished jobs older than ``days`` that are owed nothing (jobs/retention.py)."""
+        self._next_prune = time.monotonic() + self.config.jobs.prune_interval
+        try:
+            # A first prune of a long history takes a while: a stop request ends it early.
+            pruned = prune_older_than(
+                self.store.db, days, stopping=lambda: self._stop_signal is not None
+            )
+        except peewee.PeeweeException as exc:  # a locked or unreachable database: next time
+            log.warning("retention: could not prune finished jobs: %s; trying again later", exc)
+            return
+        if pruned.jobs:
+            log.info(
+                "retention: removed %d finished job(s) older than %g days "
+                "(%d notification and %d upload row(s))",
+                pruned.jobs, days, pruned.notifications, pruned.uploads,
+            )  # fmt: skip
+        if pruned.held:
+            log.debug("retention: kept %d older job(s), still owed a delivery", pruned.held)
+
     # -- notifications ---------------------------------------------------------
     # Recorded in the job database, sent by the `mediaforge.notify` task: a
     # notification problem is logged and never fails a job (see notify/delivery.py).
@@ -480,6 +502,8 @@ class MediaforgeConsumer:
                     self.recover()
                 except Exception:  # a locked or unreachable DB must not kill the worker
                     log.exception("recovery sweep failed; will try again")
+            if self.config.jobs.retention_days is not None and time.monotonic() >= self._next_prune:
+                self.prune(self.config.jobs.retention_days)
             if self._interrupted:
                 self._release_interrupted()
             if time.monotonic() - self._last_adoption >= ADOPT_INTERVAL:

@@ -47,6 +47,7 @@ import peewee
 from mediaforge.config.schema import Config, WatchRule
 from mediaforge.errors import FFmpegError, InputError, JobNotFound, MediaforgeError
 from mediaforge.jobs.model import JobSource, JobStatus
+from mediaforge.jobs.retention import remembered_job, remembered_output
 from mediaforge.jobs.store import JobStore
 from mediaforge.media.probe import check_readable
 from mediaforge.presets.loading import get_preset
@@ -521,9 +522,10 @@ class Watcher:
     def _previous_job(self, fp: Fingerprint, preset: str, path: Path) -> int | None:
         """The job that already did (or does) this content with ``preset``."""
         jobs = sorted(self.store.find_by_fingerprint(fp.partial_hash, preset), key=lambda j: j.id)
-        if not jobs:
+        # A job pruned from the history (jobs/retention.py) is remembered: not done again.
+        latest = jobs[-1] if jobs else remembered_job(fp.partial_hash, preset)
+        if latest is None:
             return None
-        latest = jobs[-1]
         if latest.status in (JobStatus.FAILED, JobStatus.CANCELLED) and latest.finished_at:
             # A failed file put back into the folder after its job ended (a
             # rename changes ctime) asks for another try; one that stayed does not.
@@ -538,7 +540,8 @@ class Watcher:
         """The job that published ``path`` (or the folder it is in) as an output, if any."""
         names = [path, *(p for p in path.parents if p.is_relative_to(folder.root)
                          and p != folder.root)]
-        return self.store.job_with_output([folder.paths.to_canonical(str(p)) for p in names])
+        canonical = [folder.paths.to_canonical(str(p)) for p in names]
+        return self.store.job_with_output(canonical) or remembered_output(canonical)
 
     def _submit(self, folder: _Folder, decisions: list[_Decision]) -> None:
         """Create the missing jobs of ``decisions``, one batch per preset."""

@@ -1,0 +1,112 @@
+"""Retention through the doors users have: ``mediaforge jobs prune`` and a real
+worker pruning on its own when ``jobs.retention_days`` is set. Real ffmpeg on
+tiny synthesized media, a real SQLite job database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mediaforge.errors import ExitCode
+from mediaforge.jobs.tables import JobRow
+from tests.mfcli import Mediaforge
+
+DAY = 86400.0
+
+
+def done_jobs(mf: Mediaforge, make_media: Callable[..., Path], *names: str) -> list[int]:
+    """One succeeded job per name (remuxed by a burst worker), oldest first."""
+    media = [make_media(f"{name}.mp4", duration=1) for name in names]
+    for path in media:
+        mf.ok("submit", "-p", "remux-mp4", "-o", mf.home / "out", path)
+    mf.burst()
+    jobs = sorted(mf.jobs(), key=lambda j: j["id"])
+    assert [j["status"] for j in jobs] == ["succeeded"] * len(names)
+    return [j["id"] for j in jobs]
+
+
+def age(mf: Mediaforge, job_id: int, days: float) -> None:
+    """Make a job look as if it ended ``days`` ago."""
+    assert mf.store.get(job_id).finished_at is not None  # opens (and binds) the job database
+    JobRow.update(finished_at=time.time() - days * DAY).where(JobRow.id == job_id).execute()
+    mf.close_store()
+
+
+def test_prune_dry_run_counts_and_prune_removes_only_the_old_jobs(
+    mf: Mediaforge, make_media: Callable[..., Path]
+) -> None:
+    old, recent = done_jobs(mf, make_media, "old", "recent")
+    age(mf, old, 40)
+
+    would = mf.ok("jobs", "prune", "--older-than", "30d", "--dry-run", "--json").json()
+
+    assert (would["jobs"], would["notifications"], would["uploads"]) == (1, 0, 0)
+    assert would["dry_run"] is True
+    assert {j["id"] for j in mf.jobs()} == {old, recent}
+    text = mf.ok("jobs", "prune", "--older-than", "30d").out
+    assert text.startswith("removed 1 finished job(s) that ended before ")
+    assert [j["id"] for j in mf.jobs()] == [recent]
+    gone = mf("status", old)
+    assert gone.code == ExitCode.NOT_FOUND
+    # The outputs are the user's: pruning the history never touches files.
+    assert (mf.home / "out" / "old.remux.mp4").is_file()
+
+
+def test_prune_without_an_age_uses_retention_days_or_says_what_to_give(
+    mf: Mediaforge, make_media: Callable[..., Path]
+) -> None:
+    (job,) = done_jobs(mf, make_media, "clip")
+    age(mf, job, 10)
+
+    missing = mf("jobs", "prune")
+    assert missing.code == ExitCode.USAGE
+    assert missing.error_lines() == [
+        "Error: --older-than: give an age like 30d (jobs.retention_days is not set)"
+    ]
+    bad = mf("jobs", "prune", "--older-than", "lately")
+    assert bad.code == ExitCode.USAGE and len(bad.err.strip().splitlines()) == 1
+    mf.configure(jobs={"retention_days": 7})
+    assert mf.ok("jobs", "prune", "--json").json()["jobs"] == 1
+    assert mf.jobs() == []
+
+
+def test_a_running_worker_prunes_old_jobs_on_its_own(
+    mf: Mediaforge, make_media: Callable[..., Path]
+) -> None:
+    old, recent = done_jobs(mf, make_media, "old", "recent")
+    mf.configure(jobs={"retention_days": 30, "prune_interval": 1})
+    worker = mf.start("worker")
+    time.sleep(1.5)  # the worker's first prune, at start-up, finds nothing old
+    assert {j["id"] for j in mf.jobs()} == {old, recent}
+
+    age(mf, old, 31)  # while the worker runs: its next periodic prune takes it
+
+    mf.wait_until(lambda: [j["id"] for j in mf.jobs()] == [recent], 30, "the old job pruned")
+    worker.terminate()
+    done = mf.finish(worker)
+    assert done.code == 0
+    assert "retention: removed 1 finished job(s) older than 30 days" in done.err
+
+
+def test_without_retention_days_a_worker_keeps_every_job(
+    mf: Mediaforge, make_media: Callable[..., Path]
+) -> None:
+    (job,) = done_jobs(mf, make_media, "clip")
+    age(mf, job, 3650)
+
+    mf.burst()
+
+    assert [j["id"] for j in mf.jobs()] == [job]
+
+
+def test_a_retention_that_is_not_a_positive_number_is_refused_naming_the_field(
+    mf: Mediaforge,
+) -> None:
+    mf.configure(jobs={"retention_days": 0})
+
+    done = mf("jobs", "prune", "--dry-run")
+
+    assert done.code == ExitCode.CONFIG
+    assert "jobs.retention_days" in done.err and "must be greater than 0" in done.err
+    assert "Traceback" not in done.err
