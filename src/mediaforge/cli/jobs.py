@@ -231,22 +231,30 @@ def status(
         return
     notifications = _notifications(state, job)
     uploads = _uploads(state, job_id)
+    hooks = _hooks(state, job_id)
     if json_out:
         print_json(
             {
                 **job.to_dict(),
                 "notifications": [n.to_dict() for n in notifications],
                 "uploads": [u.to_dict() for u in uploads],
+                "hooks": [h.to_dict() for h in hooks],
             }
         )
     else:
-        job_detail(out, job, notifications, uploads)
+        job_detail(out, job, notifications, uploads, hooks=hooks)
 
 
 def _notifications(state: State, job: Job) -> list[Any]:
     from mediaforge.notify.store import NotificationStore
 
     return NotificationStore(state.store).for_job(job)
+
+
+def _hooks(state: State, job_id: int) -> list[Any]:
+    from mediaforge.hooks.store import HookStore
+
+    return HookStore(state.store).for_job(job_id)
 
 
 def _uploads(state: State, job_id: int) -> list[Any]:

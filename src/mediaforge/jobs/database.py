@@ -18,7 +18,14 @@ import peewee
 
 from mediaforge import drivers
 from mediaforge.errors import ConfigError, EnvironmentProblem
-from mediaforge.jobs.tables import JobRow, MetaRow, NotificationRow, UploadRow, WorkerRow
+from mediaforge.jobs.tables import (
+    HookRow,
+    JobRow,
+    MetaRow,
+    NotificationRow,
+    UploadRow,
+    WorkerRow,
+)
 
 # The tables of schema version 1.
 MODELS: list[type[peewee.Model]] = [JobRow, MetaRow]
@@ -103,6 +110,13 @@ def _migration_10(db: peewee.Database) -> None:
         db.execute_sql('ALTER TABLE "job" ADD COLUMN decisions TEXT')
 
 
+def _migration_11(db: peewee.Database) -> None:
+    # Hooks owed a run after a job ended (the hooks package), shown by `status`.
+    db.create_tables([HookRow], safe=True)
+    db.execute_sql('CREATE UNIQUE INDEX IF NOT EXISTS hook_job_key ON "hook" (job_id, key, hook)')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS hook_status_due ON "hook" (status, due_at)')
+
+
 # Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
 # Never edit a released migration; add the next one.
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
@@ -116,6 +130,7 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _migration_8,
     _migration_9,
     _migration_10,
+    _migration_11,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -25,9 +25,9 @@ from mediaforge.errors import ConfigError, EnvironmentProblem
 from mediaforge.jobs.database import connect
 from mediaforge.jobs.model import JobStatus
 from mediaforge.jobs.store import JobStore
-from mediaforge.jobs.tables import JobRow, NotificationRow, UploadRow
+from mediaforge.jobs.tables import HookRow, JobRow, NotificationRow, UploadRow
 
-TABLES: tuple[type[peewee.Model], ...] = (JobRow, NotificationRow, UploadRow)
+TABLES: tuple[type[peewee.Model], ...] = (JobRow, NotificationRow, UploadRow, HookRow)
 CHUNK = 500  # rows per INSERT
 
 
