@@ -27,7 +27,14 @@ from mediaforge.jobs.model import (
     Output,
 )
 from mediaforge.jobs.postgres import lock_for_migrations
-from mediaforge.jobs.tables import JobRow, MetaRow, NotificationRow, UploadRow, WorkerRow
+from mediaforge.jobs.tables import (
+    HookRow,
+    JobRow,
+    MetaRow,
+    NotificationRow,
+    UploadRow,
+    WorkerRow,
+)
 from mediaforge.jobs.upload_rows import NewUpload, insert_uploads
 from mediaforge.jobs.workers import WorkerStore
 
@@ -46,7 +53,7 @@ class JobStore:
     def __init__(self, db: peewee.Database, max_attempts: int = 3) -> None:
         self.db = db
         self.max_attempts = max_attempts
-        tables: list[type[peewee.Model]] = [*MODELS, NotificationRow, UploadRow, WorkerRow]
+        tables: list[type[peewee.Model]] = [*MODELS, NotificationRow, UploadRow, WorkerRow, HookRow]
         db.bind(tables, bind_refs=False, bind_backrefs=False)
         self._migrate()
         self.workers = WorkerStore(db)
