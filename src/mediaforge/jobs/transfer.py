@@ -2,7 +2,7 @@
 
 The SQLite file is never written: it is read through a snapshot (SQLite's
 backup API from a read-only connection), and the snapshot is what gets
-brought up to the current schema. Jobs, notification rows and upload rows
+brought up to the current schema. Jobs, notification, upload and hook rows
 are copied with their ids, in one transaction, into an empty database; the
 counts are checked before it commits, and so is the SQLite file: a watcher,
 worker or submit that wrote to it after the snapshot would be left behind,
