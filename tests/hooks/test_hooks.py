@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from mediaforge.hooks.store import HookStatus, HookStore, NewHookRun
+from mediaforge.jobs.model import NewJob
+from mediaforge.queue.pipeline import run_foreground
 from tests.mfcli import Mediaforge, free_port
 from tests.servers import recording
 
@@ -319,3 +322,80 @@ def test_a_token_variable_that_is_not_set_fails_the_hook_not_the_job(
     [run] = shown["hooks"]
     assert run["status"] == "failed"
     assert "the environment variable NO_SUCH_VAR is not set" in run["error"]
+
+
+def test_mediaforge_run_scans_the_plex_section_given_or_every_section(
+    mf: Mediaforge, make_media: Callable[..., Path]
+) -> None:
+    elsewhere = b'<MediaContainer><Directory key="3"><Location path="/elsewhere"/></Directory>'
+    with (
+        recording({("GET", "/library/sections/12/refresh"): (200, b"")}) as given,
+        recording(
+            {
+                ("GET", "/library/sections"): (200, elsewhere + b"</MediaContainer>"),
+                ("GET", "/library/sections/all/refresh"): (200, b""),
+            }
+        ) as unknown,
+    ):
+        configure(
+            mf,
+            [{"name": "given", "kind": "plex", "url": given.url, "token": PLEX_TOKEN,
+              "section": "12"},
+             {"name": "unknown", "kind": "plex", "url": unknown.url, "token": PLEX_TOKEN}],
+        )  # fmt: skip
+
+        # `mediaforge run` runs the hooks itself: no worker may be running.
+        job = run_foreground(mf.load_config(), mf.store, make_media("clip.mp4"), "remux-mp4")
+
+    folder = str(Path(job.outputs[0].path).parent)
+    [scan] = given.requests
+    assert (scan.path, scan.query) == ("/library/sections/12/refresh", {"path": [folder]})
+    assert [r.path for r in unknown.requests] == [
+        "/library/sections", "/library/sections/all/refresh"
+    ]  # fmt: skip
+    results = {h["hook"]: h["result"] for h in mf.status(job.id)["hooks"]}
+    assert results == {
+        "given": "scan started: section 12",
+        "unknown": "scan started: all sections",
+    }
+
+
+def test_a_cancelled_job_runs_the_hooks_that_want_cancellations(
+    mf: Mediaforge, make_media: Callable[..., Path]
+) -> None:
+    with recording({("POST", "/hook"): (200, b"")}) as server:
+        configure(
+            mf,
+            [{"name": "ci", "kind": "http", "url": server.url + "/hook",
+              "events": ["job_cancelled"]}],
+        )  # fmt: skip
+        [job_id] = mf.submit([make_media("clip.mp4")], "remux-mp4")
+        mf.ok("cancel", job_id)
+
+        mf.burst()
+
+    [call] = server.requests
+    assert call.headers["x-mediaforge-event"] == "job_cancelled"
+    assert call.json()["status"] == "cancelled"
+    assert [h["status"] for h in mf.status(job_id)["hooks"]] == ["done"]
+
+
+def test_recording_one_end_twice_records_one_run_and_one_worker_claims_it(
+    mf: Mediaforge,
+) -> None:
+    store = mf.store
+    [job_id] = store.create([NewJob("/media/clip.mp4", "remux-mp4")])
+    rows = HookStore(store)
+    run = NewHookRun(job_id, f"job:{job_id}:1.0", "plex", "plex", "job_succeeded", 0.0)
+
+    assert rows.add([run]) == 1
+    assert rows.add([run]) == 0
+    [row_id] = rows.due_ids(rows.now())
+    first, second = rows.claim(row_id, "a#1"), rows.claim(row_id, "b#1")
+
+    assert first is not None and first.status is HookStatus.RUNNING
+    assert second is None
+    rows.settle(row_id, "b#1", done=True, result="HTTP 200")  # not b's to settle
+    assert rows.for_job(job_id)[0].status is HookStatus.RUNNING
+    assert rows.release_stale(rows.now() + 1) == 1
+    assert rows.due_ids(rows.now()) == [row_id]
