@@ -126,6 +126,7 @@ def test_media_servers_and_a_webhook_get_the_documented_requests(
     shown_config = mf("config", "show", "--json")
     hooks_shown = shown_config.json()["hooks"]
     assert hooks_shown[1]["token"] == "***" and hooks_shown[3]["headers"] == "***"
+    assert hooks_shown[0]["headers"] == {}  # nothing to hide
     everything = "\n".join([*mf.transcript, worker.out, worker.err, mf.data_text()])
     for secret in SECRETS:
         assert secret not in everything
