@@ -10,7 +10,9 @@ in the job database, the logs and every command's output.
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import pytest
 from mediaforge.hooks.store import HookStatus, HookStore, NewHookRun
 from mediaforge.jobs.model import NewJob
 from mediaforge.queue.pipeline import run_foreground
-from tests.mfcli import Mediaforge, free_port
+from tests.mfcli import QUICK_WORKER, Mediaforge, free_port
 from tests.servers import recording
 
 PLEX_TOKEN = "plex-9c8b7a6d5e4f3a2b1c0d"
@@ -400,3 +402,52 @@ def test_recording_one_end_twice_records_one_run_and_one_worker_claims_it(
     assert rows.for_job(job_id)[0].status is HookStatus.RUNNING
     assert rows.release_stale(rows.now() + 1) == 1
     assert rows.due_ids(rows.now()) == [row_id]
+
+
+ONCE_SLOW = """
+import os, sys, time
+marker = sys.argv[1]
+runs = open(marker).read().splitlines() if os.path.exists(marker) else []
+with open(marker, "a") as f:
+    print(os.getpid(), file=f)
+if not runs:
+    time.sleep(60)  # the first run: its worker is killed meanwhile
+print("refreshed")
+"""
+
+
+def test_a_hook_whose_worker_was_killed_runs_again_and_its_command_dies_with_it(
+    mf: Mediaforge, make_media: Callable[..., Path], tmp_path: Path
+) -> None:
+    marker = tmp_path / "runs"
+    configure(
+        mf,
+        [{"name": "slow", "kind": "command", "timeout": 120,
+          "command": [sys.executable, "-c", ONCE_SLOW, str(marker)]}],
+    )  # fmt: skip
+    [job_id] = mf.submit([make_media("clip.mp4")], "remux-mp4")
+    worker = mf.start("worker")
+    mf.wait_until(lambda: marker.exists() and marker.read_text().strip() != "", 30, "the hook")
+    first_pid = int(marker.read_text().split()[0])
+
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+
+    mf.wait_until(lambda: not _alive(first_pid), 10, "the hook's command to die with its worker")
+    [held] = mf.status(job_id)["hooks"]
+    assert (held["status"], held["attempts"]) == ("running", 0)
+    time.sleep(QUICK_WORKER["stale_after"] + 1)  # its claim goes stale
+    done = mf.burst("--verbose")
+
+    assert "recovery: 1 hook run(s) of dead workers given back" in done.err
+    assert len(marker.read_text().split()) == 2
+    [run] = mf.status(job_id)["hooks"]
+    assert (run["status"], run["attempts"], run["output"]) == ("done", 1, "refreshed")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has died; its parent (init) reaps it later

@@ -9,7 +9,8 @@ JSON (``Job.to_dict()``) is written to the program's standard input, and
 ``MEDIAFORGE_INPUT`` and ``MEDIAFORGE_OUTPUTS`` (one path a line) are set.
 
 Exit code 0 is success. The program gets ``timeout`` seconds; then it and
-every process it started (its own session) are killed. Its exit code and the
+every process it started (its own session) are killed. A worker that dies
+takes the program with it (Linux), as it does ffmpeg. Its exit code and the
 last lines of its output (stdout and stderr together) are recorded on the
 hook's row, shown by ``mediaforge status``.
 """
@@ -24,6 +25,7 @@ from contextlib import suppress
 
 from mediaforge.hooks.spec import Hook, Outcome
 from mediaforge.jobs.model import Job
+from mediaforge.media.process import _die_with_parent
 from mediaforge.storage.paths import PathMap
 
 TAIL_LINES = 20
@@ -60,6 +62,8 @@ def run_command(hook: Hook, job: Job, event: str, paths: PathMap) -> Outcome:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,  # its own process group: a timeout kills all of it
+            # A worker killed with -9 takes the command with it, as it does ffmpeg.
+            preexec_fn=_die_with_parent(os.getpid()),
         )
     except OSError as e:
         return Outcome(False, hook.scrub(f"cannot run {argv[0]}: {e.strerror or e}"))

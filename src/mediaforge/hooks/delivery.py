@@ -6,7 +6,10 @@ end (``Hooks.job_ended``); a queued task (``mediaforge.hook``) then runs
 every due row once (``Hooks.run_due``). A failed run is retried
 ``retries`` times with backoff (``retry_backoff``, doubled each time); every
 attempt's outcome is on the row and shown by ``mediaforge status``. A hook
-never changes its job: a failing hook leaves a succeeded job succeeded.
+never changes its job: a failing hook leaves a succeeded job succeeded. The
+claim on a row is refreshed every ``worker.heartbeat_interval`` while its
+hook runs, so a row whose claim is older than ``worker.stale_after`` was
+left by a dead worker and is run again.
 
 Secrets: a hook is known by its ``name``; its token and header values are
 scrubbed from every result, output tail and log line (``Hook.scrub``).
@@ -14,6 +17,7 @@ scrubbed from every result, output tail and log line (``Hook.scrub``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -26,6 +30,7 @@ from mediaforge.hooks.command import run_command
 from mediaforge.hooks.spec import Hook, Outcome, resolve, wanted
 from mediaforge.hooks.store import HookRun, HookStore, NewHookRun
 from mediaforge.jobs.model import Job
+from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.store import JobStore
 from mediaforge.storage.paths import PathMap
 from mediaforge.units import backoff
@@ -74,9 +79,8 @@ class Hooks:
         """Run every due hook row once (``everything``: every pending one).
         Returns the seconds until the earliest retry this call scheduled, or None."""
         now = self.rows.now()
-        longest = max((h.timeout for h in self.by_name.values()), default=30.0)
-        # A claim older than this belongs to a worker that died while running it.
-        self.rows.release_stale(now - max(60.0, 4 * longest))
+        # A claim not refreshed for this long belongs to a worker that died running it.
+        self.rows.release_stale(now - self.config.worker.stale_after)
         horizon = now + 10**9 if everything else now + _EARLY
         retries: list[float] = []
         for row_id in self.rows.due_ids(horizon):
@@ -84,7 +88,11 @@ class Hooks:
             run = self.rows.claim(row_id, claim)
             if run is None:
                 continue  # another worker took it
-            retry_in = self._settle(run, claim, self.attempt(run.hook, run.job_id, run.event))
+            # The claim is refreshed while the hook runs, as a job's heartbeat is.
+            beat = functools.partial(self.rows.refresh, run.id, claim)
+            with Pulse(beat, self.config.worker.heartbeat_interval):
+                outcome = self.attempt(run.hook, run.job_id, run.event)
+            retry_in = self._settle(run, claim, outcome)
             if retry_in is not None:
                 retries.append(retry_in)
         return min(retries) if retries else None

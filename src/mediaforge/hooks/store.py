@@ -152,6 +152,20 @@ class HookStore:
             return None
         return HookRun.from_row(HookRow.get_by_id(row_id))
 
+    def refresh(self, row_id: int, claimer: str) -> bool:
+        """Keep ``claimer``'s claim on a running row alive (while a hook runs
+        long); False when the claim was taken away."""
+        with self.db.atomic():
+            return bool(
+                HookRow.update(claimed_at=self.now(), updated_at=self.now())
+                .where(
+                    (HookRow.id == row_id)
+                    & (HookRow.claimed_by == claimer)
+                    & (HookRow.status == HookStatus.RUNNING.value)
+                )
+                .execute()
+            )
+
     def settle(
         self,
         row_id: int,
@@ -188,8 +202,9 @@ class HookStore:
             ).execute()
 
     def release_stale(self, claimed_before: float) -> int:
-        """Give back rows claimed before ``claimed_before`` by a worker that died
-        running them; they run again (at least once, not exactly once)."""
+        """Give back rows whose claim was last refreshed before ``claimed_before``:
+        their worker died running them; they run again (at least once, not
+        exactly once)."""
         with self.db.atomic():
             return int(
                 HookRow.update(

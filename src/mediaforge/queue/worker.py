@@ -409,12 +409,15 @@ class MediaforgeConsumer:
 
     def _recover_hooks(self, failed: list[int]) -> None:
         """Record the hooks of jobs recovery failed (recording twice records
-        once), and wake a worker for rows overdue with no task to run them:
-        the worker that owed them died."""
+        once), give back rows a dead worker held while running their hook, and
+        wake a worker for rows overdue with no task to run them."""
         if not self.hooks.enabled:
             return
         for job_id in failed:
             self._record_hooks(self.store.get(job_id))
+        released = self.hooks.rows.release_stale(self.store.now() - self.config.worker.stale_after)
+        if released:
+            log.info("recovery: %d hook run(s) of dead workers given back", released)
         due = self.hooks.rows.next_due()
         if due is not None and due < time.time() and not self.queue.hooks_pending():
             self.queue.enqueue_hooks()
