@@ -451,3 +451,21 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"  # a zombie has died; its parent (init) reaps it later
+
+
+def test_doctor_names_an_unset_token_variable_and_a_missing_program(mf: Mediaforge) -> None:
+    configure(
+        mf,
+        [{"name": "plex", "kind": "plex", "url": "http://127.0.0.1:1", "token_env": "NO_SUCH_VAR"},
+         {"name": "tag", "kind": "command", "command": ["/nonexistent/tag-it", "{output}"]},
+         {"name": "ok", "kind": "command", "command": [sys.executable, "-c", "pass"]}],
+    )  # fmt: skip
+
+    done = mf("doctor")
+
+    assert done.code == 1
+    [failed] = [line for line in done.out.splitlines() if line.startswith("FAIL")]
+    assert failed == (
+        "FAIL hooks: plex: the environment variable NO_SUCH_VAR is not set; "
+        "tag: the program /nonexistent/tag-it is not found or not runnable"
+    )

@@ -4,7 +4,8 @@ and the job's paths as the hook's side sees them; and what one run gave."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -85,3 +86,19 @@ def wanted(config: HookConfig, job: Job, event: str) -> bool:
     if event not in {e.value for e in config.events}:
         return False
     return not config.presets or job.preset in config.presets
+
+
+def readiness_problems(
+    configs: Sequence[HookConfig], environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """What keeps hooks from running on this host (``mediaforge doctor``): a
+    token variable that is not set, a command's program that is not found."""
+    env = os.environ if environ is None else environ
+    problems = []
+    for config in configs:
+        name = config.name
+        if config.token_env is not None and not env.get(config.token_env):
+            problems.append(f"{name}: the environment variable {config.token_env} is not set")
+        if config.command and shutil.which(config.command[0], path=env.get("PATH")) is None:
+            problems.append(f"{name}: the program {config.command[0]} is not found or not runnable")
+    return problems
