@@ -19,8 +19,6 @@ from typing import Any
 
 import pytest
 
-from mediaforge.hooks.store import HookStatus, HookStore, NewHookRun
-from mediaforge.jobs.model import NewJob
 from mediaforge.queue.pipeline import run_foreground
 from tests.mfcli import QUICK_WORKER, Mediaforge, free_port
 from tests.servers import recording
@@ -381,27 +379,6 @@ def test_a_cancelled_job_runs_the_hooks_that_want_cancellations(
     assert call.headers["x-mediaforge-event"] == "job_cancelled"
     assert call.json()["status"] == "cancelled"
     assert [h["status"] for h in mf.status(job_id)["hooks"]] == ["done"]
-
-
-def test_recording_one_end_twice_records_one_run_and_one_worker_claims_it(
-    mf: Mediaforge,
-) -> None:
-    store = mf.store
-    [job_id] = store.create([NewJob("/media/clip.mp4", "remux-mp4")])
-    rows = HookStore(store)
-    run = NewHookRun(job_id, f"job:{job_id}:1.0", "plex", "plex", "job_succeeded", 0.0)
-
-    assert rows.add([run]) == 1
-    assert rows.add([run]) == 0
-    [row_id] = rows.due_ids(rows.now())
-    first, second = rows.claim(row_id, "a#1"), rows.claim(row_id, "b#1")
-
-    assert first is not None and first.status is HookStatus.RUNNING
-    assert second is None
-    rows.settle(row_id, "b#1", done=True, result="HTTP 200")  # not b's to settle
-    assert rows.for_job(job_id)[0].status is HookStatus.RUNNING
-    assert rows.release_stale(rows.now() + 1) == 1
-    assert rows.due_ids(rows.now()) == [row_id]
 
 
 ONCE_SLOW = """
