@@ -446,3 +446,19 @@ def test_doctor_names_an_unset_token_variable_and_a_missing_program(mf: Mediafor
         "FAIL hooks: plex: the environment variable NO_SUCH_VAR is not set; "
         "tag: the program /nonexistent/tag-it is not found or not runnable"
     )
+
+
+def test_a_command_that_cannot_start_is_one_line(
+    mf: Mediaforge, make_media: Callable[..., Path]
+) -> None:
+    configure(mf, [])
+    [job_id] = mf.submit([make_media("clip.mp4")], "remux-mp4")
+    mf.burst()
+    configure(mf, [{"name": "tag", "kind": "command", "command": ["/nonexistent/tag-it"]}])
+
+    done = mf("hooks", "test", "tag", "--job", job_id)
+
+    assert done.code == 1
+    assert done.out == (
+        f"FAIL tag (job {job_id}): cannot run /nonexistent/tag-it: No such file or directory\n"
+    )

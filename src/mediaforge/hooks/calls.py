@@ -22,6 +22,7 @@ Only the standard library's ``urllib`` is used: no dependency for a few calls.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -151,5 +152,8 @@ def _request(
         raise CallFailed(f"{where}: HTTP {e.code} {e.reason}") from None
     except urllib.error.URLError as e:
         raise CallFailed(f"{where}: {e.reason}") from None
-    except (TimeoutError, OSError) as e:
+    except (TimeoutError, OSError, http.client.HTTPException) as e:
+        # A server that hangs up or answers garbage (HTTPException), a socket error.
         raise CallFailed(f"{where}: {e or type(e).__name__}") from None
+    except ValueError as e:  # a URL urllib cannot use (a bad port, a stray character)
+        raise CallFailed(f"{where}: {e}") from None

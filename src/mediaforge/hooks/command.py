@@ -67,6 +67,8 @@ def run_command(hook: Hook, job: Job, event: str, paths: PathMap) -> Outcome:
         )
     except OSError as e:
         return Outcome(False, hook.scrub(f"cannot run {argv[0]}: {e.strerror or e}"))
+    except ValueError as e:  # an argument with a NUL character in it
+        return Outcome(False, hook.scrub(f"cannot run {argv[0]}: {e}"))
     try:
         out, _ = process.communicate(stdin, timeout=hook.config.timeout)
     except subprocess.TimeoutExpired:
