@@ -31,7 +31,7 @@ SECRETS = (PLEX_TOKEN, JELLYFIN_TOKEN, EMBY_TOKEN, HEADER_SECRET)
 
 PLEX_SECTIONS = b"""<?xml version="1.0" encoding="UTF-8"?>
 <MediaContainer size="2">
-  <Directory key="3" type="show" title="TV"><Location id="1" path="/srv/media/tv"/></Directory>
+  <Directory key="3" type="movie" title="All"><Location id="1" path="/srv"/></Directory>
   <Directory key="7" type="movie" title="Films"><Location id="2" path="/srv/media"/></Directory>
 </MediaContainer>
 """
