@@ -177,6 +177,7 @@ def test_a_hook_that_keeps_failing_gives_up_and_leaves_the_job_succeeded(
     assert "refused" in run["error"].lower()
     assert "failed gone (jellyfin) after 2 attempt(s)" in mf("status", job_id).out
     assert "giving up" in worker.out + worker.err
+    assert mf.ok("stats", "--json").json()["hooks_failed"] == 1
     assert JELLYFIN_TOKEN not in "\n".join([*mf.transcript, mf.data_text()])
 
 
