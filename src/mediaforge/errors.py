@@ -113,3 +113,7 @@ class JobStateError(MediaforgeError):
 
 class NotifyError(MediaforgeError):
     """A notification could not be configured or delivered."""
+
+
+class HookError(MediaforgeError):
+    """A hook is unknown or cannot be set up (its token's variable is unset)."""

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from mediaforge.errors import EnvironmentProblem, ExitCode
+from mediaforge.hooks.store import HookStore, NewHookRun
 from mediaforge.jobs import transfer
 from mediaforge.jobs.model import JobStatus
 from mediaforge.jobs.retention import remembered_job, remembered_output
@@ -42,6 +43,7 @@ def sqlite_history(mf: Mediaforge, make_media: Callable[..., Path]) -> tuple[int
     (done,) = [j["id"] for j in mf.jobs()]
     store = mf.store
     NotificationStore(store).add([NewNotification(f"job:{done}:1", "job_succeeded", "ops", 0.0)])
+    HookStore(store).add([NewHookRun(done, f"job:{done}:1", "plex", "plex", "job_succeeded", 0.0)])
     upload = NewUpload("output", str(out / "done.remux.mp4"), "done.remux.mp4", "b", "k", 1, "v")
     uploads = UploadStore(store)
     uploads.add(done, [upload])
@@ -62,7 +64,9 @@ def test_migrate_copies_everything_and_workers_carry_on_on_postgres(
 
     moved = mf.ok("db", "migrate", "--to", postgres_url, "--json").json()
 
-    assert moved["copied"] == {"job": 2, "notification": 1, "upload": 1, "pruned_job": 0}
+    assert moved["copied"] == {
+        "job": 2, "notification": 1, "upload": 1, "pruned_job": 0, "hook": 1
+    }
     assert moved["requeued"] == [queued]
     assert moved["queue"]["backend"] == "postgres"
     assert files_digest(mf.data) == before, "the SQLite job database was written to"
@@ -73,6 +77,7 @@ def test_migrate_copies_everything_and_workers_carry_on_on_postgres(
     assert mf.store.get(done).outputs[0].path.endswith("done.remux.mp4")
     assert [u.key for u in UploadStore(mf.store).for_job(done)] == ["k"]
     assert NotificationStore(mf.store).get(f"job:{done}:1", "job_succeeded", "ops") is not None
+    assert [h.hook for h in HookStore(mf.store).for_job(done)] == ["plex"]
     # New ids continue after the copied ones.
     mf.ok("submit", "-p", "remux-mp4", "-o", mf.home / "out", make_media("new.mp4"))
     assert max(j["id"] for j in mf.jobs()) == queued + 1

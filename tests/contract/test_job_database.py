@@ -14,6 +14,7 @@ from pathlib import Path
 import peewee
 import pytest
 
+from mediaforge.hooks.store import HookStatus, HookStore, NewHookRun
 from mediaforge.jobs.clock import database_time
 from mediaforge.jobs.database import SCHEMA_VERSION, connect
 from mediaforge.jobs.model import JobStatus, NewJob, Output
@@ -290,3 +291,33 @@ def test_uploads_of_a_hosts_local_files_are_left_to_that_host(store: JobStore) -
     assert [u.key for u in claimed] == [f"{shared}.mp4"]
     mine = uploads.claim(local, "here/w", everything=True, host=here)
     assert [(u.key, u.host) for u in mine] == [(f"{local}.mp4", here)]
+
+
+def test_hook_rows_are_recorded_once_claimed_once_and_given_back_when_stale(
+    store: JobStore,
+) -> None:
+    [job_id] = new_jobs(store)
+    rows = HookStore(store)
+    run = NewHookRun(job_id, f"job:{job_id}:1.0", "plex", "plex", "job_succeeded", 0.0)
+    assert rows.add([run]) == 1
+    assert rows.add([run]) == 0
+    [row_id] = rows.due_ids(rows.now())
+
+    first, second = rows.claim(row_id, "a#1"), rows.claim(row_id, "b#1")
+    assert first is not None and first.status is HookStatus.RUNNING
+    assert second is None
+    assert not rows.refresh(row_id, "b#1")  # not b's claim
+    rows.settle(row_id, "b#1", done=True, result="HTTP 200")  # not b's to settle
+    assert rows.for_job(job_id)[0].status is HookStatus.RUNNING
+    assert rows.refresh(row_id, "a#1")
+    assert rows.release_stale(rows.now() - 60) == 0  # refreshed just now
+    assert rows.release_stale(rows.now() + 1) == 1
+    assert rows.due_ids(rows.now()) == [row_id]
+
+    assert rows.claim(row_id, "c#1") is not None
+    rows.settle(row_id, "c#1", done=False, result="HTTP 503", error="HTTP 503", retry_at=1e12)
+    [retrying] = rows.for_job(job_id)
+    assert (retrying.status, retrying.attempts, retrying.error) == (
+        HookStatus.PENDING, 1, "HTTP 503"
+    )  # fmt: skip
+    assert rows.due_ids(rows.now()) == [] and rows.next_due() == 1e12

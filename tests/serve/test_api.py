@@ -43,7 +43,7 @@ def test_submit_list_show_cancel_and_retry_call_the_same_core_as_the_cli(
     assert shown["status"] == "queued" and shown["source"] == "api"
     assert shown["input"] == str(clip)
     assert shown["links"]["cancel"] == f"/api/v1/jobs/{job_id}/cancel"
-    assert shown["notifications"] == [] and shown["uploads"] == []
+    assert shown["notifications"] == [] and shown["uploads"] == [] and shown["hooks"] == []
     # The CLI sees the same job, from the same database.
     assert server.mf.status(job_id)["status"] == "queued"
 

@@ -156,6 +156,7 @@ def test_metrics_say_what_the_job_database_says(server: Server, clip: Path) -> N
     assert seen[("mediaforge_output_bytes", ())] == made
     assert seen[("mediaforge_space_saved_bytes", ())] == sum(r[2] for r in succeeded) - made
     assert seen[("mediaforge_queue_depth", ())] == 1
+    assert seen[("mediaforge_hook_failures", ())] == 0  # no hooks configured
     assert seen[("mediaforge_job_duration_seconds_count", ())] == 2
     took = sum(r[5] - r[4] for r in succeeded)
     assert seen[("mediaforge_job_duration_seconds_sum", ())] == pytest.approx(took)

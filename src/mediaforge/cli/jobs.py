@@ -238,6 +238,7 @@ def status(
         return
     notifications = _notifications(state, job)
     uploads = _uploads(state, job_id)
+    hooks = _hooks(state, job_id)
     if json_out:
         print_json(
             {
@@ -245,10 +246,13 @@ def status(
                 "notifications": [n.to_dict() for n in notifications],
                 "uploads": [u.to_dict() for u in uploads],
                 "waiting": _waiting(state, job),
+                "hooks": [h.to_dict() for h in hooks],
             }
         )
     else:
-        job_detail(out, job, notifications, uploads, waiting=_waiting(state, job))
+        job_detail(
+            out, job, notifications, uploads, waiting=_waiting(state, job), hooks=hooks
+        )
 
 
 def _waiting(state: State, job: Job) -> str | None:
@@ -265,6 +269,12 @@ def _notifications(state: State, job: Job) -> list[Any]:
     from mediaforge.notify.store import NotificationStore
 
     return NotificationStore(state.store).for_job(job)
+
+
+def _hooks(state: State, job_id: int) -> list[Any]:
+    from mediaforge.hooks.store import HookStore
+
+    return HookStore(state.store).for_job(job_id)
 
 
 def _uploads(state: State, job_id: int) -> list[Any]:

@@ -23,6 +23,7 @@ from mediaforge.cli.console import out
 from mediaforge.cli.db import db_app
 from mediaforge.cli.errors import ErrorReportingGroup
 from mediaforge.cli.helptext import PlainCommand
+from mediaforge.cli.hooks import hooks_app
 from mediaforge.cli.jobs import cancel, jobs_app, retry, run, status, submit
 from mediaforge.cli.notify import notify_app
 from mediaforge.cli.pausing import drain, pause, resume
@@ -87,3 +88,4 @@ app.add_typer(notify_app, name="notify")
 app.add_typer(s3_app, name="s3")
 app.add_typer(systemd_app, name="systemd")
 app.add_typer(db_app, name="db")
+app.add_typer(hooks_app, name="hooks")

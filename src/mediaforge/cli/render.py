@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mediaforge.hooks.store import HookRun, HookStatus
 from mediaforge.jobs.model import Job, JobStatus
 from mediaforge.jobs.stats import Stats
 from mediaforge.jobs.workers import WorkerInfo, WorkerState
@@ -117,6 +118,7 @@ def job_detail(
     *,
     error: bool = True,
     waiting: str | None = None,
+    hooks: Sequence[HookRun] = (),
 ) -> None:
     """A job's fields, one per row; ``error=False`` leaves out the error (the
     caller prints it as its ``Error:`` line); ``waiting``: why a queued job
@@ -165,6 +167,8 @@ def job_detail(
         table.add_row("s3", _upload_text(upload))
     for note in notifications:
         table.add_row("notify", _notification_text(note))
+    for run in hooks:
+        table.add_row("hook", _hook_text(run))
     print_block(console, table)
     # Links go last, each on one unwrapped line, so they can be copied whole.
     for upload in uploads:
@@ -194,6 +198,18 @@ def _upload_text(upload: Upload) -> str:
         return f"[yellow]uploading[/] {what}"
     failed = upload.status is UploadStatus.FAILED
     return _unsettled(what, failed, upload.attempts, error, upload.due_at, "")
+
+
+def _hook_text(run: HookRun) -> str:
+    what = escape(f"{run.hook} ({run.kind})")
+    result = escape(run.result or "")
+    tail = f"\n[dim]{escape(run.output)}[/]" if run.output else ""
+    if run.status is HookStatus.DONE:
+        return f"[green]done[/] {what}: {result}{tail}"
+    if run.status is HookStatus.RUNNING:
+        return f"[yellow]running[/] {what}"
+    failed = run.status is HookStatus.FAILED
+    return _unsettled(what, failed, run.attempts, result, run.due_at, "") + tail
 
 
 def _unsettled(

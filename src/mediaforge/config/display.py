@@ -53,7 +53,7 @@ def _plain(value: object) -> object:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             f.name: MASK
-            if f.metadata.get(_SECRET) and getattr(value, f.name) is not None
+            if f.metadata.get(_SECRET) and getattr(value, f.name) not in (None, {})
             else _plain(getattr(value, f.name))
             for f in dataclasses.fields(value)
         }

@@ -313,6 +313,65 @@ class NotifyConfig:
                 yield name, problem
 
 
+_MEDIA_SERVERS = ("plex", "jellyfin", "emby")
+_JOB_EVENTS = (Event.JOB_SUCCEEDED, Event.JOB_FAILED, Event.JOB_CANCELLED, Event.JOB_SKIPPED)
+
+
+@dataclass(frozen=True)
+class HookConfig:
+    """One action run after a job ends (see docs/operations.md#hooks): an HTTP
+    call, a media server's library refresh, or a local command."""
+
+    name: str | None = None  # required; checked in _cross_check
+    kind: Literal["http", "command", "plex", "jellyfin", "emby"] = "http"
+    url: str | None = None  # shown with any password or token in it masked
+    token: str | None = field(default=None, metadata=SECRET)
+    token_env: str | None = None
+    headers: dict[str, str] = field(default_factory=dict, metadata=SECRET)
+    command: tuple[str, ...] = ()
+    events: tuple[Event, ...] = (Event.JOB_SUCCEEDED,)
+    presets: tuple[str, ...] = ()  # empty: every preset
+    section: str | None = None  # plex: the library section to scan (default: found by path)
+    server_paths: tuple[PathMapping, ...] = ()  # canonical -> the media server's view
+    timeout: float = field(default=30.0, metadata=limits(gt=0))
+    retries: int = field(default=3, metadata=limits(ge=0))
+    retry_backoff: float = field(default=30.0, metadata=limits(ge=0))
+
+    def _cross_check(self) -> Iterator[tuple[str, str]]:
+        if not self.name:
+            yield "name", "is required: a short name for the hook, e.g. plex"
+        elif not _HOOK_NAME.fullmatch(self.name):
+            yield "name", f"{self.name!r} is not a name: letters, digits, '.', '_' and '-'"
+        if self.kind == "command":
+            if not self.command:
+                yield "command", "is required for a command hook: a list, e.g. [/usr/bin/true]"
+            if self.url is not None:
+                yield "url", "is not used by a command hook; remove it"
+        else:
+            if self.command:
+                yield "command", f"is only for a command hook, not {self.kind!r}"
+            if self.url is None:
+                yield "url", f"is required for a {self.kind} hook, e.g. http://127.0.0.1:8096"
+            elif not self.url.startswith(("http://", "https://")):
+                yield "url", "must start with http:// or https://"
+        if self.kind in _MEDIA_SERVERS and self.token is None and self.token_env is None:
+            yield "token", f"a {self.kind} hook needs its API token: set token or token_env"
+        if self.token is not None and self.token_env is not None:
+            yield "token_env", "set either token or token_env, not both"
+        if self.section is not None and self.kind != "plex":
+            yield "section", "is only for a plex hook"
+        for event in self.events:
+            if event not in _JOB_EVENTS:
+                yield (
+                    "events",
+                    f"{event.value!r} is not the end of a job; use "
+                    f"{', '.join(e.value for e in _JOB_EVENTS)}",
+                )
+
+
+_HOOK_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
 S3_STORAGE_CLASSES = (
     "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
     "GLACIER", "GLACIER_IR", "DEEP_ARCHIVE", "EXPRESS_ONEZONE",
@@ -422,6 +481,12 @@ class Config:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     s3: S3Config = field(default_factory=S3Config)
     encoders: EncodersConfig = field(default_factory=EncodersConfig)
+    hooks: tuple[HookConfig, ...] = ()
+
+    def _cross_check(self) -> Iterator[tuple[str, str]]:
+        names = [hook.name for hook in self.hooks if hook.name]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            yield "hooks", f"two hooks are named {name!r}; give each hook its own name"
 
     @property
     def servers(self) -> frozenset[str]:

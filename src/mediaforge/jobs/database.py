@@ -19,6 +19,7 @@ import peewee
 from mediaforge import drivers
 from mediaforge.errors import ConfigError, EnvironmentProblem
 from mediaforge.jobs.tables import (
+    HookRow,
     JobRow,
     MetaRow,
     NotificationRow,
@@ -125,6 +126,13 @@ def _migration_12(db: peewee.Database) -> None:
     )
 
 
+def _migration_13(db: peewee.Database) -> None:
+    # Hooks owed a run after a job ended (the hooks package), shown by `status`.
+    db.create_tables([HookRow], safe=True)
+    db.execute_sql('CREATE UNIQUE INDEX IF NOT EXISTS hook_job_key ON "hook" (job_id, key, hook)')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS hook_status_due ON "hook" (status, due_at)')
+
+
 # Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
 # Never edit a released migration; add the next one.
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
@@ -140,6 +148,7 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _migration_10,
     _migration_11,
     _migration_12,
+    _migration_13,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

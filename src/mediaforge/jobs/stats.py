@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from mediaforge.jobs.model import JobStatus
 from mediaforge.jobs.store import JobStore
-from mediaforge.jobs.tables import JobRow, NotificationRow, UploadRow
+from mediaforge.jobs.tables import HookRow, JobRow, NotificationRow, UploadRow
 from mediaforge.units import iso_time
 
 # A failure reason is its first line, cut here: long enough to tell reasons apart.
@@ -62,6 +62,7 @@ class Stats:
     failures: Counter[str] = field(default_factory=Counter)
     notifications_failed: int = 0  # messages every attempt failed for
     uploads_failed: int = 0  # S3 uploads every attempt failed for
+    hooks_failed: int = 0  # hook runs every attempt failed for
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape (``stats --json``, ``/api/v1/stats``)."""
@@ -72,6 +73,7 @@ class Stats:
             "by_preset": {name: t.to_dict() for name, t in sorted(self.by_preset.items())},
             "notifications_failed": self.notifications_failed,
             "uploads_failed": self.uploads_failed,
+            "hooks_failed": self.hooks_failed,
             "failures": [
                 {"reason": reason, "count": n} for reason, n in self.failures.most_common()
             ],
@@ -124,4 +126,5 @@ def job_stats(store: JobStore, since: float | None = None) -> Stats:
         NotificationRow.select().where(NotificationRow.status == "failed").count(store.db)
     )
     stats.uploads_failed = UploadRow.select().where(UploadRow.status == "failed").count(store.db)
+    stats.hooks_failed = HookRow.select().where(HookRow.status == "failed").count(store.db)
     return stats

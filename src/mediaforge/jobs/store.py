@@ -28,6 +28,7 @@ from mediaforge.jobs.model import (
 )
 from mediaforge.jobs.postgres import lock_for_migrations
 from mediaforge.jobs.tables import (
+    HookRow,
     JobRow,
     MetaRow,
     NotificationRow,
@@ -54,7 +55,7 @@ class JobStore:
         self.db = db
         self.max_attempts = max_attempts
         tables: list[type[peewee.Model]] = [*MODELS, NotificationRow, UploadRow, WorkerRow]
-        tables.append(PrunedJobRow)
+        tables += [PrunedJobRow, HookRow]
         db.bind(tables, bind_refs=False, bind_backrefs=False)
         self._migrate()
         self.workers = WorkerStore(db)

@@ -140,6 +140,30 @@ class UploadRow(ClaimedRow):
         table_name = "upload"
 
 
+class HookRow(ClaimedRow):
+    """One hook (see the hooks package) owed a run for one ending of one job.
+
+    ``key`` names the ending (``job:12:<finished_at>``): with ``job_id`` and
+    ``hook`` (the hook's configured name, never its URL or token) it is
+    unique, so reporting the same ending twice records it once. ``result`` is
+    the last attempt's outcome in one line (an HTTP status, a command's exit
+    code); ``output`` a command's last lines of output, redacted.
+    """
+
+    id = peewee.AutoField()
+    job_id = peewee.IntegerField()
+    key = peewee.CharField(max_length=200)
+    hook = peewee.CharField(max_length=200)
+    kind = peewee.CharField(max_length=16)
+    event = peewee.CharField(max_length=32)
+    result = peewee.TextField(null=True)
+    output = peewee.TextField(null=True)
+    done_at = peewee.DoubleField(null=True)
+
+    class Meta:
+        table_name = "hook"
+
+
 class WorkerRow(BaseModel):
     """One worker process, on any host (see jobs/workers.py). ``id`` is its
     worker id (jobs/identity.py); ``namespace`` says which pids it can see, so

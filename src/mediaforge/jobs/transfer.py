@@ -2,7 +2,7 @@
 
 The SQLite file is never written: it is read through a snapshot (SQLite's
 backup API from a read-only connection), and the snapshot is what gets
-brought up to the current schema. Jobs, notification rows and upload rows
+brought up to the current schema. Jobs, notification, upload and hook rows
 are copied with their ids, in one transaction, into an empty database; the
 counts are checked before it commits, and so is the SQLite file: a watcher,
 worker or submit that wrote to it after the snapshot would be left behind,
@@ -26,10 +26,10 @@ from mediaforge.errors import ConfigError, EnvironmentProblem
 from mediaforge.jobs.database import connect
 from mediaforge.jobs.model import JobStatus
 from mediaforge.jobs.store import JobStore
-from mediaforge.jobs.tables import JobRow, NotificationRow, PrunedJobRow, UploadRow
+from mediaforge.jobs.tables import HookRow, JobRow, NotificationRow, PrunedJobRow, UploadRow
 
 # The memory of pruned jobs goes too: the watch folders read it (jobs/retention.py).
-TABLES: tuple[type[peewee.Model], ...] = (JobRow, NotificationRow, UploadRow, PrunedJobRow)
+TABLES: tuple[type[peewee.Model], ...] = (JobRow, NotificationRow, UploadRow, PrunedJobRow, HookRow)
 CHUNK = 500  # rows per INSERT
 
 

@@ -123,6 +123,8 @@ def run_checks(config: Config) -> list[Check]:
         checks.append(_paths_check(config))
     if config.s3.enabled:
         checks.append(_s3_check(config))
+    if config.hooks:
+        checks.append(_hooks_check(config))
     return checks
 
 
@@ -177,6 +179,17 @@ def _intake_check(config: Config, store: JobStore) -> Check:
     elif windows:
         found.append(f"inside a run window ({', '.join(config.worker.schedule)})")
     return Check("intake", True, "; ".join(found) or "workers take new jobs")
+
+
+def _hooks_check(config: Config) -> Check:
+    """Each hook's token variable is set and each command's program is found
+    (in this environment: a worker started elsewhere needs them in its own)."""
+    from mediaforge.hooks.spec import readiness_problems
+
+    problems = readiness_problems(config.hooks)
+    if problems:
+        return Check("hooks", False, "; ".join(problems))
+    return Check("hooks", True, f"{len(config.hooks)} hook(s) ready to run")
 
 
 def _paths_check(config: Config) -> Check:

@@ -22,6 +22,7 @@ from mediaforge.errors import ConfigError, EnvironmentProblem
 RUN_JOB = "mediaforge.run_job"
 NOTIFY = "mediaforge.notify"
 UPLOAD = "mediaforge.upload"
+HOOK = "mediaforge.hook"
 # Sending a notification is short (bounded by notify.timeout): let it pass queued jobs.
 NOTIFY_PRIORITY = 1_000_000
 QUEUE_NAME = "mediaforge"
@@ -101,6 +102,8 @@ class JobQueue:
         self._task = self.huey.task(name=RUN_JOB)(_on_the_wire(self._dispatch))
         self._notify_task = self.huey.task(name=NOTIFY)(_on_the_wire(self._dispatch_notify))
         self._upload_task = self.huey.task(name=UPLOAD)(_on_the_wire(self._dispatch_upload))
+        self.hook_handler: Callable[[], None] | None = None
+        self._hook_task = self.huey.task(name=HOOK)(_on_the_wire(self._dispatch_hook))
 
     @contextlib.contextmanager
     def _sending(self) -> Iterator[None]:
@@ -154,6 +157,24 @@ class JobQueue:
                 self._upload_task.schedule(args=(job_id,), delay=delay, priority=NOTIFY_PRIORITY)
             else:
                 self.huey.enqueue(self._upload_task.s(job_id, priority=NOTIFY_PRIORITY))
+
+    def _dispatch_hook(self) -> None:
+        if self.hook_handler is None:
+            raise RuntimeError("this JobQueue has no hook handler; only a worker runs hooks")
+        self.hook_handler()
+
+    def enqueue_hooks(self, delay: float | None = None) -> None:
+        """Wake a worker to run due hooks, after ``delay`` seconds. Like
+        notifications, they go before queued jobs: they are short."""
+        with self._sending():
+            if delay:
+                self._hook_task.schedule(delay=delay, priority=NOTIFY_PRIORITY)
+            else:
+                self.huey.enqueue(self._hook_task.s(priority=NOTIFY_PRIORITY))
+
+    def hooks_pending(self) -> bool:
+        """Whether a hook task waits in the queue or its schedule."""
+        return any(t.name == HOOK for t in [*self.huey.pending(), *self.huey.scheduled()])
 
     def pending_upload_job_ids(self) -> set[int]:
         """Jobs whose upload task waits in the queue or its schedule."""

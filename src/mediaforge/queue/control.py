@@ -36,7 +36,23 @@ def cancel_job(config: Config, store: JobStore, job_id: int) -> Job:
     """
     job = store.cancel(job_id)
     _record_end(config, store, job)
+    _record_hooks(config, store, job)
     return job
+
+
+def _record_hooks(config: Config, store: JobStore, job: Job) -> None:
+    """Record the hooks owed for a job cancelled here and wake a worker to run
+    them. Never raises, like ``_record_end``."""
+    if not config.hooks:
+        return
+    from mediaforge.hooks.delivery import Hooks
+    from mediaforge.queue.backend import JobQueue
+
+    try:
+        if Hooks(config, store).job_ended(job):
+            JobQueue(config).enqueue_hooks()
+    except Exception as e:  # reported, never in the way of the command
+        log.warning("could not record the hooks of job %s: %s", job.id, e)
 
 
 def _record_end(config: Config, store: JobStore, job: Job) -> None:

@@ -512,6 +512,10 @@ def run_foreground(
         upload_now(config, store, job_id, worker, stop)
     # Sent here and now (bounded by notify.timeout): no worker may be running.
     notify_job_now(config, store, job, worker)
+    if config.hooks:
+        from mediaforge.hooks.delivery import run_hooks_now
+
+        run_hooks_now(config, store, job, worker)
     return job
 
 

@@ -34,6 +34,7 @@ from huey.consumer import Consumer
 from mediaforge.config.schema import Config
 from mediaforge.errors import EnvironmentProblem, Interrupted
 from mediaforge.events import Event
+from mediaforge.hooks.delivery import Hooks
 from mediaforge.jobs.control import ControlStore
 from mediaforge.jobs.identity import this_worker_prefix
 from mediaforge.jobs.model import Job, JobStatus
@@ -171,6 +172,8 @@ class MediaforgeConsumer:
         queue.handler = self._run_one
         queue.notify_handler = self._deliver_notifications
         queue.upload_handler = self._upload
+        self.hooks = Hooks(config, store)
+        queue.hook_handler = self._run_hooks
         self.consumer = _HueyConsumer(
             queue.huey,
             self._on_signal,
@@ -354,6 +357,7 @@ class MediaforgeConsumer:
         for job_id in failed:
             log.error("job %s failed: its worker died on every attempt", job_id)
         self._notify_recovery(requeued, failed)
+        self._recover_hooks(failed)
         pending = self.queue.pending_job_ids()
         lost = [i for i in self.store.ids_with_status(JobStatus.QUEUED) if i not in pending]
         if self.gate.current.closed is not None:
@@ -396,6 +400,7 @@ class MediaforgeConsumer:
 
     def _job_ended(self, job: Job) -> None:
         self._record(lambda: self.notifier.job_ended(job))
+        self._record_hooks(job)
 
     def _record(self, record: Callable[[], float | None]) -> None:
         """Record notifications, then enqueue the task that sends them when due."""
@@ -435,6 +440,47 @@ class MediaforgeConsumer:
         due = self.notifier.rows.next_due()
         if due is not None and due < time.time() and not self.queue.notify_pending():
             self.queue.enqueue_notify()
+
+    # -- hooks -------------------------------------------------------------------
+    # Recorded in the job database, run by the `mediaforge.hook` task (see
+    # hooks/delivery.py): a failing hook is recorded and never fails its job.
+
+    def _record_hooks(self, job: Job) -> None:
+        if not self.hooks.enabled:
+            return
+        try:
+            if self.hooks.job_ended(job):
+                self.queue.enqueue_hooks()
+        except Exception:  # whatever goes wrong, the job and this thread carry on
+            log.exception("could not record the hooks of job %s (the job is not affected)", job.id)
+
+    def _run_hooks(self) -> None:
+        # Counted as running, like a job: a burst worker must not stop while a
+        # hook runs and its retry is not yet enqueued.
+        with self._running_lock:
+            self._running += 1
+        try:
+            retry_in = self.hooks.run_due(self.name)
+            if retry_in is not None:
+                self.queue.enqueue_hooks(delay=retry_in)
+        finally:
+            with self._running_lock:
+                self._running -= 1
+
+    def _recover_hooks(self, failed: list[int]) -> None:
+        """Record the hooks of jobs recovery failed (recording twice records
+        once), give back rows a dead worker held while running their hook, and
+        wake a worker for rows overdue with no task to run them."""
+        if not self.hooks.enabled:
+            return
+        for job_id in failed:
+            self._record_hooks(self.store.get(job_id))
+        released = self.hooks.rows.release_stale(self.store.now() - self.config.worker.stale_after)
+        if released:
+            log.info("recovery: %d hook run(s) of dead workers given back", released)
+        due = self.hooks.rows.next_due()
+        if due is not None and due < time.time() and not self.queue.hooks_pending():
+            self.queue.enqueue_hooks()
 
     def _announce_stop(self, signum: int) -> None:
         """On a signal: report worker_stopped and send what is pending, once, now."""

@@ -64,6 +64,8 @@ def render_metrics(stats: Stats, workers: Sequence[WorkerInfo]) -> str:
          stats.notifications_failed),
         ("mediaforge_upload_failures", "S3 uploads every attempt failed for.",
          stats.uploads_failed),
+        ("mediaforge_hook_failures", "Hook runs every attempt failed for.",
+         stats.hooks_failed),
     ):  # fmt: skip
         lines += _family(name, "gauge", help_text)
         lines.append(f"{name} {value}")

@@ -42,7 +42,9 @@ def openapi() -> dict[str, Any]:
                 ),
             },
             job: {
-                "get": _op("One job: outputs, error, log tail, notifications, uploads.", "*job_id")
+                "get": _op(
+                    "One job: outputs, error, log tail, notifications, uploads, hooks.", "*job_id"
+                )
             },
             f"{job}/cancel": {"post": _op("Cancel a queued or running job.", "*job_id")},
             f"{job}/retry": {"post": _op("Queue a failed or cancelled job again.", "*job_id")},

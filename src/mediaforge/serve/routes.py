@@ -186,6 +186,7 @@ def _job_id(request: Request) -> int:
 
 
 def show_job(request: Request) -> JSONResponse:
+    from mediaforge.hooks.store import HookStore
     from mediaforge.notify.store import NotificationStore
     from mediaforge.storage.s3.rows import UploadStore
 
@@ -195,6 +196,7 @@ def show_job(request: Request) -> JSONResponse:
         **job_summary(job),
         "notifications": [n.to_dict() for n in NotificationStore(c.store).for_job(job)],
         "uploads": [u.to_dict() for u in UploadStore(c.store).for_job(job.id)],
+        "hooks": [h.to_dict() for h in HookStore(c.store).for_job(job.id)],
     })  # fmt: skip
 
 
