@@ -16,7 +16,7 @@ from mediaforge.hooks.store import HookStore, NewHookRun
 from mediaforge.jobs import transfer
 from mediaforge.jobs.model import JobStatus
 from mediaforge.jobs.retention import remembered_job, remembered_output
-from mediaforge.jobs.tables import JobRow
+from mediaforge.jobs.tables import HookRow, JobRow
 from mediaforge.jobs.upload_rows import NewUpload
 from mediaforge.notify.store import NewNotification, NotificationStore
 from mediaforge.queue.moving import migrate_to_postgres
@@ -90,6 +90,7 @@ def test_migrate_carries_the_memory_of_pruned_jobs(
     notes = NotificationStore(mf.store)
     (row,) = notes.claim("ops", "test")
     notes.settle([row.id], "test", sent=True)  # owed nothing more: it may be pruned
+    HookRow.update(status="done").where(HookRow.job_id == done).execute()
     fingerprint = mf.store.get(done).input_hash
     JobRow.update(finished_at=1.0).where(JobRow.id == done).execute()
     mf.stop()
@@ -98,7 +99,9 @@ def test_migrate_carries_the_memory_of_pruned_jobs(
     moved = mf.ok("db", "migrate", "--to", postgres_url, "--json").json()
 
     # The notification row names no job (job_id): it is not the pruned job's and stays.
-    assert moved["copied"] == {"job": 1, "notification": 1, "upload": 0, "pruned_job": 1}
+    assert moved["copied"] == {
+        "job": 1, "notification": 1, "upload": 0, "pruned_job": 1, "hook": 0
+    }  # fmt: skip
     mf.configure(database={"url": postgres_url})
     assert mf.store.get(queued).status is JobStatus.QUEUED  # the store now reads PostgreSQL
     remembered = remembered_job(fingerprint or "", "remux-mp4")

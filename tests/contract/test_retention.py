@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from mediaforge.hooks.store import HookStore, NewHookRun
 from mediaforge.jobs import retention
 from mediaforge.jobs.database import connect
 from mediaforge.jobs.model import JobStatus, NewJob, Output
 from mediaforge.jobs.retention import prune, remembered_job, remembered_output
 from mediaforge.jobs.store import JobStore
-from mediaforge.jobs.tables import JobRow, NotificationRow, PrunedJobRow, UploadRow
+from mediaforge.jobs.tables import HookRow, JobRow, NotificationRow, PrunedJobRow, UploadRow
 from mediaforge.jobs.upload_rows import NewUpload
 from mediaforge.notify.store import NewNotification, NotificationStatus, NotificationStore
 from mediaforge.storage.s3.rows import UploadStatus, UploadStore
@@ -70,6 +71,14 @@ def upload(store: JobStore, job_id: int, settled: UploadStatus | None, name: str
         assert uploads.settle(row.id, "test", settled)
 
 
+def hook_run(store: JobStore, job_id: int, status: str | None) -> None:
+    """A hook run owed for the job; ``status`` sets where it ended (None: still to run)."""
+    run = NewHookRun(job_id, f"job:{job_id}:1", "plex", "plex", "job_succeeded", 0.0)
+    HookStore(store).add([run])
+    if status is not None:
+        HookRow.update(status=status).where(HookRow.job_id == job_id).execute()
+
+
 def job_ids() -> set[int]:
     return {r.id for r in JobRow.select(JobRow.id)}
 
@@ -114,7 +123,10 @@ def test_a_dry_run_counts_what_would_go_and_removes_nothing(store: JobStore) -> 
 
 @pytest.mark.parametrize(
     "owed",
-    ["pending notification", "pending upload", "failed upload", "pending digest of its batch"],
+    [
+        "pending notification", "pending upload", "failed upload", "pending digest of its batch",
+        "hook still to run",
+    ],
 )
 def test_a_job_still_owed_something_is_kept_with_all_its_rows(store: JobStore, owed: str) -> None:
     job_id = finished_job(store, "owed", batch="b1")
@@ -124,15 +136,28 @@ def test_a_job_still_owed_something_is_kept_with_all_its_rows(store: JobStore, o
         upload(store, job_id, None)
     elif owed == "failed upload":  # `s3 sync --retry-failed` may still send it
         upload(store, job_id, UploadStatus.FAILED)
+    elif owed == "hook still to run":
+        hook_run(store, job_id, None)
     else:
         notify(store, None, sent=False, batch="b1")
-    rows = NotificationRow.select().count() + UploadRow.select().count()
+    rows = NotificationRow.select().count() + UploadRow.select().count() + HookRow.select().count()
 
     pruned = prune(store.db, time.time() - 30 * DAY)
 
     assert (pruned.jobs, pruned.held) == (0, 1)
     assert job_ids() == {job_id}
-    assert NotificationRow.select().count() + UploadRow.select().count() == rows
+    left = NotificationRow.select().count() + UploadRow.select().count() + HookRow.select().count()
+    assert left == rows
+
+
+@pytest.mark.parametrize("ended", ["done", "failed"])
+def test_a_job_whose_hooks_have_run_goes_with_its_hook_rows(store: JobStore, ended: str) -> None:
+    job_id = finished_job(store, "hooked")
+    hook_run(store, job_id, ended)
+
+    assert prune(store.db, time.time() - 30 * DAY).jobs == 1
+
+    assert job_ids() == set() and HookRow.select().count() == 0
 
 
 def test_once_settled_a_held_job_goes_at_the_next_prune(store: JobStore) -> None:

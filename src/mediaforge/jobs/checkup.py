@@ -72,7 +72,7 @@ def _check(path: Path, db: sqlite3.Connection) -> Checkup:
     (odd,) = db.execute(f'SELECT COUNT(*) FROM "job" WHERE status NOT IN ({known})').fetchone()
     if odd:
         problems.append(f"jobs: {odd} job(s) have a status mediaforge does not know")
-    for table, what in (("notification", "notification"), ("upload", "upload")):
+    for table, what in (("notification", "notification"), ("upload", "upload"), ("hook", "hook")):
         if table not in tables:
             continue
         (orphans,) = db.execute(

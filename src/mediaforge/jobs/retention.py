@@ -1,10 +1,11 @@
 """Retention: finished jobs older than a cutoff leave the job database, with
-their notification and upload rows (``mediaforge jobs prune`` and the
+their notification, upload and hook rows (``mediaforge jobs prune`` and the
 workers' periodic pruning when ``jobs.retention_days`` is set).
 
 Nothing owed is lost: a job stays while one of its notifications is still to
 be sent, while one of its uploads is not in the store (a failed upload can
-still be retried with ``s3 sync --retry-failed``), and while a digest of its
+still be retried with ``s3 sync --retry-failed``), while one of its hooks is
+still to run, and while a digest of its
 batch is still to be sent (the digest counts its jobs). What a pruned job did
 is remembered in a compact table (``pruned_job``: input fingerprint, preset,
 outcome, output paths), so the watch folders do not do its input again nor
@@ -26,7 +27,7 @@ from typing import Any
 import peewee
 
 from mediaforge.jobs.model import FINISHED, JobStatus
-from mediaforge.jobs.tables import JobRow, NotificationRow, PrunedJobRow, UploadRow
+from mediaforge.jobs.tables import HookRow, JobRow, NotificationRow, PrunedJobRow, UploadRow
 from mediaforge.units import iso_time
 
 BATCH = 500  # jobs per transaction
@@ -34,6 +35,7 @@ DAY = 86400.0
 
 # Rows still owed: a notification to send, an upload not (yet) in the store.
 _UNSENT_NOTIFICATIONS = ("pending", "sending")
+_UNRUN_HOOKS = ("pending", "running")  # a hook run still to come (hooks/store.py)
 _UPLOADED = "uploaded"
 
 
@@ -79,12 +81,14 @@ def _owing() -> Any:
         NotificationRow.status.in_(_UNSENT_NOTIFICATIONS) & NotificationRow.job_id.is_null(False)
     )
     uploads = UploadRow.select(UploadRow.job_id).where(UploadRow.status != _UPLOADED)
+    hooks = HookRow.select(HookRow.job_id).where(HookRow.status.in_(_UNRUN_HOOKS))
     digests = NotificationRow.select(NotificationRow.batch).where(
         NotificationRow.status.in_(_UNSENT_NOTIFICATIONS) & NotificationRow.batch.is_null(False)
     )
     return (
         JobRow.id.in_(notes)
         | JobRow.id.in_(uploads)
+        | JobRow.id.in_(hooks)
         | (JobRow.batch.is_null(False) & JobRow.batch.in_(digests))
     )
 
@@ -159,8 +163,11 @@ def _prune_rows(rows: Sequence[JobRow]) -> tuple[int, int, int]:
         .where(UploadRow.job_id.in_(ids) & (UploadRow.status == _UPLOADED))
         .execute()
     )
+    # Hook runs that ended (done or failed) go with their job.
+    HookRow.delete().where(HookRow.job_id.in_(ids) & HookRow.status.not_in(_UNRUN_HOOKS)).execute()
     left = NotificationRow.select(NotificationRow.job_id).where(NotificationRow.job_id.in_(ids))
     left_uploads = UploadRow.select(UploadRow.job_id).where(UploadRow.job_id.in_(ids))
+    left_hooks = HookRow.select(HookRow.job_id).where(HookRow.job_id.in_(ids))
     jobs = (
         JobRow.delete()
         .where(
@@ -168,6 +175,7 @@ def _prune_rows(rows: Sequence[JobRow]) -> tuple[int, int, int]:
             & JobRow.status.in_([s.value for s in FINISHED])
             & JobRow.id.not_in(left)
             & JobRow.id.not_in(left_uploads)
+            & JobRow.id.not_in(left_hooks)
         )
         .execute()
     )
