@@ -16,7 +16,7 @@ from typing import Any
 import ffmpeg
 
 from mediaforge.media.planning import Plan, PlannedOutput
-from mediaforge.media.probe import MediaInfo
+from mediaforge.media.probe import MediaInfo, StreamInfo
 from mediaforge.media.process import media_path
 from mediaforge.presets.model import AudioSpec, OutputKind, VideoSpec
 
@@ -93,6 +93,32 @@ def _branch_count(out: PlannedOutput) -> int:
     return len(out.renditions) if out.spec.kind is OutputKind.HLS else 1
 
 
+def _kept_audio(out: PlannedOutput, main: StreamInfo | None) -> tuple[StreamInfo, ...]:
+    """The input audio tracks ``out`` keeps (media/streams.py chose them)."""
+    if out.streams is None:
+        return (main,) if main is not None else ()
+    return out.streams.audio
+
+
+def _track_kwargs(out: PlannedOutput) -> dict[str, Any]:
+    """Dispositions of the kept audio tracks and encoders of the kept subtitles.
+
+    Every audio disposition is set: ffmpeg would otherwise copy the input's,
+    and two tracks could claim to be the default.
+    """
+    choice = out.streams
+    if choice is None:
+        return {}
+    kw: dict[str, Any] = {}
+    for i, stream in enumerate(choice.audio):
+        flags = ["default"] if i == choice.default_audio else []
+        flags += ["comment"] if stream.comment else []
+        kw[f"disposition:a:{i}"] = "+".join(flags) or "0"
+    for i, sub in enumerate(choice.subtitles):
+        kw[f"c:s:{i}"] = sub.encoder
+    return kw
+
+
 def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
     """The ffmpeg arguments that make every output of ``plan`` into its temp path."""
     video, audio = info.video, info.audio
@@ -113,7 +139,6 @@ def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
         else:
             split = picture.filter_multi_output("split", branches_needed)
             branches = [split[i] for i in range(branches_needed)]
-    audio_stream = source[str(audio.index)] if audio is not None else None
 
     cwd: Path | None = None
     outputs: list[Any] = []
@@ -128,6 +153,8 @@ def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
             # stray keyframe just before every forced one.
             fps = video.fps if video and video.fps else 25.0
             gop = math.ceil(round(fps * spec.segment_seconds, 6))
+            kept = _kept_audio(out, audio)
+            audio_stream = source[str(kept[0].index)] if kept and spec.audio else None
             names = []
             for i, r in enumerate(out.renditions):
                 pic = branches.pop(0).filter("scale", r.size.width, r.size.height)
@@ -184,13 +211,13 @@ def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
                         pic = pic.filter("setsar", "1")
                     streams.append(pic)
                 kwargs.update(_video_kwargs(spec.video))
-            if (
-                spec.audio is not None
-                and audio_stream is not None
-                and spec.kind is not OutputKind.IMAGE
-            ):
-                streams.append(audio_stream)
+            kept = _kept_audio(out, audio)
+            if spec.audio is not None and kept and spec.kind is not OutputKind.IMAGE:
+                streams.extend(source[str(s.index)] for s in kept)
                 kwargs.update(_audio_kwargs(spec.audio))
+            if out.streams is not None:
+                streams.extend(source[str(s.index)] for s in out.streams.subtitles)
+            kwargs.update(_track_kwargs(out))
             if spec.faststart:
                 kwargs["movflags"] = "+faststart"
         kwargs.update(parse_extra_args(spec.extra_args))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mediaforge.errors import InputError
 from mediaforge.media.probe import MediaInfo
+from mediaforge.media.streams import StreamChoice, choose_streams
 from mediaforge.presets.model import (
     ENCODER_CODECS,
     AudioSpec,
@@ -59,6 +60,7 @@ class PlannedOutput:
     video_codec: str | None  # expected codec name as ffprobe reports it
     audio_codec: str | None
     renditions: tuple[PlannedRendition, ...] = ()
+    streams: StreamChoice | None = None  # the audio and subtitle tracks kept
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,16 @@ class Plan:
     @property
     def note(self) -> str | None:
         return "; ".join(self.notes) or None
+
+    @property
+    def streams_summary(self) -> str:
+        """What each output keeps of the input's audio and subtitle tracks, one line."""
+        parts = [
+            f"{o.final.name}: {o.streams.summary}" if len(self.outputs) > 1 else o.streams.summary
+            for o in self.outputs
+            if o.streams is not None and o.spec.kind is not OutputKind.IMAGE
+        ]
+        return " | ".join(parts)
 
 
 def _even_floor(value: float) -> int:
@@ -226,9 +238,10 @@ def plan_job(
                 size = fit(dw, dh, spec.video.max_width, spec.video.max_height)
                 if spec.kind is OutputKind.HLS:
                     renditions = _renditions(spec, dw, dh)
+        streams = choose_streams(spec, info)
         acodec = None
-        if spec.audio is not None and audio is not None and spec.kind is not OutputKind.IMAGE:
-            acodec = _expected_codec(spec.audio.codec, audio.codec)
+        if spec.audio is not None and streams.audio:
+            acodec = _expected_codec(spec.audio.codec, streams.audio[0].codec)
         planned.append(
             PlannedOutput(
                 spec=spec,
@@ -238,6 +251,7 @@ def plan_job(
                 video_codec=vcodec,
                 audio_codec=acodec,
                 renditions=renditions,
+                streams=streams,
             )
         )
     if not planned:

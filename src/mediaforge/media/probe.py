@@ -38,6 +38,12 @@ class StreamInfo:
     bit_rate: int | None
     sar: tuple[int, int] | None  # sample (pixel) aspect ratio; None if unknown
     attached_pic: bool  # cover art in an audio file: a picture, not a video
+    # The ISO 639-2 language tag ("eng"), "und" when untagged, and the
+    # dispositions stream selection reads: the track players pick by default,
+    # and a commentary track.
+    language: str = "und"
+    default: bool = False
+    comment: bool = False
 
     @property
     def display_width(self) -> int | None:
@@ -118,6 +124,8 @@ class MediaInfo:
         """
         try:
             data = json.loads(text)
+            if any("language" not in s for s in data["streams"]):
+                return None  # stored before languages were probed: stream choice needs them
             streams = tuple(
                 StreamInfo(
                     **{**_known(StreamInfo, s), "sar": tuple(s["sar"]) if s.get("sar") else None}
@@ -244,7 +252,8 @@ def _unreadable(path: Path, stderr: str, fallback: str) -> str:
 
 def _stream_info(raw: dict[str, Any]) -> StreamInfo:
     kind = str(raw.get("codec_type") or "data")
-    attached_pic = bool(raw.get("disposition", {}).get("attached_pic"))
+    disposition = raw.get("disposition", {})
+    attached_pic = bool(disposition.get("attached_pic"))
     return StreamInfo(
         index=int(raw.get("index", 0)),
         kind=kind,
@@ -260,7 +269,17 @@ def _stream_info(raw: dict[str, Any]) -> StreamInfo:
         bit_rate=_int(raw.get("bit_rate")),
         sar=_sar(raw.get("sample_aspect_ratio")),
         attached_pic=attached_pic,
+        language=_language(raw),
+        default=bool(disposition.get("default")),
+        comment=bool(disposition.get("comment")),
     )
+
+
+def _language(raw: dict[str, Any]) -> str:
+    """The stream's language tag, lower case; "und" (undetermined) when untagged."""
+    tags = {str(k).lower(): v for k, v in raw.get("tags", {}).items()}
+    language = str(tags.get("language") or "").strip().lower()
+    return language or "und"
 
 
 def _rotation(raw: dict[str, Any]) -> int:

@@ -15,6 +15,7 @@ from mediaforge.errors import MediaforgeError, VerificationError
 from mediaforge.jobs.model import Output
 from mediaforge.media.planning import PlannedOutput, Size
 from mediaforge.media.probe import MediaInfo
+from mediaforge.media.streams import LANGUAGE_CONTAINERS, StreamChoice, same_language
 from mediaforge.presets.model import OutputKind
 
 Prober = Callable[[Path], MediaInfo]
@@ -38,8 +39,12 @@ def _check_media(
     duration: float | None,
     tol: float,
     ratio: float,
+    streams: StreamChoice | None = None,
+    container: str = "",
 ) -> list[str]:
     problems = []
+    if streams is not None:
+        problems = _check_tracks(label, found, streams, container in LANGUAGE_CONTAINERS)
     if video_codec is not None:
         v = found.video
         if v is None:
@@ -63,6 +68,37 @@ def _check_media(
             problems.append(f"{label} audio is {a.codec}, expected {audio_codec}")
     if not _duration_ok(found.duration, duration, tol, ratio):
         problems.append(f"{label} lasts {found.duration or 0:.2f}s, the input {duration:.2f}s")
+    return problems
+
+
+def _check_tracks(
+    label: str, found: MediaInfo, promised: StreamChoice, languages: bool
+) -> list[str]:
+    """The output holds the audio and subtitle tracks chosen for it, in order,
+    and, in a container that stores them, their languages (a two-letter or
+    missing tag is not compared: MP4 stores only three-letter codes)."""
+    problems = []
+    for kind, expected in (
+        ("audio", [s.language for s in promised.audio]),
+        ("subtitle", [c.language for c in promised.subtitles]),
+    ):
+        tracks = [s for s in found.streams if s.kind == kind]
+        if len(tracks) != len(expected):
+            problems.append(f"{label} has {len(tracks)} {kind} track(s), expected {len(expected)}")
+            continue
+        for want, got in zip(expected, tracks, strict=True):
+            if not languages or len(want) != 3 or want == "und":
+                continue
+            if same_language(got.language) != same_language(want):
+                problems.append(
+                    f"{label} {kind} track {got.index} is in '{got.language}', expected '{want}'"
+                )
+    subs = [s for s in found.streams if s.kind == "subtitle"]
+    for want_sub, got in zip(promised.subtitles, subs, strict=False):
+        if got.codec != want_sub.codec:
+            problems.append(
+                f"{label} subtitle track {got.index} is {got.codec}, expected {want_sub.codec}"
+            )
     return problems
 
 
@@ -100,6 +136,8 @@ def verify_output(
         duration=expected_duration,
         tol=tolerance,
         ratio=tolerance_ratio,
+        streams=out.streams if kind is not OutputKind.IMAGE else None,
+        container=out.spec.container,
     )
     if problems:
         raise VerificationError("output check failed: " + "; ".join(problems))
@@ -150,6 +188,8 @@ def _verify_hls(
             duration=source.duration,
             tol=tol,
             ratio=ratio,
+            streams=out.streams,
+            container=out.spec.container,
         )
     if problems:
         raise VerificationError("output check failed: " + "; ".join(problems))

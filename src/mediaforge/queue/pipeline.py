@@ -232,6 +232,8 @@ def run_job(
             store.finish(job.id, worker, JobStatus.SKIPPED, note=plan.note)
             log.info("job %s skipped: %s", job.id, plan.note)
             return Outcome(store.get(job.id))
+        if plan.streams_summary:  # which audio and subtitle tracks, shown by `status`
+            store.decide(job.id, worker, "streams", plan.streams_summary)
 
         command = build_command(plan, info, input_path)
         for out in plan.outputs:

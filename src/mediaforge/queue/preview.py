@@ -53,6 +53,8 @@ def preview_command(
         notes += renamed
     lines = [f"# {plan.action.value}: " + ", ".join(str(o.final) for o in plan.outputs)]
     lines += [f"# {note}" for note in notes]
+    if plan.streams_summary:
+        lines.append(f"# streams: {plan.streams_summary}")
     command = build_command(plan, info, source)
     if exact:
         lines.append(command_line(command, config.ffmpeg))
