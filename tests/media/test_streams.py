@@ -65,7 +65,10 @@ def output(
         pytest.param(
             {"audio_languages": ["eng"], "commentary": "keep"}, [2, 3, 4], 0, id="commentary-kept"
         ),
-        pytest.param({"audio_languages": ["*"]}, [1, 2, 4], 0, id="star-every-language"),
+        pytest.param({"audio_languages": ["*"]}, [1, 2, 4], 1, id="star-keeps-the-input-default"),
+        pytest.param(
+            {"audio_languages": ["fre", "eng"]}, [1, 2, 4], 0, id="first-language-is-default"
+        ),
         pytest.param(
             {"audio_languages": ["fre", "*"], "default_audio": "eng"}, [1, 2, 4], 1,
             id="default-by-language",

@@ -79,15 +79,19 @@ def _by_language(
     streams: list[StreamInfo], languages: list[str], undetermined: str
 ) -> list[StreamInfo]:
     """``streams`` in the order ``languages`` names them; "*" takes every
-    other tagged language, and untagged tracks come last unless dropped."""
+    other track in input order, and untagged tracks come last unless dropped."""
     named = {same_language(code) for code in languages if code != "*"}
     chosen: list[StreamInfo] = []
     for code in languages:
         for s in streams:
             lang = same_language(s.language)
-            if s in chosen or (lang == "und" and code != "und"):
+            if s in chosen:
                 continue
-            if lang == same_language(code) or (code == "*" and lang not in named):
+            if code == "*":
+                take = lang not in named and (lang != "und" or undetermined == "keep")
+            else:
+                take = lang == same_language(code)
+            if take:
                 chosen.append(s)
     if undetermined == "keep":
         chosen += [s for s in streams if s.language == "und" and s not in chosen]
@@ -164,12 +168,24 @@ def _choose_subtitles(
     return chosen
 
 
+def _default_position(policy: StreamPolicy, chosen: list[StreamInfo], said: list[str]) -> int:
+    """Which kept track players start with: the first of ``default_audio``'s
+    language, else of the first language named; after "*" (every track, in
+    input order), the input's own default track."""
+    want = policy.default_audio or next(iter(policy.audio_languages), "*")
+    if want == "*":
+        return next((i for i, s in enumerate(chosen) if s.default), 0)
+    found = [i for i, s in enumerate(chosen) if same_language(s.language) == same_language(want)]
+    if not found and policy.default_audio is not None and chosen:
+        said.append(f"no {policy.default_audio} audio kept: the first track is the default")
+    return found[0] if found else 0
+
+
 def choose_streams(spec: OutputSpec, info: MediaInfo) -> StreamChoice:
     """The audio and subtitle tracks ``spec`` keeps of the input ``info``.
 
     At least one audio track survives when the output has audio and the input
-    does. The default track is the first kept one of ``default_audio``'s
-    language, else the first kept.
+    does.
     """
     policy = spec.streams
     audio = [s for s in info.streams if s.kind == "audio"]
@@ -177,14 +193,7 @@ def choose_streams(spec: OutputSpec, info: MediaInfo) -> StreamChoice:
     said: list[str] = []
     chosen_audio = _choose_audio(policy, audio, spec, said)
     dropped = [s for s in audio if s not in chosen_audio]
-    default = 0
-    if policy.default_audio is not None:
-        want = same_language(policy.default_audio)
-        found = [i for i, s in enumerate(chosen_audio) if same_language(s.language) == want]
-        if found:
-            default = found[0]
-        elif chosen_audio:
-            said.append(f"no {policy.default_audio} audio kept: the first track is the default")
+    default = _default_position(policy, chosen_audio, said)
     chosen_subs = _choose_subtitles(policy, subtitles, spec, said)
 
     parts = []

@@ -89,7 +89,7 @@ def _check_streams(at: str, policy: StreamPolicy) -> list[tuple[str, str]]:
                         f"'{code}' is not a language code; use one like eng or fre, or *",
                     )
                 )
-            elif codes.count(code) > 1:
+            elif code in codes[:j]:
                 problems.append((f"{at}.{key}[{j}]", f"'{code}' is listed twice"))
     if policy.default_audio is not None and not _LANGUAGE.fullmatch(policy.default_audio):
         problems.append(
