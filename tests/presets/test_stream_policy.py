@@ -222,3 +222,12 @@ def test_a_bad_streams_block_is_one_line_naming_the_field(
     [listed] = done.err.splitlines()[1:]
     assert listed.startswith(f"  {path}:{line}: {problem}")
     assert "Traceback" not in done.err
+
+
+def test_probe_shows_track_languages_and_flags(mf: Mediaforge, film: Path) -> None:
+    shown = [line.split() for line in mf.ok("probe", film).out.splitlines()[1:]]
+
+    assert [line[-2:] for line in shown[1:5]] == [
+        ["ch", "fre"], ["eng", "(default)"], ["eng", "(commentary)"], ["ch", "und"],
+    ]  # fmt: skip
+    assert shown[5] == ["#5", "subtitle", "subrip", "eng"]
