@@ -203,3 +203,24 @@ def test_a_probe_stored_without_languages_is_not_reused(tmp_path: Path) -> None:
     text = probe(made).to_json().replace('"language":"eng",', "")
 
     assert MediaInfo.from_json(text, made) is None
+
+
+def test_an_input_complies_only_when_every_kept_audio_track_does(tmp_path: Path) -> None:
+    from mediaforge.media.planning import Action, plan_job
+    from mediaforge.presets.loading import get_preset
+
+    video = replace(stream(0, "video", codec="h264"), width=320, height=240, pix_fmt="yuv420p")
+    first_aac = stream(1, "audio", "fre", "aac")
+    main_mp3 = stream(2, "audio", "eng", "mp3", default=True)
+    preset = get_preset("h264-720p", None)
+
+    def action(*audio: StreamInfo) -> Action:
+        info = replace(FILM, format_name="mov,mp4,m4a,3gp,3g2,mj2", streams=(video, *audio))
+        return plan_job(
+            preset, info, input_path=tmp_path / "in.mp4", output_dir=tmp_path, job_id=1,
+            attempt=1, collision="rename",
+        ).action  # fmt: skip
+
+    # The kept (main) track is MP3: copying it would not give the AAC the preset promises.
+    assert action(first_aac, main_mp3) is Action.TRANSCODE
+    assert action(replace(first_aac, default=True), main_mp3) is Action.REMUX

@@ -137,7 +137,10 @@ def _complies(preset: Preset, info: MediaInfo) -> bool:
                 _even_floor(video.display_height),
             ):
                 return False
-    return not (rule.audio_codecs and audio is not None and audio.codec not in rule.audio_codecs)
+    # Every audio track an output would keep, not just the first: copying a
+    # kept track in another codec would break the preset's promise.
+    kept = {s.codec for o in preset.outputs for s in choose_streams(o, info).audio}
+    return not (rule.audio_codecs and kept - set(rule.audio_codecs))
 
 
 def _renditions(spec: OutputSpec, width: int, height: int) -> tuple[PlannedRendition, ...]:
