@@ -129,14 +129,24 @@ def test_subtitles_are_dropped_by_default_and_the_summary_says_so() -> None:
     )
 
 
-def test_audio_and_hls_outputs_keep_one_audio_track_and_no_subtitles() -> None:
+def test_audio_and_hls_outputs_keep_one_audio_track() -> None:
     for kind in (OutputKind.AUDIO, OutputKind.HLS):
         choice = choose_streams(
             output("hls", kind, audio_languages=["fre", "eng"], subtitles="keep"), FILM
         )
         assert [s.index for s in choice.audio] == [1]
-        assert choice.subtitles == ()
-        assert f"a {kind.value} output keeps one audio track" in choice.summary
+        assert f"an {kind.value} output keeps one audio track" in choice.summary
+
+
+def test_hls_keeps_one_text_subtitle_track_as_webvtt_and_audio_outputs_none() -> None:
+    info = replace(FILM, streams=(*FILM.streams, stream(7, "subtitle", "ger", "ass")))
+    hls = choose_streams(output("hls", OutputKind.HLS, subtitles="keep"), info)
+    audio = choose_streams(output("ipod", OutputKind.AUDIO, subtitles="keep"), info)
+
+    assert [(c.index, c.encoder, c.codec) for c in hls.subtitles] == [(5, "webvtt", "webvtt")]
+    assert "an hls output keeps one subtitle track" in hls.summary
+    assert audio.subtitles == ()
+    assert "3 subtitle track(s) dropped: an audio output has none" in audio.summary
 
 
 def test_subtitle_languages_pick_and_order_subtitles() -> None:

@@ -142,7 +142,7 @@ def test_remux_mp4_keeps_every_audio_track_and_the_text_subtitles(
     assert "picture format and mp4 cannot hold it" in done.json()["decisions"]["streams"]
 
 
-def test_an_hls_ladder_carries_one_audio_track_of_the_named_languages(
+def test_an_hls_ladder_carries_one_audio_track_and_webvtt_subtitles_in_every_rendition(
     mf: Mediaforge, film: Path, tmp_path: Path
 ) -> None:
     mf.add_preset("ladder", """
@@ -156,18 +156,26 @@ outputs:
     audio: {codec: aac, bitrate: 48k}
     streams: {audio_languages: [fre, eng], subtitles: keep}
     renditions:
+      - {name: mid, max_width: 240, max_height: 180, bitrate: 150k}
       - {name: low, max_width: 160, max_height: 120, bitrate: 100k}
 """)  # fmt: skip
 
     done = mf("run", film, "--preset", "tiny-ladder", "-o", tmp_path / "out", "--json")
 
     assert done.code == 0, done.err
-    playlist = Path(done.json()["outputs"][0]["path"]) / "low" / "index.m3u8"
-    assert len(streams(ffprobe(playlist), "audio")) == 1
+    folder = Path(done.json()["outputs"][0]["path"])
+    master = (folder / "master.m3u8").read_text()
+    for name in ("mid", "low"):
+        assert len(streams(ffprobe(folder / name / "index.m3u8"), "audio")) == 1
+        [subtitles] = streams(ffprobe(folder / name / "index_vtt.m3u8"), "subtitle")
+        assert subtitles["codec_name"] == "webvtt"
+        assert f'GROUP-ID="subs-{name}"' in master and f'SUBTITLES="subs-{name}"' in master
+    assert "Hello" in (folder / "low" / "index0.vtt").read_text()
     said = done.json()["decisions"]["streams"]
     assert said.startswith("audio fre #1; dropped audio eng #2, eng #3 commentary, und #4")
-    assert "a hls output keeps one audio track" in said
-    assert "2 subtitle track(s) dropped: a hls output has none" in said
+    assert "an hls output keeps one audio track" in said
+    assert "subtitles eng #5 as webvtt" in said
+    assert "subtitle fre #6 dropped: hdmv_pgs_subtitle is a picture format" in said
 
 
 def test_presets_show_displays_the_streams_policy(mf: Mediaforge, film: Path) -> None:

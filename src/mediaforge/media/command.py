@@ -155,6 +155,10 @@ def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
             gop = math.ceil(round(fps * spec.segment_seconds, 6))
             kept = _kept_audio(out, audio)
             audio_stream = source[str(kept[0].index)] if kept and spec.audio else None
+            # One WebVTT track at most (media/streams.py), copied into every
+            # rendition, each in its own group: one DEFAULT=YES per group.
+            subtitles = out.streams.subtitles[:1] if out.streams is not None else ()
+            subtitle_stream = source[str(subtitles[0].index)] if subtitles else None
             names = []
             for i, r in enumerate(out.renditions):
                 pic = branches.pop(0).filter("scale", r.size.width, r.size.height)
@@ -166,12 +170,16 @@ def build_command(plan: Plan, info: MediaInfo, input_path: Path) -> Command:
                 ):
                     if value is not None:
                         kwargs[f"{key}:v:{i}"] = value
-                names.append(
-                    f"v:{i},a:{i},name:{r.name}" if audio_stream else f"v:{i},name:{r.name}"
-                )
+                entry = [f"v:{i}"] + [f"a:{i}"] * (audio_stream is not None)
+                if subtitle_stream is not None:
+                    entry += [f"s:{i}", f"sgroup:subs-{r.name}"]
+                names.append(",".join([*entry, f"name:{r.name}"]))
             if audio_stream is not None and spec.audio is not None:
                 streams.extend([audio_stream] * len(out.renditions))
                 kwargs.update(_audio_kwargs(spec.audio))
+            if subtitle_stream is not None:
+                streams.extend([subtitle_stream] * len(out.renditions))
+                kwargs["c:s"] = "webvtt"
             kwargs.update(_video_kwargs(spec.video))
             kwargs.update(
                 {

@@ -21,7 +21,9 @@ IMAGE_SUBTITLES = frozenset({"hdmv_pgs_subtitle", "dvd_subtitle", "dvb_subtitle"
 
 # container -> the encoder text subtitles are converted with ("copy": as they
 # are). Containers not listed carry no subtitles.
-_TEXT_TARGET = {"mp4": "mov_text", "mov": "mov_text", "matroska": "copy", "webm": "webvtt"}
+_TEXT_TARGET = {
+    "mp4": "mov_text", "mov": "mov_text", "matroska": "copy", "webm": "webvtt", "hls": "webvtt",
+}  # fmt: skip
 # Matroska holds every image format; MP4 players show none, WebM has none.
 _IMAGE_HOLDERS = frozenset({"matroska"})
 # Containers that store a language per track (verification compares them).
@@ -68,6 +70,11 @@ class StreamChoice:
     default_audio: int  # position in ``audio`` of the track players start with
     subtitles: tuple[SubtitleChoice, ...]
     summary: str  # one line: kept, converted and dropped tracks
+
+
+def _an(kind: OutputKind) -> str:
+    """'an audio', 'an hls', 'a video'."""
+    return f"{'a' if kind is OutputKind.VIDEO else 'an'} {kind.value}"
 
 
 def _track(stream: StreamInfo) -> str:
@@ -121,7 +128,7 @@ def _choose_audio(
     if len(chosen) > 1 and spec.kind in (OutputKind.AUDIO, OutputKind.HLS):
         # One track per file (or per rendition): an HLS ladder with alternative
         # audio needs audio groups, which mediaforge does not write yet.
-        said.append(f"a {spec.kind.value} output keeps one audio track")
+        said.append(f"{_an(spec.kind)} output keeps one audio track")
         chosen = chosen[:1]
     return chosen
 
@@ -134,10 +141,8 @@ def _choose_subtitles(
     if policy.subtitles == "drop":
         said.append(f"{len(subtitles)} subtitle track(s) dropped (subtitles: drop)")
         return []
-    if spec.kind is not OutputKind.VIDEO:
-        said.append(
-            f"{len(subtitles)} subtitle track(s) dropped: a {spec.kind.value} output has none"
-        )
+    if spec.kind not in (OutputKind.VIDEO, OutputKind.HLS):
+        said.append(f"{len(subtitles)} subtitle track(s) dropped: {_an(spec.kind)} output has none")
         return []
     wanted = subtitles
     if policy.subtitle_languages:
@@ -165,6 +170,11 @@ def _choose_subtitles(
             said.append(
                 f"subtitle {_track(s)} ({s.codec}) dropped: {spec.container} cannot hold it"
             )
+    if len(chosen) > 1 and spec.kind is OutputKind.HLS:
+        # Each rendition carries its own copy of one WebVTT track; more would
+        # need a subtitle group per language, which mediaforge does not write yet.
+        said.append("an hls output keeps one subtitle track")
+        chosen = chosen[:1]
     return chosen
 
 

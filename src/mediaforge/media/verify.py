@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from mediaforge.errors import MediaforgeError, VerificationError
@@ -159,6 +160,21 @@ def _record(final: Path, kind: OutputKind, size: int, found: MediaInfo) -> Outpu
     )
 
 
+def _check_hls_subtitles(label: str, rendition: Path, prober: Prober) -> list[str]:
+    """The rendition's WebVTT playlist exists and holds a WebVTT track."""
+    playlist = rendition / "index_vtt.m3u8"
+    if not playlist.is_file():
+        return [f"{label}/{rendition.name} has no subtitle playlist"]
+    try:
+        found = prober(playlist)
+    except MediaforgeError as exc:
+        return [f"{label}/{rendition.name} subtitles are not readable: {exc}"]
+    codecs = [s.codec for s in found.streams if s.kind == "subtitle"]
+    if codecs != ["webvtt"]:
+        return [f"{label}/{rendition.name} subtitles are {codecs or 'missing'}, expected webvtt"]
+    return []
+
+
 _VARIANT = re.compile(r"^#EXT-X-STREAM-INF:.*\n(?P<uri>[^#\n].*)$", re.MULTILINE)
 
 
@@ -176,9 +192,13 @@ def _verify_hls(
         )
     problems: list[str] = []
     first: MediaInfo | None = None
+    # A rendition's subtitles are in a playlist of their own, beside its media.
+    promised = replace(out.streams, subtitles=()) if out.streams is not None else None
     for r in out.renditions:
         found = prober(out.temp / r.name / "index.m3u8")
         first = first or found
+        if out.streams is not None and out.streams.subtitles:
+            problems += _check_hls_subtitles(out.final.name, out.temp / r.name, prober)
         problems += _check_media(
             f"{out.final.name}/{r.name}",
             found,
@@ -188,7 +208,7 @@ def _verify_hls(
             duration=source.duration,
             tol=tol,
             ratio=ratio,
-            streams=out.streams,
+            streams=promised,
             container=out.spec.container,
         )
     if problems:
