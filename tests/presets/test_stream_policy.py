@@ -106,6 +106,8 @@ def test_a_preset_keeps_the_tracks_it_names_in_every_container(
     )
     assert "film.tracks.webm: audio eng #2; dropped audio fre #1, eng #3 commentary, und #4" in said
     assert mf.status(job["id"])["decisions"] == job["decisions"]
+    shown = mf.ok("status", job["id"]).out
+    assert "streams" in shown and "film.tracks.mp4: audio eng #2 (default)" in shown
     assert hidden_leftovers(out) == []
     assert digest(film) == before
 

@@ -78,7 +78,7 @@ def _an(kind: OutputKind) -> str:
 
 
 def _track(stream: StreamInfo) -> str:
-    """'eng #2' (language and input stream index), '(commentary)' when so."""
+    """'eng #2' (language and input stream index), 'eng #3 commentary' for a commentary."""
     return f"{stream.language} #{stream.index}" + (" commentary" if stream.comment else "")
 
 
