@@ -88,6 +88,16 @@ def test_audio_tracks_follow_the_policy(
     assert choice.default_audio == default
 
 
+def test_a_language_with_only_commentary_keeps_the_main_track_and_says_why() -> None:
+    audio = (stream(1, "audio", "fre", default=True), stream(2, "audio", "eng", comment=True))
+    info = replace(FILM, streams=audio)
+
+    choice = choose_streams(output(audio_languages=["eng"], undetermined="drop"), info)
+
+    assert [s.index for s in choice.audio] == [1]
+    assert "only commentary in eng: kept the main track" in choice.summary
+
+
 def test_the_main_track_avoids_commentary_even_when_it_is_the_default() -> None:
     info = replace(
         FILM, streams=(stream(1, "audio", "eng", default=True, comment=True), stream(2, "audio"))

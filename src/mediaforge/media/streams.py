@@ -123,8 +123,11 @@ def _choose_audio(
     else:
         chosen = _by_language(candidates, policy.audio_languages, policy.undetermined)
         if not chosen:
+            named = ", ".join(policy.audio_languages)
+            only_commentary = _by_language(audio, policy.audio_languages, policy.undetermined)
+            what = "only commentary" if only_commentary else "no audio"
             chosen = [_main_track(audio)]
-            said.append(f"no audio in {', '.join(policy.audio_languages)}: kept the main track")
+            said.append(f"{what} in {named}: kept the main track")
     if len(chosen) > 1 and spec.kind in (OutputKind.AUDIO, OutputKind.HLS):
         # One track per file (or per rendition): an HLS ladder with alternative
         # audio needs audio groups, which mediaforge does not write yet.
