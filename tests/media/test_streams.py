@@ -244,3 +244,18 @@ def test_an_input_complies_only_when_every_kept_audio_track_does(tmp_path: Path)
     # The kept (main) track is MP3: copying it would not give the AAC the preset promises.
     assert action(first_aac, main_mp3) is Action.TRANSCODE
     assert action(replace(first_aac, default=True), main_mp3) is Action.REMUX
+
+
+def test_mov_text_becomes_subrip_in_matroska_and_unknown_subtitles_are_dropped() -> None:
+    info = replace(
+        FILM,
+        streams=(stream(1, "subtitle", "eng", "mov_text"), stream(2, "subtitle", "eng", "eia_608")),
+    )
+
+    choice = choose_streams(output("matroska", subtitles="keep"), info)
+
+    assert [(c.index, c.encoder, c.codec) for c in choice.subtitles] == [(1, "srt", "subrip")]
+    assert (
+        "subtitle eng #2 dropped: eia_608 is neither a text nor a known picture format"
+        in choice.summary
+    )

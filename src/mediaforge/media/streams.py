@@ -169,9 +169,12 @@ def _choose_subtitles(
                 f"subtitle {_track(s)} dropped: {s.codec} is a picture format "
                 f"and {spec.container} cannot hold it"
             )
+        elif s.codec in TEXT_SUBTITLES:
+            said.append(f"subtitle {_track(s)} dropped: {spec.container} holds no subtitles")
         else:
             said.append(
-                f"subtitle {_track(s)} ({s.codec}) dropped: {spec.container} cannot hold it"
+                f"subtitle {_track(s)} dropped: {s.codec} is neither a text nor a known "
+                "picture format"
             )
     if len(chosen) > 1 and spec.kind is OutputKind.HLS:
         # Each rendition carries its own copy of one WebVTT track; more would
