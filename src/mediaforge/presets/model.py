@@ -88,13 +88,15 @@ class StreamPolicy:
     (docs/presets.md#audio-and-subtitle-tracks). The defaults keep one audio
     track, the input's main one, and no subtitles."""
 
-    # Ordered ISO 639 codes; "*" stands for every other language. Empty: the
-    # input's main track only (its default track, else its first).
+    # Ordered ISO 639 codes; "*" stands for every track not named. Empty: the
+    # input's main track only (its default track, else its first; never a
+    # commentary when there is another).
     audio_languages: list[str] = field(default_factory=list)
     # Tracks tagged "und" or untagged, when languages are named: kept after them, or dropped.
     undetermined: Literal["keep", "drop"] = "keep"
     commentary: Literal["keep", "drop"] = "drop"
-    # The language of the track players start with; None: the first kept track.
+    # The language of the track players start with; None: the first named
+    # language's, or after "*" alone the input's own default track.
     default_audio: str | None = None
     subtitles: Literal["keep", "drop"] = "drop"
     # Ordered ISO 639 codes ("*" for the rest); empty: every subtitle track.
