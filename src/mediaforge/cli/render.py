@@ -294,6 +294,9 @@ def media_info(console: Console, info: MediaInfo) -> None:
             parts.append(f"{s.channels} ch")
         if s.attached_pic:
             parts.append("(cover art)")
+        if s.kind in ("audio", "subtitle"):  # what a preset's streams: policy chooses by
+            parts.append(s.language)
+            parts += ["(default)"] * s.default + ["(commentary)"] * s.comment
         console.print("  " + "  ".join(parts), markup=False)
 
 

@@ -18,7 +18,7 @@ import ffmpeg
 from mediaforge.media.colour import Treatment, output_options, tonemap_filters
 from mediaforge.media.encoders import device_args, is_vaapi
 from mediaforge.media.planning import Plan, PlannedOutput
-from mediaforge.media.probe import MediaInfo
+from mediaforge.media.probe import MediaInfo, StreamInfo
 from mediaforge.media.process import media_path
 from mediaforge.presets.model import AudioSpec, OutputKind, VideoSpec
 
@@ -121,6 +121,32 @@ def _colour_kwargs(out: PlannedOutput) -> dict[str, Any]:
     return output_options(out.colour, out.spec.video.options)
 
 
+def _kept_audio(out: PlannedOutput, main: StreamInfo | None) -> tuple[StreamInfo, ...]:
+    """The input audio tracks ``out`` keeps (media/streams.py chose them)."""
+    if out.streams is None:
+        return (main,) if main is not None else ()
+    return out.streams.audio
+
+
+def _track_kwargs(out: PlannedOutput) -> dict[str, Any]:
+    """Dispositions of the kept audio tracks and encoders of the kept subtitles.
+
+    Every audio disposition is set: ffmpeg would otherwise copy the input's,
+    and two tracks could claim to be the default.
+    """
+    choice = out.streams
+    if choice is None:
+        return {}
+    kw: dict[str, Any] = {}
+    for i, stream in enumerate(choice.audio):
+        flags = ["default"] if i == choice.default_audio else []
+        flags += ["comment"] if stream.comment else []
+        kw[f"disposition:a:{i}"] = "+".join(flags) or "0"
+    for i, sub in enumerate(choice.subtitles):
+        kw[f"c:s:{i}"] = sub.encoder
+    return kw
+
+
 def build_command(
     plan: Plan, info: MediaInfo, input_path: Path, *, vaapi_device: str | None = None
 ) -> Command:
@@ -144,7 +170,6 @@ def build_command(
         else:
             split = picture.filter_multi_output("split", branches_needed)
             branches = [split[i] for i in range(branches_needed)]
-    audio_stream = source[str(audio.index)] if audio is not None else None
 
     cwd: Path | None = None
     outputs: list[Any] = []
@@ -159,6 +184,12 @@ def build_command(
             # stray keyframe just before every forced one.
             fps = video.fps if video and video.fps else 25.0
             gop = math.ceil(round(fps * spec.segment_seconds, 6))
+            kept = _kept_audio(out, audio)
+            audio_stream = source[str(kept[0].index)] if kept and spec.audio else None
+            # One WebVTT track at most (media/streams.py), copied into every
+            # rendition, each in its own group: one DEFAULT=YES per group.
+            subtitles = out.streams.subtitles[:1] if out.streams is not None else ()
+            subtitle_stream = source[str(subtitles[0].index)] if subtitles else None
             names = []
             for i, r in enumerate(out.renditions):
                 pic = branches.pop(0).filter("scale", r.size.width, r.size.height)
@@ -171,12 +202,16 @@ def build_command(
                 ):
                     if value is not None:
                         kwargs[f"{key}:v:{i}"] = value
-                names.append(
-                    f"v:{i},a:{i},name:{r.name}" if audio_stream else f"v:{i},name:{r.name}"
-                )
+                entry = [f"v:{i}"] + [f"a:{i}"] * (audio_stream is not None)
+                if subtitle_stream is not None:
+                    entry += [f"s:{i}", f"sgroup:subs-{r.name}"]
+                names.append(",".join([*entry, f"name:{r.name}"]))
             if audio_stream is not None and spec.audio is not None:
                 streams.extend([audio_stream] * len(out.renditions))
                 kwargs.update(_audio_kwargs(spec.audio))
+            if subtitle_stream is not None:
+                streams.extend([subtitle_stream] * len(out.renditions))
+                kwargs["c:s"] = "webvtt"
             kwargs.update(_video_kwargs(spec.video))
             kwargs.update(_colour_kwargs(out))
             kwargs.update(
@@ -218,13 +253,13 @@ def build_command(
                     streams.append(_uploaded(_tone_mapped(pic, out), spec.video))
                 kwargs.update(_video_kwargs(spec.video))
                 kwargs.update(_colour_kwargs(out))
-            if (
-                spec.audio is not None
-                and audio_stream is not None
-                and spec.kind is not OutputKind.IMAGE
-            ):
-                streams.append(audio_stream)
+            kept = _kept_audio(out, audio)
+            if spec.audio is not None and kept and spec.kind is not OutputKind.IMAGE:
+                streams.extend(source[str(s.index)] for s in kept)
                 kwargs.update(_audio_kwargs(spec.audio))
+            if out.streams is not None:
+                streams.extend(source[str(s.index)] for s in out.streams.subtitles)
+            kwargs.update(_track_kwargs(out))
             if spec.faststart:
                 kwargs["movflags"] = "+faststart"
         kwargs.update(parse_extra_args(spec.extra_args))

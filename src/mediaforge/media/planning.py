@@ -20,6 +20,7 @@ from mediaforge.media.colour import (
     needs_tone_mapping,
 )
 from mediaforge.media.probe import MediaInfo
+from mediaforge.media.streams import StreamChoice, choose_streams
 from mediaforge.presets.model import (
     ENCODER_CODECS,
     AudioSpec,
@@ -66,6 +67,7 @@ class PlannedOutput:
     audio_codec: str | None
     renditions: tuple[PlannedRendition, ...] = ()
     colour: ColourDecision | None = None  # HDR input only: kept or tone-mapped
+    streams: StreamChoice | None = None  # the audio and subtitle tracks kept
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,16 @@ class Plan:
     def colour_note(self) -> str | None:
         """What the outputs do with HDR input, one line; None for SDR input."""
         return describe_colour([o.colour for o in self.outputs if o.colour is not None])
+
+    @property
+    def streams_summary(self) -> str:
+        """What each output keeps of the input's audio and subtitle tracks, one line."""
+        parts = [
+            f"{o.final.name}: {o.streams.summary}" if len(self.outputs) > 1 else o.streams.summary
+            for o in self.outputs
+            if o.streams is not None and o.spec.kind is not OutputKind.IMAGE
+        ]
+        return " | ".join(parts)
 
 
 def _even_floor(value: float) -> int:
@@ -137,7 +149,10 @@ def _complies(preset: Preset, info: MediaInfo) -> bool:
                 _even_floor(video.display_height),
             ):
                 return False
-    return not (rule.audio_codecs and audio is not None and audio.codec not in rule.audio_codecs)
+    # Every audio track an output would keep, not just the first: copying a
+    # kept track in another codec would break the preset's promise.
+    kept = {s.codec for o in preset.outputs for s in choose_streams(o, info).audio}
+    return not (rule.audio_codecs and kept - set(rule.audio_codecs))
 
 
 def _renditions(spec: OutputSpec, width: int, height: int) -> tuple[PlannedRendition, ...]:
@@ -240,9 +255,10 @@ def plan_job(
                 size = fit(dw, dh, spec.video.max_width, spec.video.max_height)
                 if spec.kind is OutputKind.HLS:
                     renditions = _renditions(spec, dw, dh)
+        streams = choose_streams(spec, info)
         acodec = None
-        if spec.audio is not None and audio is not None and spec.kind is not OutputKind.IMAGE:
-            acodec = _expected_codec(spec.audio.codec, audio.codec)
+        if spec.audio is not None and streams.audio:
+            acodec = _expected_codec(spec.audio.codec, streams.audio[0].codec)
         planned.append(
             PlannedOutput(
                 spec=spec,
@@ -253,6 +269,7 @@ def plan_job(
                 audio_codec=acodec,
                 renditions=renditions,
                 colour=hdr,
+                streams=streams,
             )
         )
     if not planned:

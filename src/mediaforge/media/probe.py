@@ -47,6 +47,12 @@ class StreamInfo:
     dovi_profile: int | None = None  # Dolby Vision profile, from its configuration record
     master_display: str | None = None  # ST 2086 mastering display, x265 syntax
     max_cll: str | None = None  # "MaxCLL,MaxFALL"
+    # The ISO 639-2 language tag ("eng"), "und" when untagged, and the
+    # dispositions stream selection reads: the track players pick by default,
+    # and a commentary track.
+    language: str = "und"
+    default: bool = False
+    comment: bool = False
 
     @property
     def display_width(self) -> int | None:
@@ -127,6 +133,8 @@ class MediaInfo:
         """
         try:
             data = json.loads(text)
+            if any("language" not in s for s in data["streams"]):
+                return None  # stored before languages were probed: stream choice needs them
             streams = tuple(
                 StreamInfo(
                     **{**_known(StreamInfo, s), "sar": tuple(s["sar"]) if s.get("sar") else None}
@@ -277,7 +285,8 @@ def _tag(raw: dict[str, Any], key: str) -> str | None:
 
 def _stream_info(raw: dict[str, Any]) -> StreamInfo:
     kind = str(raw.get("codec_type") or "data")
-    attached_pic = bool(raw.get("disposition", {}).get("attached_pic"))
+    disposition = raw.get("disposition", {})
+    attached_pic = bool(disposition.get("attached_pic"))
     hdr = hdr_metadata.from_side_data(raw.get("side_data_list", []))
     return StreamInfo(
         index=int(raw.get("index", 0)),
@@ -300,7 +309,17 @@ def _stream_info(raw: dict[str, Any]) -> StreamInfo:
         dovi_profile=hdr.dovi_profile,
         master_display=hdr.master_display,
         max_cll=hdr.max_cll,
+        language=_language(raw),
+        default=bool(disposition.get("default")),
+        comment=bool(disposition.get("comment")),
     )
+
+
+def _language(raw: dict[str, Any]) -> str:
+    """The stream's language tag, lower case; "und" (undetermined) when untagged."""
+    tags = {str(k).lower(): v for k, v in raw.get("tags", {}).items()}
+    language = str(tags.get("language") or "").strip().lower()
+    return language or "und"
 
 
 def _rotation(raw: dict[str, Any]) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from mediaforge.errors import MediaforgeError, VerificationError
@@ -16,6 +17,7 @@ from mediaforge.jobs.model import Output
 from mediaforge.media.colour import ColourDecision, check_output
 from mediaforge.media.planning import PlannedOutput, Size
 from mediaforge.media.probe import MediaInfo
+from mediaforge.media.streams import LANGUAGE_CONTAINERS, StreamChoice, same_language
 from mediaforge.presets.model import OutputKind
 
 Prober = Callable[[Path], MediaInfo]
@@ -40,8 +42,12 @@ def _check_media(
     tol: float,
     ratio: float,
     colour: ColourDecision | None = None,
+    streams: StreamChoice | None = None,
+    container: str = "",
 ) -> list[str]:
     problems = []
+    if streams is not None:
+        problems = _check_tracks(label, found, streams, container in LANGUAGE_CONTAINERS)
     if video_codec is not None:
         v = found.video
         if v is None:
@@ -67,6 +73,37 @@ def _check_media(
             problems.append(f"{label} audio is {a.codec}, expected {audio_codec}")
     if not _duration_ok(found.duration, duration, tol, ratio):
         problems.append(f"{label} lasts {found.duration or 0:.2f}s, the input {duration:.2f}s")
+    return problems
+
+
+def _check_tracks(
+    label: str, found: MediaInfo, promised: StreamChoice, languages: bool
+) -> list[str]:
+    """The output holds the audio and subtitle tracks chosen for it, in order,
+    and, in a container that stores them, their languages (a two-letter or
+    missing tag is not compared: MP4 stores only three-letter codes)."""
+    problems = []
+    for kind, expected in (
+        ("audio", [s.language for s in promised.audio]),
+        ("subtitle", [c.language for c in promised.subtitles]),
+    ):
+        tracks = [s for s in found.streams if s.kind == kind]
+        if len(tracks) != len(expected):
+            problems.append(f"{label} has {len(tracks)} {kind} track(s), expected {len(expected)}")
+            continue
+        for want, got in zip(expected, tracks, strict=True):
+            if not languages or len(want) != 3 or want == "und":
+                continue
+            if same_language(got.language) != same_language(want):
+                problems.append(
+                    f"{label} {kind} track {got.index} is in '{got.language}', expected '{want}'"
+                )
+    subs = [s for s in found.streams if s.kind == "subtitle"]
+    for want_sub, got in zip(promised.subtitles, subs, strict=False):
+        if got.codec != want_sub.codec:
+            problems.append(
+                f"{label} subtitle track {got.index} is {got.codec}, expected {want_sub.codec}"
+            )
     return problems
 
 
@@ -105,6 +142,8 @@ def verify_output(
         tol=tolerance,
         ratio=tolerance_ratio,
         colour=out.colour,
+        streams=out.streams if kind is not OutputKind.IMAGE else None,
+        container=out.spec.container,
     )
     if problems:
         raise VerificationError("output check failed: " + "; ".join(problems))
@@ -126,6 +165,21 @@ def _record(final: Path, kind: OutputKind, size: int, found: MediaInfo) -> Outpu
     )
 
 
+def _check_hls_subtitles(label: str, rendition: Path, prober: Prober) -> list[str]:
+    """The rendition's WebVTT playlist exists and holds a WebVTT track."""
+    playlist = rendition / "index_vtt.m3u8"
+    if not playlist.is_file():
+        return [f"{label}/{rendition.name} has no subtitle playlist"]
+    try:
+        found = prober(playlist)
+    except MediaforgeError as exc:
+        return [f"{label}/{rendition.name} subtitles are not readable: {exc}"]
+    codecs = [s.codec for s in found.streams if s.kind == "subtitle"]
+    if codecs != ["webvtt"]:
+        return [f"{label}/{rendition.name} subtitles are {codecs or 'missing'}, expected webvtt"]
+    return []
+
+
 _VARIANT = re.compile(r"^#EXT-X-STREAM-INF:.*\n(?P<uri>[^#\n].*)$", re.MULTILINE)
 
 
@@ -143,9 +197,13 @@ def _verify_hls(
         )
     problems: list[str] = []
     first: MediaInfo | None = None
+    # A rendition's subtitles are in a playlist of their own, beside its media.
+    promised = replace(out.streams, subtitles=()) if out.streams is not None else None
     for r in out.renditions:
         found = prober(out.temp / r.name / "index.m3u8")
         first = first or found
+        if out.streams is not None and out.streams.subtitles:
+            problems += _check_hls_subtitles(out.final.name, out.temp / r.name, prober)
         problems += _check_media(
             f"{out.final.name}/{r.name}",
             found,
@@ -156,6 +214,8 @@ def _verify_hls(
             tol=tol,
             ratio=ratio,
             colour=out.colour,
+            streams=promised,
+            container=out.spec.container,
         )
     if problems:
         raise VerificationError("output check failed: " + "; ".join(problems))

@@ -23,6 +23,7 @@ from mediaforge.presets.model import (
     OutputSpec,
     Preset,
     PresetFile,
+    StreamPolicy,
 )
 
 # The built-in presets ship as package data beside this module.
@@ -80,12 +81,43 @@ def _check(pf: PresetFile) -> list[tuple[str, str]]:
         for spec_name, spec in (("video", out.video), ("audio", out.audio)):
             if spec is not None and spec.codec != "copy" and not spec.codec:
                 problems.append((f"{at}.{spec_name}.codec", "is empty; name an ffmpeg encoder"))
+        problems += _check_streams(f"{at}.streams", out.streams)
     if pf.size_guard is not None and pf.size_guard.max_ratio <= 0:
         problems.append(
             ("size_guard.max_ratio", "must be greater than 0, e.g. 0.9 to keep outputs under 90%")
         )
     if pf.encoder in ("nvenc", "qsv", "vaapi"):
         problems += _hardware_problems(pf)
+    return problems
+
+
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+
+
+def _check_streams(at: str, policy: StreamPolicy) -> list[tuple[str, str]]:
+    """Language codes in a ``streams:`` block: ISO 639 codes such as eng or fre."""
+    problems: list[tuple[str, str]] = []
+    for key, codes in (
+        ("audio_languages", policy.audio_languages),
+        ("subtitle_languages", policy.subtitle_languages),
+    ):
+        for j, code in enumerate(codes):
+            if code != "*" and not _LANGUAGE.fullmatch(code):
+                problems.append(
+                    (
+                        f"{at}.{key}[{j}]",
+                        f"'{code}' is not a language code; use one like eng or fre, or *",
+                    )
+                )
+            elif code in codes[:j]:
+                problems.append((f"{at}.{key}[{j}]", f"'{code}' is listed twice"))
+    if policy.default_audio is not None and not _LANGUAGE.fullmatch(policy.default_audio):
+        problems.append(
+            (
+                f"{at}.default_audio",
+                f"'{policy.default_audio}' is not a language code; use one like eng",
+            )
+        )
     return problems
 
 

@@ -119,6 +119,42 @@ class Rendition:
 
 
 @dataclass(frozen=True)
+class StreamPolicy:
+    """Which audio and subtitle tracks of the input an output keeps
+    (docs/presets.md#audio-and-subtitle-tracks). The defaults keep one audio
+    track, the input's main one, and no subtitles."""
+
+    # Ordered ISO 639 codes; "*" stands for every track not named. Empty: the
+    # input's main track only (its default track, else its first; never a
+    # commentary when there is another).
+    audio_languages: list[str] = field(default_factory=list)
+    # Tracks tagged "und" or untagged, when languages are named: kept after them, or dropped.
+    undetermined: Literal["keep", "drop"] = "keep"
+    commentary: Literal["keep", "drop"] = "drop"
+    # The language of the track players start with; None: the first named
+    # language's, or after "*" alone the input's own default track.
+    default_audio: str | None = None
+    subtitles: Literal["keep", "drop"] = "drop"
+    # Ordered ISO 639 codes ("*" for the rest); empty: every subtitle track.
+    subtitle_languages: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line for ``presets show``."""
+        if self.audio_languages:
+            audio = "audio " + ", ".join(self.audio_languages)
+            audio += f", untagged {'kept' if self.undetermined == 'keep' else 'dropped'}"
+        else:
+            audio = "audio: the main track only"
+        audio += f", commentary {'kept' if self.commentary == 'keep' else 'dropped'}"
+        if self.default_audio:
+            audio += f", default {self.default_audio}"
+        if self.subtitles == "drop":
+            return f"{audio}; subtitles dropped"
+        which = ", ".join(self.subtitle_languages) if self.subtitle_languages else "all"
+        return f"{audio}; subtitles kept ({which}), converted to what the container holds"
+
+
+@dataclass(frozen=True)
 class OutputSpec:
     """One output file (or, for HLS, one output folder) of a preset."""
 
@@ -131,6 +167,7 @@ class OutputSpec:
     extra_args: list[str] = field(default_factory=list)
     segment_seconds: float = 4.0
     renditions: list[Rendition] = field(default_factory=list)
+    streams: StreamPolicy = field(default_factory=StreamPolicy)
 
 
 @dataclass(frozen=True)
@@ -207,6 +244,8 @@ class Preset:
             if out.video is not None and out.video.codec != "copy":
                 parts.append(_hdr_summary(out))
             lines.append(f"  {out.name}: " + ", ".join(parts))
+            if out.kind is not OutputKind.IMAGE:
+                lines.append(f"    streams: {out.streams.describe()}")
         if self.compliant is not None:
             lines.append(f"  already-compliant inputs: {self.compliant.action}")
         if self.size_guard is not None:

@@ -245,6 +245,8 @@ def run_job(
             store.finish(job.id, worker, JobStatus.SKIPPED, note=plan.note)
             log.info("job %s skipped: %s", job.id, plan.note)
             return Outcome(store.get(job.id))
+        if plan.streams_summary:  # which audio and subtitle tracks, shown by `status`
+            store.decide(job.id, worker, "streams", plan.streams_summary)
 
         needs = output_needs(plan, out_dir, info.duration, input_path)
         wait = wait_for_space(store, config, job, worker, needs)

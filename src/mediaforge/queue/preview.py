@@ -61,6 +61,8 @@ def preview_command(
     lines += [f"# {note}" for note in notes]
     if plan.colour_note is not None:
         lines.append(f"# colour: {plan.colour_note}")
+    if plan.streams_summary:
+        lines.append(f"# streams: {plan.streams_summary}")
     command = build_command(plan, info, source, vaapi_device=config.encoders.vaapi_device)
     if exact:
         lines.append(command_line(command, config.ffmpeg))
