@@ -63,17 +63,5 @@ def describe(report: HealthReport) -> str:
     """One line for people: ``ok``, or how many errors and where the first one is."""
     if report.ok:
         length = f", {report.duration:.1f} s" if report.duration is not None else ""
-        return f"ok      {report.path}  ({report.kind.value}{length})"
-    where = ""
-    if report.first_error_time is not None:
-        where = f", first at {clock(report.first_error_time)}"
-    count = f"{report.errors} error{'' if report.errors == 1 else 's'}"
-    return f"FAILED  {report.path}  ({report.kind.value}: {count}{where}) {report.first_error}"
-
-
-def clock(seconds: float) -> str:
-    """``83.5`` -> ``0:01:23.500``: where to seek in a player."""
-    millis = round(seconds * 1000)
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    return f"{hours}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+        return f"ok      {report.path}  {report.kind.value}{length}"
+    return f"FAILED  {report.path}  {report.kind.value}: {report.problem}"

@@ -65,6 +65,17 @@ class HealthReport:
     first_error_time: float | None  # seconds from the start of the file; None if unknown
     duration: float | None  # seconds, as probed
 
+    @property
+    def problem(self) -> str:
+        """What is wrong, in one line: ``2 errors, first at 0:00:00.983: MESSAGE``."""
+        if self.ok:
+            return ""
+        count = f"{self.errors} error{'' if self.errors == 1 else 's'}"
+        where = ""
+        if self.first_error_time is not None:
+            where = f", first at {clock(self.first_error_time)}"
+        return f"{count}{where}: {self.first_error}"
+
     def to_dict(self) -> dict[str, Any]:
         """The report as ``mediaforge check --json`` prints it."""
         return {
@@ -245,3 +256,11 @@ def _short(line: str | None) -> str | None:
     if line is None or len(line) <= REASON_MAX_CHARS:
         return line
     return line[: REASON_MAX_CHARS - 1] + "…"
+
+
+def clock(seconds: float) -> str:
+    """``83.5`` -> ``0:01:23.500``: where to seek in a player."""
+    millis = round(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
