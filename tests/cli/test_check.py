@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from mediaforge.errors import ExitCode
 from tests.media.test_health import clip, damage_middle
-from tests.mfcli import Mediaforge
+from tests.mfcli import Mediaforge, wait_until
 
 MakeMedia = Callable[..., Path]
 
@@ -79,3 +84,48 @@ def test_a_path_that_names_nothing_is_one_error_line_and_checks_nothing(
     missing = tmp_path / "missing.ts"
     assert done.error_lines() == [f"Error: input not found: {missing}; check the path"]
     assert "Traceback" not in done.err
+
+
+def _slow_decoding_ffprobe(tmp_path: Path) -> tuple[Path, Path]:
+    """An ffprobe that probes as the real one does but "decodes" for a minute,
+    writing its pid first: a check to interrupt, without a file that takes a
+    minute to decode on a shared machine."""
+    real = shutil.which("ffprobe")
+    assert real is not None
+    pids = tmp_path / "decoder.pid"
+    script = tmp_path / "bin" / "ffprobe"
+    script.parent.mkdir()
+    script.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *-show_log*) echo $$ > "{pids}"; exec sleep 60;; esac\n'
+        f'exec "{real}" "$@"\n',
+        encoding="utf-8",
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script, pids
+
+
+def test_ctrl_c_ends_a_thorough_check_and_the_decoders_it_started_at_once(
+    mf: Mediaforge, make_media: MakeMedia, tmp_path: Path
+) -> None:
+    script, pids = _slow_decoding_ffprobe(tmp_path)
+    mf.configure(ffprobe=str(script))
+    good = clip(make_media, "good.ts")
+
+    process = mf.start("check", "--thorough", "--parallel", "1", good)
+    wait_until(pids.exists, 30, "the decode to start", mf.logs)
+    wait_until(lambda: pids.read_text().strip() != "", 5, "the decoder's pid")
+    decoder = int(pids.read_text())
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    done = mf.finish(process, timeout=20)
+
+    assert done.code == ExitCode.INTERRUPTED, done.err
+    assert time.monotonic() - started < 10  # not the minute the decode would take
+    assert "Traceback" not in done.err
+    try:
+        os.kill(decoder, 0)
+    except ProcessLookupError:
+        pass
+    else:
+        raise AssertionError(f"the decoding ffprobe {decoder} outlived the check")

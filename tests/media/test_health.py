@@ -81,6 +81,21 @@ def test_damage_in_the_middle_passes_a_probe_but_not_a_thorough_check(
     assert 0.5 < thorough.first_error_time < 1.6
 
 
+def test_a_clip_cut_short_fails_the_thorough_check_where_it_ends(make_media: MakeMedia) -> None:
+    path = clip(make_media, "clip.mp4")
+    cut = path.stat().st_size * 6 // 10
+    expected = time_at_offset(path, cut)
+    path.write_bytes(path.read_bytes()[:cut])  # the index (first) still promises 2 s
+
+    quick = check_file(path, CheckKind.QUICK)
+    thorough = check_file(path, CheckKind.THOROUGH)
+
+    assert quick.ok
+    assert not thorough.ok and thorough.first_error
+    # The errors come after the last frame there is: timed by that frame.
+    assert thorough.first_error_time == pytest.approx(expected, abs=0.3)
+
+
 def test_a_text_file_fails_the_quick_check_with_one_clear_line(tmp_path: Path) -> None:
     path = tmp_path / "notes.mp4"
     path.write_text("shopping list\nmilk\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -47,12 +48,14 @@ def check(
     files = expand_inputs(paths)  # a path that names nothing: one line, exit 4
     kind = CheckKind.THOROUGH if thorough else CheckKind.QUICK
     reports = []
-    for report in check_files(
+    checking = check_files(
         files, kind, ffprobe=config.ffprobe, timeout=config.probe_timeout, parallel=parallel
-    ):
-        reports.append(report)
-        if not json_out:
-            out.print(escape(describe(report)), soft_wrap=True)
+    )
+    with contextlib.closing(checking):  # Ctrl-C ends the decodes still running
+        for report in checking:
+            reports.append(report)
+            if not json_out:
+                out.print(escape(describe(report)), soft_wrap=True)
     if json_out:
         print_json([r.to_dict() for r in reports])
     if not all(r.ok for r in reports):

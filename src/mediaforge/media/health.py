@@ -14,18 +14,21 @@ no timestamps unless every packet is logged too.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
+import signal
+import subprocess
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any, Final
 
-from mediaforge.errors import EnvironmentProblem, FFmpegError, InputError
+from mediaforge.errors import EnvironmentProblem, FFmpegError, InputError, Interrupted
 from mediaforge.media.probe import probe
 from mediaforge.media.process import (
     REASON_MAX_CHARS,
@@ -90,10 +93,18 @@ class HealthReport:
 
 
 def check_file(
-    path: Path, kind: CheckKind, *, ffprobe: str = "ffprobe", timeout: float = 30.0
+    path: Path,
+    kind: CheckKind,
+    *,
+    ffprobe: str = "ffprobe",
+    timeout: float = 30.0,
+    decoders: Decoders | None = None,
 ) -> HealthReport:
     """Check ``path``; a file that is missing, not media or damaged is a report
     with ``ok`` False, not an exception.
+
+    The probe is bounded by ``timeout``; decoding every frame is not (it takes
+    as long as the file takes to decode): ``decoders`` lets another thread end it.
 
     Raises :class:`FFmpegError` when the probe takes longer than ``timeout``
     (a slow or hung share: worth another try, not a verdict on the file) and
@@ -111,7 +122,7 @@ def check_file(
         return HealthReport(path, kind, False, 1, reason, None, info.duration)
     if kind is CheckKind.QUICK:
         return HealthReport(path, kind, True, 0, None, None, info.duration)
-    return _decode_all(path, info.duration, ffprobe)
+    return _decode_all(path, info.duration, ffprobe, decoders or Decoders())
 
 
 def check_files(
@@ -121,7 +132,7 @@ def check_files(
     ffprobe: str = "ffprobe",
     timeout: float = 30.0,
     parallel: int | None = None,
-) -> Iterator[HealthReport]:
+) -> Generator[HealthReport, None, None]:
     """Check ``paths``, several at once, and yield their reports in the order given.
 
     ``parallel`` bounds the checks running at once (default: one per CPU core;
@@ -129,18 +140,56 @@ def check_files(
     failed report here, naming the timeout: the caller is a person waiting.
     """
     workers = parallel or os.cpu_count() or 1
+    decoders = Decoders()
 
     def one(path: Path) -> HealthReport:
         try:
-            return check_file(path, kind, ffprobe=ffprobe, timeout=timeout)
+            return check_file(path, kind, ffprobe=ffprobe, timeout=timeout, decoders=decoders)
         except FFmpegError as exc:
             return HealthReport(path, kind, False, 1, str(exc), None, None)
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check")
+    try:
         yield from pool.map(one, paths)
+    finally:
+        # Closed early (Ctrl-C, an error): end the decodes still running rather
+        # than wait for them; they run in sessions of their own, which Ctrl-C misses.
+        decoders.stop()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _decode_all(path: Path, duration: float, ffprobe: str) -> HealthReport:
+class Decoders:
+    """The decoding ffprobe processes of running checks, so that they can be ended at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._stopped = False
+
+    def start(self, command: list[str]) -> subprocess.Popen[bytes]:
+        """:func:`spawn` ``command``; raises :class:`Interrupted` after :meth:`stop`."""
+        with self._lock:
+            if self._stopped:
+                raise Interrupted("the health check was stopped", "stopped")
+            proc = spawn(command)
+            self._running.add(proc)
+            return proc
+
+    def done(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running.discard(proc)
+        kill_group(proc)
+
+    def stop(self) -> None:
+        """Kill every running decode; later ones do not start."""
+        with self._lock:  # held: done() reaps a process only once it left the set
+            self._stopped = True
+            for proc in self._running:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _decode_all(path: Path, duration: float, ffprobe: str, decoders: Decoders) -> HealthReport:
     """Decode every frame of ``path`` with ffprobe; count errors and place the first."""
     command = [
         ffprobe, "-hide_banner",
@@ -150,7 +199,7 @@ def _decode_all(path: Path, duration: float, ffprobe: str) -> HealthReport:
         "-of", "flat", media_path(path),
     ]  # fmt: skip
     try:
-        proc = spawn(command)
+        proc = decoders.start(command)
     except (FileNotFoundError, PermissionError):
         raise EnvironmentProblem(
             f"ffprobe not found: '{ffprobe}'. Install it (Debian/Ubuntu: apt install ffmpeg)"
@@ -168,7 +217,7 @@ def _decode_all(path: Path, duration: float, ffprobe: str) -> HealthReport:
             frames.feed(raw.decode("utf-8", errors="replace"))
         proc.wait()
     finally:
-        kill_group(proc)
+        decoders.done(proc)
         reader.join(timeout=5)
         proc.stdout.close()
         proc.stderr.close()
@@ -176,7 +225,9 @@ def _decode_all(path: Path, duration: float, ffprobe: str) -> HealthReport:
     errors = max(frames.errors, stderr.count)
     first_error, first_time = frames.first_error, frames.first_time
     if first_error is None and stderr.first:
-        first_error = stderr.first  # logged outside any frame: no time for it
+        # ffprobe prints a log message with the next frame it shows: one that
+        # no frame carried came after the last frame (a file cut short).
+        first_error, first_time = stderr.first, frames.last_time
     if proc.returncode != 0:
         errors = max(errors, 1)
         first_error = first_error or (
@@ -197,7 +248,7 @@ class _FrameLog:
         self.first_error: str | None = None
         self.first_time: float | None = None
         self.start_time: float | None = None
-        self._time: float | None = None  # the newest frame's time
+        self.last_time: float | None = None  # the newest frame's time
         self._level = ERROR_LEVEL
 
     def feed(self, line: str) -> None:
@@ -210,13 +261,13 @@ class _FrameLog:
         if key.startswith("frames.frame."):
             if field == "best_effort_timestamp_time":
                 # A frame without a timestamp ("N/A") is as far as the one before.
-                self._time = _seconds(value) if _seconds(value) is not None else self._time
+                self.last_time = _seconds(value) if _seconds(value) is not None else self.last_time
             elif field == "level":
                 self._level = int(value) if value.lstrip("-").isdigit() else ERROR_LEVEL
             elif field == "message" and self._level <= ERROR_LEVEL:
                 self.errors += 1
                 if self.first_error is None:
-                    self.first_error, self.first_time = clean_line(value), self._time
+                    self.first_error, self.first_time = clean_line(value), self.last_time
         elif key == "format.start_time":
             self.start_time = _seconds(value)
 
