@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mediaforge.errors import ConfigError
+from mediaforge.errors import ConfigError, ExitCode
 from mediaforge.watch.rules import watch_rules
 from tests.media.test_health import clip, damage_middle
 from tests.mfcli import Mediaforge, wait_until
@@ -89,3 +89,26 @@ def test_an_unknown_check_is_a_config_error_naming_the_choices(box: Box) -> None
 
     problems = " ".join([str(caught.value), *caught.value.problems])
     assert "watch[0].check: 'paranoid' is not allowed" in problems and "'thorough'" in problems
+
+
+def test_watch_once_with_check_thorough_leaves_a_damaged_file_and_says_why(
+    mf: Mediaforge, make_media: MakeMedia, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    good = clip(make_media, "inbox/good.ts")
+    bad = clip(make_media, "inbox/bad.ts")
+    damage_middle(bad)
+
+    done = mf("watch", inbox, "--preset", "aac-audio", "--once", "--settle", "0",
+              "--check", "thorough")  # fmt: skip
+    wrong = mf("watch", inbox, "--preset", "aac-audio", "--once", "--check", "paranoid")
+
+    assert done.code == 0, done.err
+    assert "submitted 1 job(s)" in done.out
+    assert [job["input"] for job in mf.jobs()] == [str(good)]
+    assert f"not picked up: {bad} failed its thorough check" in done.err + mf.logs()
+    assert wrong.code == ExitCode.USAGE
+    assert wrong.error_lines() == [
+        "Error: --check: 'paranoid' is not a check; use none, quick or thorough"
+    ]
