@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+import stat
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from mediaforge.errors import FFmpegError
 from mediaforge.media.health import CheckKind, check_file, check_files
 
 MakeMedia = Callable[..., Path]
@@ -128,3 +131,22 @@ def test_many_files_are_reported_in_the_order_given(make_media: MakeMedia) -> No
 
     assert [r.path for r in reports] == paths
     assert [r.ok for r in reports] == [False, True, False, True]
+
+
+def test_a_decoder_killed_from_outside_is_no_verdict_on_the_file(
+    make_media: MakeMedia, tmp_path: Path
+) -> None:
+    # An ffprobe that probes as the real one and dies of SIGKILL when asked to
+    # decode: what the kernel's out-of-memory killer does, on demand.
+    real = shutil.which("ffprobe")
+    script = tmp_path / "ffprobe"
+    script.write_text(
+        f'#!/bin/sh\ncase "$*" in *-show_log*) kill -9 $$;; esac\nexec "{real}" "$@"\n'
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    path = clip(make_media, "clip.ts")
+
+    with pytest.raises(FFmpegError, match="killed by signal 9 while decoding"):
+        check_file(path, CheckKind.THOROUGH, ffprobe=str(script))
+    [report] = check_files([path], CheckKind.THOROUGH, ffprobe=str(script))
+    assert not report.ok and report.first_error and "check it again" in report.first_error

@@ -107,8 +107,9 @@ def check_file(
     as long as the file takes to decode): ``decoders`` lets another thread end it.
 
     Raises :class:`FFmpegError` when the probe takes longer than ``timeout``
-    (a slow or hung share: worth another try, not a verdict on the file) and
-    :class:`EnvironmentProblem` when ffprobe cannot be started.
+    (a slow or hung share) or the decoding ffprobe is killed: worth another
+    try, not a verdict on the file; and :class:`EnvironmentProblem` when
+    ffprobe cannot be started.
     """
     try:
         info = probe(path, ffprobe=ffprobe, timeout=timeout)
@@ -222,6 +223,12 @@ def _decode_all(path: Path, duration: float, ffprobe: str, decoders: Decoders) -
         proc.stdout.close()
         proc.stderr.close()
 
+    if proc.returncode < 0:  # killed (out of memory, an operator): no verdict on the file
+        raise FFmpegError(
+            f"ffprobe was killed by signal {-proc.returncode} while decoding {path}; "
+            "check it again",
+            "\n".join(stderr.lines),
+        )
     errors = max(frames.errors, stderr.count)
     first_error, first_time = frames.first_error, frames.first_time
     if first_error is None and stderr.first:
