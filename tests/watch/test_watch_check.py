@@ -4,6 +4,8 @@ is reported once, and is looked at again only when it changes."""
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 
 from mediaforge.errors import ConfigError, ExitCode
 from mediaforge.watch.rules import watch_rules
+from tests.cli.test_check import _slow_decoding_ffprobe
 from tests.media.test_health import clip, damage_middle
 from tests.mfcli import Mediaforge, wait_until
 from tests.watch.test_watch import Box, running
@@ -112,3 +115,32 @@ def test_watch_once_with_check_thorough_leaves_a_damaged_file_and_says_why(
     assert wrong.error_lines() == [
         "Error: --check: 'paranoid' is not a check; use none, quick or thorough"
     ]
+
+
+def test_stopping_the_watcher_ends_a_thorough_check_at_once(
+    box: Box, make_media: MakeMedia, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    script, pids = _slow_decoding_ffprobe(tmp_path)  # a decode that lasts a minute
+    box.mf.configure(worker={"max_attempts": 1}, ffprobe=str(script))
+    box.config = box.mf.load_config()
+    film = clip(make_media, "film.ts")
+    watcher = box.watcher(check="thorough", mode="poll", poll_interval=0.2, settle_seconds=0.3)
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        film.rename(box.inbox / "film.ts")
+        wait_until(lambda: pids.exists() and pids.read_text().strip() != "", 20,
+                   "the decode to start")  # fmt: skip
+        decoder = int(pids.read_text())
+        started = time.monotonic()
+    finally:
+        stop.set()
+        watcher.wake.set()
+        thread.join(timeout=30)
+
+    assert not thread.is_alive() and time.monotonic() - started < 10
+    with pytest.raises(ProcessLookupError):
+        os.kill(decoder, 0)
+    assert box.jobs() == []
+    assert "trying again" not in caplog.text and failed_checks(caplog) == []

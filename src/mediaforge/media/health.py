@@ -167,6 +167,11 @@ class Decoders:
         self._running: set[subprocess.Popen[bytes]] = set()
         self._stopped = False
 
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` was called: a check that failed since says nothing."""
+        return self._stopped
+
     def start(self, command: list[str]) -> subprocess.Popen[bytes]:
         """:func:`spawn` ``command``; raises :class:`Interrupted` after :meth:`stop`."""
         with self._lock:

@@ -45,10 +45,10 @@ from typing import Any
 import peewee
 
 from mediaforge.config.schema import Config, WatchRule
-from mediaforge.errors import FFmpegError, InputError, JobNotFound, MediaforgeError
+from mediaforge.errors import FFmpegError, InputError, Interrupted, JobNotFound, MediaforgeError
 from mediaforge.jobs.model import JobSource, JobStatus
 from mediaforge.jobs.store import JobStore
-from mediaforge.media.health import CheckKind, check_file
+from mediaforge.media.health import CheckKind, Decoders, check_file
 from mediaforge.media.probe import check_readable
 from mediaforge.presets.loading import get_preset
 from mediaforge.queue.backend import JobQueue
@@ -170,6 +170,7 @@ class Watcher:
         )
         self._observer: Any = None
         self.submitted: list[int] = []
+        self.decoders = Decoders()  # thorough checks running, ended when the watcher stops
 
     # -- the loop -----------------------------------------------------------------
 
@@ -177,6 +178,13 @@ class Watcher:
         """Watch until ``stop`` is set (and ``wake`` set, to end a wait early)."""
         for folder in self.folders:
             log.info("watching %s for %s", folder.root, ", ".join(folder.rule.presets))
+        # A thorough check can take as long as a film takes to decode: a stop
+        # request ends it, and the file is checked again on the next start.
+        def end_checks_on_stop() -> None:
+            stop.wait()
+            self.decoders.stop()
+
+        threading.Thread(target=end_checks_on_stop, name="watch-stop", daemon=True).start()
         failures = 0
         try:
             while not stop.is_set():
@@ -528,8 +536,10 @@ class Watcher:
             return True
         try:
             report = check_file(path, CheckKind(folder.rule.check), ffprobe=self.config.ffprobe,
-                                timeout=self.config.probe_timeout)
-        except FFmpegError as exc:  # the probe timed out: a slow share, not a verdict
+                                timeout=self.config.probe_timeout, decoders=self.decoders)
+        except (FFmpegError, Interrupted) as exc:  # a slow share, or ffprobe killed: no verdict
+            if self.decoders.stopped:
+                return False  # the watcher is stopping
             log.warning("%s: %s; trying again later", path, exc)
             folder.tracker.defer(path, ACTION_RETRY)
             return False
