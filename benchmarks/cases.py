@@ -1300,7 +1300,9 @@ def bench_claim_overhead(sizes: Sizes) -> Report:
 
     return Report(*scaling.bench_claim_overhead(sizes.quick))
 
-# The web door's, in a module of their own; it imports from this one inside its functions.
+# The web door's and the health check's, in modules of their own; they import
+# from this one inside their functions.
+from health import bench_check  # noqa: E402
 from serving import bench_serve, bench_serve_events  # noqa: E402
 
 BENCHMARKS: dict[str, Callable[[Sizes], Report]] = {
@@ -1317,4 +1319,5 @@ BENCHMARKS: dict[str, Callable[[Sizes], Report]] = {
     "claim-overhead": bench_claim_overhead,
     "serve": bench_serve,
     "serve-events": bench_serve_events,
+    "check": bench_check,
 }

@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 6  # no such job
     ENVIRONMENT = 7  # ffmpeg/ffprobe missing, data dir not writable, queue unreachable
     PARTIAL = 8  # submit: the good inputs were submitted, some others were refused
+    UNHEALTHY = 9  # check: a file is damaged, not media, or gone
     INTERRUPTED = 130  # stopped by Ctrl-C / SIGINT
 
 

@@ -17,6 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from mediaforge import __version__
+from mediaforge.cli.check import check
 from mediaforge.cli.coercion import use_plain_coercion
 from mediaforge.cli.config import config_app, doctor
 from mediaforge.cli.console import out
@@ -76,7 +77,8 @@ def main(
 
 # The commands, then the groups, in the order ``mediaforge --help`` lists them.
 for command in (
-    run, submit, worker, workers, status, cancel, retry, probe, doctor, watch, serve, stats
+    run, submit, worker, workers, status, cancel, retry, probe, check, doctor, watch, serve,
+    stats,
 ):
     app.command(cls=PlainCommand)(command)
 for command in (pause, resume, drain):

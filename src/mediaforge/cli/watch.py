@@ -39,6 +39,13 @@ def watch(
         typer.Option("--settle", min=0, help="Seconds a file must stay unchanged."),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    check: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--check", metavar="KIND",
+            help="Health check new files must pass: none, quick or thorough.",
+        ),
+    ] = None,
 ) -> None:
     """Watch folders: submit each new file once it is complete (see docs/watch.md)."""
     from mediaforge.ops.logs import setup_logging
@@ -47,8 +54,12 @@ def watch(
 
     config = get_state(ctx).config
     setup_logging(config.log, verbose=verbose)
+    if check is not None and check not in ("none", "quick", "thorough"):
+        raise typer.BadParameter(
+            f"{check!r} is not a check; use none, quick or thorough", param_hint="--check"
+        )
     rules = watch_rules(config, path, presets or (), output_dir=output_dir, poll=poll,
-                        settle=settle)
+                        settle=settle, check=check)
     report = run_watch(config, rules, once=once)
     if once:
         out.print(f"submitted {len(report.submitted)} job(s)", markup=False, soft_wrap=True)

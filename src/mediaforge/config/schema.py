@@ -198,6 +198,8 @@ class WatchRule:
     done_dir: Path | None = None
     on_failure: Literal["keep", "move"] = "keep"
     failed_dir: Path | None = None
+    # A health check new content must pass before it is submitted (media/health.py).
+    check: Literal["none", "quick", "thorough"] = "none"
 
     def _cross_check(self) -> Iterator[tuple[str, str]]:
         if self.path is None:

@@ -391,3 +391,24 @@ def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return set_death_signal
+
+
+def spawn(command: Sequence[str]) -> subprocess.Popen[bytes]:
+    """Start a long-running ffmpeg or ffprobe (not through :func:`run_ffmpeg`) with
+    the same care: its own session, dying with us, stdout and stderr piped.
+
+    The caller drains both pipes and ends it with :func:`kill_group`.
+    """
+    return subprocess.Popen(
+        list(command),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=_die_with_parent(os.getpid()),
+    )
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a :func:`spawn` child's process group and reap it; a no-op once reaped."""
+    _kill_group(proc)

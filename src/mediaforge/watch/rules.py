@@ -101,9 +101,10 @@ def watch_rules(
     output_dir: Path | None = None,
     poll: bool = False,
     settle: float | None = None,
+    check: str | None = None,
 ) -> list[WatchRule]:
     """The rules to run: one ad hoc rule for ``path`` (with ``presets``), or the
-    configured ones; ``poll`` and ``settle`` override either."""
+    configured ones; ``poll``, ``settle`` and ``check`` override either."""
     if path is not None:
         if not presets:
             raise ConfigError("give at least one --preset for the folder to watch")
@@ -125,6 +126,8 @@ def watch_rules(
         overrides["mode"] = "poll"
     if settle is not None:
         overrides["settle_seconds"] = settle
+    if check is not None:
+        overrides["check"] = check
     for rule in rules:
         problems = list(dataclasses.replace(rule, **overrides)._cross_check())
         if problems:

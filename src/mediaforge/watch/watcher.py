@@ -45,10 +45,11 @@ from typing import Any
 import peewee
 
 from mediaforge.config.schema import Config, WatchRule
-from mediaforge.errors import FFmpegError, InputError, JobNotFound, MediaforgeError
+from mediaforge.errors import FFmpegError, InputError, Interrupted, JobNotFound, MediaforgeError
 from mediaforge.jobs.model import JobSource, JobStatus
 from mediaforge.jobs.retention import remembered_job, remembered_output
 from mediaforge.jobs.store import JobStore
+from mediaforge.media.health import CheckKind, Decoders, check_file
 from mediaforge.media.probe import check_readable
 from mediaforge.presets.loading import get_preset
 from mediaforge.queue.backend import JobQueue
@@ -170,6 +171,7 @@ class Watcher:
         )
         self._observer: Any = None
         self.submitted: list[int] = []
+        self.decoders = Decoders()  # thorough checks running, ended when the watcher stops
 
     # -- the loop -----------------------------------------------------------------
 
@@ -177,6 +179,13 @@ class Watcher:
         """Watch until ``stop`` is set (and ``wake`` set, to end a wait early)."""
         for folder in self.folders:
             log.info("watching %s for %s", folder.root, ", ".join(folder.rule.presets))
+        # A thorough check can take as long as a film takes to decode: a stop
+        # request ends it, and the file is checked again on the next start.
+        def end_checks_on_stop() -> None:
+            stop.wait()
+            self.decoders.stop()
+
+        threading.Thread(target=end_checks_on_stop, name="watch-stop", daemon=True).start()
         failures = 0
         try:
             while not stop.is_set():
@@ -517,7 +526,37 @@ class Watcher:
             log.debug("%s is an output of job %d; not new work", path, output_of)
             self._settle(folder, path, state)
             return None
+        if None in jobs.values() and not self._passes_check(folder, path, state):
+            return None
         return _Decision(path, state, fp, jobs)
+
+    def _passes_check(self, folder: _Folder, path: Path, state: FileState) -> bool:
+        """Whether new content passes the rule's health check (``check:``). A file
+        that fails is reported once and not looked at again until it changes."""
+        if folder.rule.check == "none":
+            return True
+        try:
+            report = check_file(path, CheckKind(folder.rule.check), ffprobe=self.config.ffprobe,
+                                timeout=self.config.probe_timeout, decoders=self.decoders)
+        except (FFmpegError, Interrupted) as exc:  # a slow share, or ffprobe killed: no verdict
+            if self.decoders.stopped:
+                return False  # the watcher is stopping
+            log.warning("%s: %s; trying again later", path, exc)
+            folder.tracker.defer(path, ACTION_RETRY)
+            return False
+        try:
+            now_state = FileState.of(os.stat(path))
+        except OSError:
+            folder.tracker.forget(path)  # gone while it was checked
+            return False
+        if now_state != state:  # changed while it was checked: wait again
+            folder.tracker.observe(path, now_state)
+            return False
+        if not report.ok:
+            log.warning("not picked up: %s failed its %s check: %s; replace or repair the file",
+                        path, report.kind.value, report.problem)
+            self._settle(folder, path, state)
+        return report.ok
 
     def _previous_job(self, fp: Fingerprint, preset: str, path: Path) -> int | None:
         """The job that already did (or does) this content with ``preset``."""
