@@ -21,34 +21,30 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import signal
-import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
-from typing import Any
 
 import peewee
-from huey.consumer import Consumer
 
 from mediaforge.config.schema import Config
-from mediaforge.errors import EnvironmentProblem, Interrupted
-from mediaforge.events import Event
-from mediaforge.hooks.delivery import Hooks
+from mediaforge.errors import EnvironmentProblem
 from mediaforge.jobs.control import ControlStore
 from mediaforge.jobs.identity import this_worker_prefix
-from mediaforge.jobs.model import Job, JobStatus
+from mediaforge.jobs.model import JobStatus
 from mediaforge.jobs.outage import CONNECTION_ERRORS
 from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.retention import prune_older_than
 from mediaforge.jobs.store import JobStore
-from mediaforge.notify.delivery import Notifier
+from mediaforge.queue.aftercare import Aftercare
 from mediaforge.queue.backend import JobQueue
+from mediaforge.queue.consumer import HUEY_WRITTEN_AGAINST, HueyConsumer, ensure_supported_huey
 from mediaforge.queue.intake import Door, IntakeGate
 from mediaforge.queue.pipeline import SHUTDOWN, run_job
 from mediaforge.queue.slots import Slots
-from mediaforge.storage.s3.download import remove_leftover_downloads
-from mediaforge.storage.s3.uploader import Uploader, ensure_available
+from mediaforge.storage.s3.uploader import ensure_available
 
 log = logging.getLogger(__name__)
 
@@ -61,72 +57,6 @@ OUTAGE_RETRY = 5.0  # seconds before a job whose claim met an unreachable databa
 # A worker leaves a job it handed back to other hosts for this many hand-back delays.
 REFUSAL_MEMORY = 10
 ADOPT_INTERVAL = 1.0  # seconds between looks for jobs other hosts handed back
-
-SignalHandler = Callable[[int, FrameType | None], None]
-
-
-# -- huey's consumer, on mediaforge's terms ------------------------------------
-# Written against huey 3.5.4: the one place the worker relies on huey's
-# consumer internals. Huey's public hooks (pre/post_execute, on_startup,
-# on_shutdown, task signals; Consumer options such as shutdown_timeout and
-# graceful_signal) cannot give our two-step shutdown:
-# - start() ends by installing huey's signal handlers (SIGTERM stops at once,
-#   leaving a thread worker's ffmpeg and temp files behind; a second SIGINT
-#   raises KeyboardInterrupt anywhere in the main thread; SIGHUP re-executes
-#   the process) and has no option to leave signals alone; installing ours
-#   after start() would lose a signal that came in between. So
-#   _set_signal_handlers is overridden: our handlers only set flags.
-# - stop() never asks a running task to give its job back: it waits
-#   (graceful) or returns at once, threads still running (immediate). So the
-#   worker stops the threads itself, through stop_flag, worker_threads and
-#   scheduler.
-# The main loop is the worker's own (huey's loop() reads its private signal
-# state); like huey's, it calls check_worker_health().
-
-HUEY_WRITTEN_AGAINST = "3.5.4"
-HUEY_REQUIREMENT = "huey>=3.5,<4"  # as in pyproject.toml
-
-
-def ensure_supported_huey() -> None:
-    """Refuse, in one line, a huey whose major version this worker does not know."""
-    installed = importlib.metadata.version("huey")
-    if installed.split(".")[0] != HUEY_WRITTEN_AGAINST.split(".")[0]:
-        raise EnvironmentProblem(
-            f"huey {installed} is installed, but the mediaforge worker supports "
-            f"{HUEY_REQUIREMENT} (written against {HUEY_WRITTEN_AGAINST}): "
-            f"pip install '{HUEY_REQUIREMENT}'"
-        )
-
-
-class _HueyConsumer(Consumer):  # type: ignore[misc]
-    """Huey's thread consumer with mediaforge's signal handlers in place of its own."""
-
-    def __init__(self, huey: Any, on_signal: SignalHandler, **options: Any) -> None:
-        super().__init__(huey, worker_type="thread", **options)
-        self.mediaforge_on_signal = on_signal
-
-    def _set_signal_handlers(self) -> None:  # called at the end of huey's start()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self.mediaforge_on_signal)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-
-    def handles_signals(self) -> bool:
-        """Whether the worker's handlers are the ones installed (huey called our override)."""
-        return signal.getsignal(signal.SIGTERM) == self.mediaforge_on_signal
-
-    def stop_taking_work(self) -> None:
-        """Workers end once their running task (if any) returns; nothing is interrupted."""
-        self.stop_flag.set()
-
-    def working(self) -> bool:
-        """Whether any worker thread is still alive."""
-        return any(t.is_alive() for _, t in self.worker_threads)
-
-    def join_threads(self) -> None:
-        """Wait for the threads to end: up to 30 s for each worker, 5 s for the scheduler."""
-        for _, thread in self.worker_threads:
-            thread.join(timeout=30)
-        self.scheduler.join(timeout=5)
 
 
 # -- the worker ------------------------------------------------------------------
@@ -167,14 +97,9 @@ class MediaforgeConsumer:
         )
         # Pause, drain and run windows; started_at is set when the worker registers.
         self.gate = IntakeGate(config, ControlStore(store.db), self.name, float("inf"))
-        self.notifier = Notifier(config, store)
-        self.uploader = Uploader(config, store)
         queue.handler = self._run_one
-        queue.notify_handler = self._deliver_notifications
-        queue.upload_handler = self._upload
-        self.hooks = Hooks(config, store)
-        queue.hook_handler = self._run_hooks
-        self.consumer = _HueyConsumer(
+        self.aftercare = Aftercare(config, store, queue, self.name, self._counted, self.hand_back)
+        self.consumer = HueyConsumer(
             queue.huey,
             self._on_signal,
             workers=workers,
@@ -186,6 +111,19 @@ class MediaforgeConsumer:
 
     # -- running jobs ----------------------------------------------------------
 
+    @contextmanager
+    def _counted(self) -> Iterator[None]:
+        """Count the block as running work: a burst worker stops only when
+        nothing runs and the queue is empty, so work that enqueues its own
+        retry or follow-up counts until it has."""
+        with self._running_lock:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._running_lock:
+                self._running -= 1
+
     def _run_one(self, job_id: int) -> None:
         with self.slots.place():
             self._run_in_slot(job_id)
@@ -193,17 +131,11 @@ class MediaforgeConsumer:
     def _run_in_slot(self, job_id: int) -> None:
         # Counted as running from here, a job over its limit too: a burst
         # worker must not stop while the job is out of the queue.
-        with self._running_lock:
-            self._running += 1
-        try:
-            with self.slots.within_limits(job_id) as full:
-                if full is None:
-                    self._run_job(job_id)
-                else:
-                    self.slots.wait_for_limit(job_id, full)
-        finally:
-            with self._running_lock:
-                self._running -= 1
+        with self._counted(), self.slots.within_limits(job_id) as full:
+            if full is None:
+                self._run_job(job_id)
+            else:
+                self.slots.wait_for_limit(job_id, full)
 
     def _run_job(self, job_id: int) -> None:
         worker = f"{self.name}/{threading.current_thread().name}"
@@ -242,9 +174,7 @@ class MediaforgeConsumer:
             priority, delay = outcome.job.priority, outcome.retry_in or None
             self.queue.enqueue(job_id, priority=priority, delay=delay)
         if outcome.job is not None and outcome.job.status.finished:
-            if not self.uploader.table.settled(job_id):
-                self.queue.enqueue_upload(job_id)
-            self._job_ended(outcome.job)
+            self.aftercare.after(outcome.job)
 
     def _adopt(self) -> None:
         self._last_adoption = time.monotonic()
@@ -304,51 +234,6 @@ class MediaforgeConsumer:
             self.queue.enqueue(job_id, priority=job.priority, delay=delay)
         return True
 
-    # -- uploads to S3 -----------------------------------------------------------
-    # Their own queued step (see storage/s3/uploader.py): a failed upload is retried with
-    # backoff and never touches its job.
-
-    def _upload(self, job_id: int) -> None:
-        worker = f"{self.name}/{threading.current_thread().name}"
-        # Counted as running until the retry or the notification is enqueued,
-        # like a job: a burst worker must not stop in between.
-        with self._running_lock:
-            self._running += 1
-        try:
-            try:
-                result = self.uploader.upload_job(
-                    job_id, worker, stop=lambda: SHUTDOWN if self.hand_back.is_set() else None
-                )
-            except Interrupted:
-                self.queue.enqueue_upload(job_id)
-                return
-            if result.retry_in is not None:
-                self.queue.enqueue_upload(job_id, delay=result.retry_in)
-            if result.settled:
-                # The job's notification waited for its uploads (it carries their links).
-                self._job_ended(self.store.get(job_id))
-        finally:
-            with self._running_lock:
-                self._running -= 1
-
-    def _recover_uploads(self) -> None:
-        """Give back uploads of dead workers; re-enqueue due ones the queue lost."""
-        table = self.uploader.table
-        released = table.release_stale(self.store.now() - self.config.worker.stale_after)
-        waiting = self.queue.pending_upload_job_ids()
-        # Only uploads this host can send: another host's sweep re-enqueues its own.
-        due = table.due_job_ids(time.time(), host=socket.gethostname())
-        lost = [j for j in due if j not in waiting]
-        for job_id in sorted({*released, *lost}):
-            self.queue.enqueue_upload(job_id)
-        running = lambda: set(self.store.ids_with_status(JobStatus.RUNNING))  # noqa: E731
-        for folder in remove_leftover_downloads(self.config, running):
-            log.info("removed %s, left by a worker that stopped mid-download", folder)
-        if released or lost:
-            log.info(
-                "recovery: uploads of %d job(s) given back or re-enqueued", len({*released, *lost})
-            )
-
     def recover(self) -> None:
         """Give back jobs of dead workers; re-enqueue queued jobs the queue lost."""
         self._last_recovery = time.monotonic()
@@ -356,8 +241,7 @@ class MediaforgeConsumer:
         requeued, failed = self.store.recover(self.config.worker.stale_after)
         for job_id in failed:
             log.error("job %s failed: its worker died on every attempt", job_id)
-        self._notify_recovery(requeued, failed)
-        self._recover_hooks(failed)
+        self.aftercare.recover(requeued, failed)
         pending = self.queue.pending_job_ids()
         lost = [i for i in self.store.ids_with_status(JobStatus.QUEUED) if i not in pending]
         if self.gate.current.closed is not None:
@@ -372,7 +256,7 @@ class MediaforgeConsumer:
                 len(requeued),
                 len(lost),
             )
-        self._recover_uploads()
+        self.aftercare.recover_uploads()
 
     def prune(self, days: float) -> None:
         """Remove finished jobs older than ``days`` that are owed nothing (jobs/retention.py)."""
@@ -393,105 +277,6 @@ class MediaforgeConsumer:
             )  # fmt: skip
         if pruned.held:
             log.debug("retention: kept %d older job(s), still owed a delivery", pruned.held)
-
-    # -- notifications ---------------------------------------------------------
-    # Recorded in the job database, sent by the `mediaforge.notify` task: a
-    # notification problem is logged and never fails a job (see notify/delivery.py).
-
-    def _job_ended(self, job: Job) -> None:
-        self._record(lambda: self.notifier.job_ended(job))
-        self._record_hooks(job)
-
-    def _record(self, record: Callable[[], float | None]) -> None:
-        """Record notifications, then enqueue the task that sends them when due."""
-        try:
-            delay = record()
-            if delay is not None:
-                self.queue.enqueue_notify(delay=delay)
-        except Exception:  # whatever goes wrong, the job and this thread carry on
-            log.exception("could not record a notification (the job is not affected)")
-
-    def _deliver_notifications(self) -> None:
-        # Counted as running, like a job: a burst worker must not stop while a
-        # delivery is under way and its retry not yet enqueued.
-        with self._running_lock:
-            self._running += 1
-        try:
-            retry_in = self.notifier.deliver_due(self.name)
-            if retry_in is not None:
-                self.queue.enqueue_notify(delay=retry_in)
-        finally:
-            with self._running_lock:
-                self._running -= 1
-
-    def _notify_recovery(self, requeued: list[int], failed: list[int]) -> None:
-        if not self.notifier.enabled:
-            return
-        for job_id in failed:
-            self._job_ended(self.store.get(job_id))
-        if requeued or failed:
-            ids = ", ".join(str(i) for i in [*requeued, *failed])
-            text = (
-                f"worker {self.name} found job(s) {ids} held by a worker that stopped "
-                f"heartbeating: {len(requeued)} queued again, {len(failed)} failed"
-            )
-            self._record(lambda: self.notifier.worker_event(Event.WORKER_STALLED, self.name, text))
-        # Rows overdue with no task to send them: the worker that owed them died.
-        due = self.notifier.rows.next_due()
-        if due is not None and due < time.time() and not self.queue.notify_pending():
-            self.queue.enqueue_notify()
-
-    # -- hooks -------------------------------------------------------------------
-    # Recorded in the job database, run by the `mediaforge.hook` task (see
-    # hooks/delivery.py): a failing hook is recorded and never fails its job.
-
-    def _record_hooks(self, job: Job) -> None:
-        if not self.hooks.enabled:
-            return
-        try:
-            if self.hooks.job_ended(job):
-                self.queue.enqueue_hooks()
-        except Exception:  # whatever goes wrong, the job and this thread carry on
-            log.exception("could not record the hooks of job %s (the job is not affected)", job.id)
-
-    def _run_hooks(self) -> None:
-        # Counted as running, like a job: a burst worker must not stop while a
-        # hook runs and its retry is not yet enqueued.
-        with self._running_lock:
-            self._running += 1
-        try:
-            retry_in = self.hooks.run_due(self.name)
-            if retry_in is not None:
-                self.queue.enqueue_hooks(delay=retry_in)
-        finally:
-            with self._running_lock:
-                self._running -= 1
-
-    def _recover_hooks(self, failed: list[int]) -> None:
-        """Record the hooks of jobs recovery failed (recording twice records
-        once), give back rows a dead worker held while running their hook, and
-        wake a worker for rows overdue with no task to run them."""
-        if not self.hooks.enabled:
-            return
-        for job_id in failed:
-            self._record_hooks(self.store.get(job_id))
-        released = self.hooks.rows.release_stale(self.store.now() - self.config.worker.stale_after)
-        if released:
-            log.info("recovery: %d hook run(s) of dead workers given back", released)
-        due = self.hooks.rows.next_due()
-        if due is not None and due < time.time() and not self.queue.hooks_pending():
-            self.queue.enqueue_hooks()
-
-    def _announce_stop(self, signum: int) -> None:
-        """On a signal: report worker_stopped and send what is pending, once, now."""
-        if not self.notifier.enabled:
-            return
-        text = f"worker {self.name} stopped on {signal.Signals(signum).name}"
-        self._record(lambda: self.notifier.worker_event(Event.WORKER_STOPPED, self.name, text))
-        try:
-            self.notifier.deliver_due(self.name, everything=True)
-        except Exception:  # stopping must finish whatever goes wrong
-            log.exception("could not send the pending notifications while stopping")
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -569,7 +354,7 @@ class MediaforgeConsumer:
                 self.consumer.check_worker_health()
         log.debug("received %s", signal.Signals(self._stop_signal).name)
         self.stop(self.config.worker.shutdown_grace)
-        self._announce_stop(self._stop_signal)
+        self.aftercare.announce_stop(self._stop_signal)
 
     def _follow_orders(self) -> Door:
         """Look at pause, drain and the run windows; when this worker takes jobs
