@@ -13,11 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import peewee
-
-from mediaforge.jobs.clock import database_time
 from mediaforge.jobs.model import snapshot
-from mediaforge.jobs.store import JobStore
+from mediaforge.jobs.owed import OwedRows
 from mediaforge.jobs.tables import HookRow
 from mediaforge.units import iso_time
 
@@ -83,37 +80,26 @@ class HookRun:
         }
 
 
-class HookStore:
+class HookStore(OwedRows):
     """Reads and writes of hook rows, in the job database."""
 
-    def __init__(self, store: JobStore) -> None:
-        self.db: peewee.Database = store.db
-
-    def now(self) -> float:
-        """Now by the database's clock, on which claims are stamped and judged."""
-        return database_time(self.db)
+    model = HookRow
+    claimed, done, done_at = HookStatus.RUNNING.value, HookStatus.DONE.value, "done_at"
 
     def add(self, items: Sequence[NewHookRun]) -> int:
         """Record hook runs; one already recorded (same job, key and hook) is
         left alone. Returns how many rows were new."""
-        now = self.now()
-        added = 0
-        with self.db.atomic():
-            for item in items:
-                query = HookRow.insert(
-                    job_id=item.job_id,
-                    key=item.key,
-                    hook=item.hook,
-                    kind=item.kind,
-                    event=item.event,
-                    due_at=item.due_at,
-                    created_at=now,
-                    updated_at=now,
-                ).on_conflict_ignore()
-                # rowcount, not the returned id: SQLite reports the last rowid
-                # even when the row was ignored.
-                added += max(0, self.db.execute(query).rowcount)
-        return added
+        return self._add(
+            {
+                "job_id": item.job_id,
+                "key": item.key,
+                "hook": item.hook,
+                "kind": item.kind,
+                "event": item.event,
+                "due_at": item.due_at,
+            }
+            for item in items
+        )
 
     def due_ids(self, horizon: float) -> list[int]:
         """Pending rows due by ``horizon``, oldest first."""
@@ -123,15 +109,6 @@ class HookStore:
             .order_by(HookRow.due_at, HookRow.id)
         )
         return [row_id for (row_id,) in cast(Any, query.tuples())]
-
-    def next_due(self) -> float | None:
-        """The earliest due time of a pending row, if any."""
-        due = (
-            HookRow.select(peewee.fn.MIN(HookRow.due_at))
-            .where(HookRow.status == HookStatus.PENDING.value)
-            .scalar()
-        )
-        return None if due is None else float(due)
 
     def claim(self, row_id: int, claimer: str) -> HookRun | None:
         """Take one pending row for ``claimer`` (unique to this claim); None when
@@ -158,11 +135,7 @@ class HookStore:
         with self.db.atomic():
             return bool(
                 HookRow.update(claimed_at=self.now(), updated_at=self.now())
-                .where(
-                    (HookRow.id == row_id)
-                    & (HookRow.claimed_by == claimer)
-                    & (HookRow.status == HookStatus.RUNNING.value)
-                )
+                .where((HookRow.id == row_id) & self._held_by(claimer))
                 .execute()
             )
 
@@ -179,46 +152,11 @@ class HookStore:
     ) -> None:
         """Record one attempt of a claimed row: done, to retry at ``retry_at``,
         or failed for good. Every text must already be redacted."""
-        now = self.now()
-        fields: dict[str, Any] = {
-            "attempts": HookRow.attempts + 1,
-            "claimed_by": None,
-            "claimed_at": None,
-            "updated_at": now,
-            "result": result,
-            "output": output,
-        }
-        if done:
-            fields.update(status=HookStatus.DONE.value, done_at=now, error=None)
-        elif retry_at is not None:
-            fields.update(status=HookStatus.PENDING.value, due_at=retry_at, error=error)
-        else:
-            fields.update(status=HookStatus.FAILED.value, error=error)
+        fields = self._settled(done=done, error=error, retry_at=retry_at)
+        fields.update(result=result, output=output)
         with self.db.atomic():
-            HookRow.update(**fields).where(
-                (HookRow.id == row_id)
-                & (HookRow.claimed_by == claimer)
-                & (HookRow.status == HookStatus.RUNNING.value)
-            ).execute()
-
-    def release_stale(self, claimed_before: float) -> int:
-        """Give back rows whose claim was last refreshed before ``claimed_before``:
-        their worker died running them; they run again (at least once, not
-        exactly once)."""
-        with self.db.atomic():
-            return int(
-                HookRow.update(
-                    status=HookStatus.PENDING.value,
-                    claimed_by=None,
-                    claimed_at=None,
-                    updated_at=self.now(),
-                )
-                .where(
-                    (HookRow.status == HookStatus.RUNNING.value)
-                    & (HookRow.claimed_at < claimed_before)
-                )
-                .execute()
-            )
+            query = HookRow.update(**fields).where((HookRow.id == row_id) & self._held_by(claimer))
+            query.execute()
 
     def for_job(self, job_id: int) -> list[HookRun]:
         """Every hook run recorded for ``job_id``, oldest first."""

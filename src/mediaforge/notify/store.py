@@ -13,11 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import peewee
-
-from mediaforge.jobs.clock import database_time
 from mediaforge.jobs.model import Job, snapshot
-from mediaforge.jobs.store import JobStore
+from mediaforge.jobs.owed import OwedRows
 from mediaforge.jobs.tables import NotificationRow
 from mediaforge.units import iso_time
 
@@ -86,39 +83,28 @@ class Notification:
         }
 
 
-class NotificationStore:
+class NotificationStore(OwedRows):
     """Reads and writes of notification rows, in the job database."""
 
-    def __init__(self, store: JobStore) -> None:
-        self.db: peewee.Database = store.db
-
-    def now(self) -> float:
-        """Now by the database's clock: claims are stamped and judged stale on
-        it, whichever host's worker stamped or judges them (see jobs/clock.py)."""
-        return database_time(self.db)
+    model = NotificationRow
+    claimed, done = NotificationStatus.SENDING.value, NotificationStatus.SENT.value
+    done_at = "sent_at"
 
     def add(self, items: Sequence[NewNotification]) -> int:
         """Record messages to send; one already recorded (same key, event and
         target) is left alone. Returns how many rows were new."""
-        now = self.now()
-        added = 0
-        with self.db.atomic():
-            for item in items:
-                query = NotificationRow.insert(
-                    key=item.key,
-                    event=item.event,
-                    target=item.target,
-                    job_id=item.job_id,
-                    batch=item.batch,
-                    payload=json.dumps(item.payload or {}),
-                    due_at=item.due_at,
-                    created_at=now,
-                    updated_at=now,
-                ).on_conflict_ignore()
-                # rowcount, not the returned id: SQLite reports the last rowid
-                # even when the row was ignored.
-                added += max(0, self.db.execute(query).rowcount)
-        return added
+        return self._add(
+            {
+                "key": item.key,
+                "event": item.event,
+                "target": item.target,
+                "job_id": item.job_id,
+                "batch": item.batch,
+                "payload": json.dumps(item.payload or {}),
+                "due_at": item.due_at,
+            }
+            for item in items
+        )
 
     def get(self, key: str, event: str, target: str) -> Notification | None:
         """One recorded message, None when it was never recorded."""
@@ -140,15 +126,6 @@ class NotificationStore:
             .distinct()
         )
         return sorted(target for (target,) in cast(Any, query.tuples()))
-
-    def next_due(self) -> float | None:
-        """The earliest due time of a pending message, if any."""
-        due = (
-            NotificationRow.select(peewee.fn.MIN(NotificationRow.due_at))
-            .where(NotificationRow.status == NotificationStatus.PENDING.value)
-            .scalar()
-        )
-        return None if due is None else float(due)
 
     def claim(self, target: str, claimer: str) -> list[Notification]:
         """Take every pending message of ``target`` for ``claimer`` to send as one.
@@ -185,43 +162,11 @@ class NotificationStore:
     ) -> None:
         """Record one delivery attempt of claimed messages: sent, to retry at
         ``retry_at``, or failed for good. ``error`` must already be redacted."""
-        now = self.now()
-        fields: dict[str, Any] = {
-            "attempts": NotificationRow.attempts + 1,
-            "claimed_by": None,
-            "claimed_at": None,
-            "updated_at": now,
-        }
-        if sent:
-            fields.update(status=NotificationStatus.SENT.value, sent_at=now, error=None)
-        elif retry_at is not None:
-            fields.update(status=NotificationStatus.PENDING.value, due_at=retry_at, error=error)
-        else:
-            fields.update(status=NotificationStatus.FAILED.value, error=error)
+        fields = self._settled(done=sent, error=error, retry_at=retry_at)
         with self.db.atomic():
             NotificationRow.update(**fields).where(
-                NotificationRow.id.in_(list(ids))
-                & (NotificationRow.claimed_by == claimer)
-                & (NotificationRow.status == NotificationStatus.SENDING.value)
+                NotificationRow.id.in_(list(ids)) & self._held_by(claimer)
             ).execute()
-
-    def release_stale(self, claimed_before: float) -> int:
-        """Give back messages claimed before ``claimed_before`` by a worker that
-        died while sending them; they are sent again (at least once, not exactly once)."""
-        with self.db.atomic():
-            return int(
-                NotificationRow.update(
-                    status=NotificationStatus.PENDING.value,
-                    claimed_by=None,
-                    claimed_at=None,
-                    updated_at=self.now(),
-                )
-                .where(
-                    (NotificationRow.status == NotificationStatus.SENDING.value)
-                    & (NotificationRow.claimed_at < claimed_before)
-                )
-                .execute()
-            )
 
     def for_job(self, job: Job) -> list[Notification]:
         """The messages about ``job``: its own and its batch's digest."""
