@@ -25,7 +25,7 @@ from contextlib import suppress
 
 from mediaforge.hooks.spec import Hook, Outcome
 from mediaforge.jobs.model import Job
-from mediaforge.media.process import _die_with_parent
+from mediaforge.media.process import die_with_parent
 from mediaforge.storage.paths import PathMap
 
 TAIL_LINES = 20
@@ -63,7 +63,7 @@ def run_command(hook: Hook, job: Job, event: str, paths: PathMap) -> Outcome:
             env=env,
             start_new_session=True,  # its own process group: a timeout kills all of it
             # A worker killed with -9 takes the command with it, as it does ffmpeg.
-            preexec_fn=_die_with_parent(os.getpid()),
+            preexec_fn=die_with_parent(os.getpid()),
         )
     except OSError as e:
         return Outcome(False, hook.scrub(f"cannot run {argv[0]}: {e.strerror or e}"))

@@ -118,7 +118,7 @@ def run_ffmpeg(
             stderr=subprocess.PIPE,
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent(os.getpid()),
+            preexec_fn=die_with_parent(os.getpid()),
         )
     except (FileNotFoundError, PermissionError) as exc:
         if exc.filename != ffmpeg:
@@ -372,7 +372,7 @@ if sys.platform == "linux":
     _prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 
-def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
     """A ``preexec_fn`` that makes the child die with its parent (Linux), else None.
 
     Caveat: PDEATHSIG fires when the *thread* that forked the child exits, not
@@ -405,7 +405,7 @@ def spawn(command: Sequence[str]) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
-        preexec_fn=_die_with_parent(os.getpid()),
+        preexec_fn=die_with_parent(os.getpid()),
     )
 
 
