@@ -96,3 +96,15 @@ def test_a_preset_tag_with_a_space_is_refused_naming_the_file_and_field(
 def test_presets_show_lists_a_presets_tags(sandbox: Sandbox) -> None:
     shown = sandbox.ok("presets", "show", "av1-1080p").out
     assert "tags: av1, slow" in shown
+
+
+def test_doctor_shows_the_limits_and_fails_for_a_key_that_names_nothing(sandbox: Sandbox) -> None:
+    sandbox.configure(worker={"limits": {"slow": 1, "*": 2}})
+    shown = sandbox("doctor").out
+    assert "limits: at most *: 2, slow: 1 at once per worker" in shown, shown
+
+    sandbox.configure(worker={"limits": {"slwo": 1}})
+    done = sandbox("doctor")
+    assert done.code != 0
+    [failed] = [line for line in done.out.splitlines() if line.startswith("FAIL")]
+    assert "worker.limits names no preset or tag: slwo" in failed, failed

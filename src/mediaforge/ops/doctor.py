@@ -125,7 +125,30 @@ def run_checks(config: Config) -> list[Check]:
         checks.append(_s3_check(config))
     if config.hooks:
         checks.append(_hooks_check(config))
+    if config.worker.limits:
+        checks.append(_limits_check(config))
     return checks
+
+
+def _limits_check(config: Config) -> Check:
+    """``worker.limits`` keys must name a preset or a tag (or be ``*``): a typo
+    would limit nothing, silently."""
+    try:
+        presets = load_presets(config.presets_dir).values()
+    except MediaforgeError as exc:
+        return Check("limits", False, str(exc))
+    known = {p.name for p in presets} | {t for p in presets for t in p.tags} | {"*"}
+    unknown = sorted(set(config.worker.limits) - known)
+    if unknown:
+        tags = sorted({t for p in presets for t in p.tags})
+        return Check(
+            "limits",
+            False,
+            f"worker.limits names no preset or tag: {', '.join(unknown)} (tags: "
+            f"{', '.join(tags) or 'none'}; 'mediaforge presets list' for the presets)",
+        )
+    shown = ", ".join(f"{name}: {most}" for name, most in sorted(config.worker.limits.items()))
+    return Check("limits", True, f"at most {shown} at once per worker")
 
 
 def _hardware_check(config: Config) -> Check:

@@ -47,7 +47,3 @@ class Limits:
                 with self._lock:
                     for name in names:
                         self._running[name] -= 1
-
-    def describe(self) -> str:
-        """For `doctor`: "av1: 1, slow: 2"."""
-        return ", ".join(f"{name}: {most}" for name, most in sorted(self.limits.items()))
