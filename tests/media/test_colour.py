@@ -217,7 +217,10 @@ outputs:
     video: {codec: libx264, options: {preset: ultrafast}}
   - name: "{stem}.forced.mkv"
     container: matroska
-    video: {codec: libx265, hdr: tonemap, options: {preset: ultrafast}}
+    video: {codec: libx265, pix_fmt: yuv420p10le, hdr: tonemap, options: {preset: ultrafast}}
+  - name: "{stem}.high10.mp4"
+    container: mp4
+    video: {codec: libx264, pix_fmt: yuv420p10le, options: {preset: ultrafast}}
 """
 
 
@@ -233,12 +236,16 @@ def test_hlg_input_is_kept_or_tone_mapped_per_output_of_one_command(
     assert found == {
         "hlg.kept.mkv": ("yuv420p10le", "arib-std-b67", "bt2020"),
         "hlg.sdr.mp4": ("yuv420p", "bt709", "bt709"),
+        # A 10-bit pixel format in the preset does not survive tone-mapping:
+        # the picture is 8-bit SDR, and stored so.
         "hlg.forced.mkv": ("yuv420p", "bt709", "bt709"),
+        "hlg.high10.mp4": ("yuv420p", "bt709", "bt709"),
     }
     assert job["decisions"]["colour"] == (
         "HLG (BT.2020) kept as yuv420p10le for libx265; "
         "HLG (BT.2020) tone-mapped to SDR BT.709 for libx264; "
-        "HLG (BT.2020) tone-mapped to SDR BT.709 for libx265"
+        "HLG (BT.2020) tone-mapped to SDR BT.709 for libx265; "
+        "HLG (BT.2020) tone-mapped to SDR BT.709 for libx264"
     )
 
 

@@ -172,9 +172,21 @@ def decide_colour(spec: OutputSpec, stream: StreamInfo, input_path: Path) -> Col
         matrix="bt709",
         min_bits=8,
         max_bits=8,
-        pix_fmt=None,
+        # The tone-mapped picture is 8-bit: a preset's 10-bit pixel format
+        # would only pad it again (and fail verification).
+        pix_fmt=eight_bit(video.pix_fmt),
         **common,
     )
+
+
+def eight_bit(pix_fmt: str | None) -> str | None:
+    """The 8-bit form of a deeper pixel format (yuv420p10le -> yuv420p, p010le
+    -> nv12); None for None or a format that is 8-bit already (kept as written)."""
+    if (bit_depth(pix_fmt) or 8) <= 8:
+        return None
+    if pix_fmt in ("p010le", "p010be", "p016le", "p016be"):
+        return "nv12"
+    return re.sub(r"\d+(le|be)$", "", pix_fmt or "")
 
 
 def tonemap_filters(decision: ColourDecision) -> list[tuple[str, dict[str, Any]]]:

@@ -118,7 +118,10 @@ def _colour_kwargs(out: PlannedOutput) -> dict[str, Any]:
     """Colour tags (and a kept HDR's pixel format and x265 metadata) for an HDR input."""
     if out.colour is None or out.spec.video is None:
         return {}
-    return output_options(out.colour, out.spec.video.options)
+    kwargs = output_options(out.colour, out.spec.video.options)
+    if is_vaapi(out.spec.video.codec):
+        kwargs.pop("pix_fmt", None)  # the upload filter sets the surface format
+    return kwargs
 
 
 def _kept_audio(out: PlannedOutput, main: StreamInfo | None) -> tuple[StreamInfo, ...]:
