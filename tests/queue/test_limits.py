@@ -3,12 +3,16 @@ worker, while its other places take other work. Real worker processes."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from mediaforge.jobs.model import JobStatus
+from mediaforge.jobs.tables import JobRow
+from mediaforge.queue.backend import JobQueue
 from tests.queue.test_worker import WORKER, Sandbox, preset
 
 pytestmark = pytest.mark.slow
@@ -108,3 +112,64 @@ def test_doctor_shows_the_limits_and_fails_for_a_key_that_names_nothing(sandbox:
     assert done.code != 0
     [failed] = [line for line in done.out.splitlines() if line.startswith("FAIL")]
     assert "worker.limits names no preset or tag: slwo" in failed, failed
+
+
+def test_a_handed_back_job_over_its_limit_is_not_adopted_again_and_again(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.write_preset(
+        {**preset("long-heavy", audio_filter="arealtime=speed=0.25"), "tags": ["slow"]}
+    )  # about 8 s
+    sandbox.configure(
+        worker={**WORKER, "workers": 2, "limits": {"slow": 1}}, log={"format": "json"}
+    )
+    first, second = (sandbox.make_media(f"clip{i}.mp4", duration=2.0) for i in range(2))
+    [running] = sandbox.submit([first], "long-heavy")
+    sandbox.start_worker()
+    sandbox.wait_for_progress(running)
+    [waiting] = sandbox.submit([second], "long-heavy")
+    # Another host handed it back (it could not see the files): this worker
+    # could take it from the job database, but its 'slow' place is taken.
+    JobRow.update(
+        refusals=json.dumps({"hosts": ["elsewhere|ns"], "rounds": 0}), retry_at=time.time() - 1
+    ).where(JobRow.id == waiting).execute()
+
+    time.sleep(5)
+
+    assert sandbox.job(running).status is JobStatus.RUNNING, "the test needs it still running"
+    queued = [r for r in sandbox.log_records() if "taken here" in r.get("message", "")]
+    assert queued == [], "adopted although its limit was full"
+    tasks = JobQueue(sandbox.load_config()).huey
+    messages = [t for t in [*tasks.pending(), *tasks.scheduled()] if t.args == (waiting,)]
+    assert len(messages) <= 1, f"{len(messages)} messages for one waiting job"
+    sandbox.wait_until(lambda: sandbox.job(waiting).status.finished, 60, "the second job")
+    assert sandbox.job(waiting).status is JobStatus.SUCCEEDED
+
+
+def test_a_paused_worker_leaves_a_job_over_its_limit_queued_without_bouncing_it(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.write_preset(
+        {**preset("long-heavy", audio_filter="arealtime=speed=0.25"), "tags": ["slow"]}
+    )  # about 8 s
+    sandbox.configure(
+        worker={**WORKER, "workers": 2, "limits": {"slow": 1}}, log={"format": "json"}
+    )
+    first, second = (sandbox.make_media(f"clip{i}.mp4", duration=2.0) for i in range(2))
+    [running] = sandbox.submit([first], "long-heavy")
+    sandbox.start_worker()
+    sandbox.wait_for_progress(running)
+    sandbox.ok("pause")
+    [waiting] = sandbox.submit([second], "long-heavy")
+
+    def taken_from_the_queue() -> bool:
+        return waiting not in JobQueue(sandbox.load_config()).pending_job_ids()
+
+    sandbox.wait_until(taken_from_the_queue, 10, "the worker to receive the message")
+    time.sleep(6)  # longer than a bounce over the limit (5 s)
+
+    assert sandbox.job(waiting).status is JobStatus.QUEUED
+    # Left in the job database for when the worker takes jobs again, not bounced.
+    assert waiting not in JobQueue(sandbox.load_config()).pending_job_ids()
+    sandbox.ok("resume")
+    sandbox.wait_until(lambda: sandbox.job(waiting).status.finished, 60, "the second job")

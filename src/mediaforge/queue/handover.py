@@ -18,6 +18,7 @@ import json
 import logging
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,7 +88,7 @@ class Refusals:
         return ", ".join(sorted({key.split("|", 1)[0] for key in self.hosts}))
 
 
-def to_adopt(store: JobStore) -> Job | None:
+def to_adopt(store: JobStore, can_take: Callable[[Job], bool]) -> Job | None:
     """A job handed back by other hosts that this host has not refused and
     may run now, or None.
 
@@ -95,10 +96,11 @@ def to_adopt(store: JobStore) -> Job | None:
     the queue to deliver its message: the queue goes to whichever worker asks
     first, and the host that refused a job, having just handled its message,
     asks fastest, so a host that can see the files could wait a long time.
+    ``can_take`` says whether this worker has room for the job (its limits).
     """
     me = host_key(socket.gethostname(), namespace_key())
     for job in store.handed_back(time.time()):
-        if me not in Refusals.of(job).hosts:
+        if me not in Refusals.of(job).hosts and can_take(job):
             return job
     return None
 

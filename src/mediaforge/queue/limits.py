@@ -29,6 +29,11 @@ class Limits:
         names = [n for n in (preset.name, *preset.tags) if n in self.limits]
         return names or ([OTHERS] if OTHERS in self.limits else [])
 
+    def has_room(self, preset: Preset) -> bool:
+        """Whether a job of ``preset`` would get a place now."""
+        with self._lock:
+            return all(self._running.get(n, 0) < self.limits[n] for n in self.names_of(preset))
+
     @contextmanager
     def slot(self, preset: Preset) -> Iterator[str | None]:
         """Hold a place for one job of ``preset`` while the block runs; yields

@@ -28,7 +28,7 @@ import peewee
 
 from mediaforge.config.schema import Config
 from mediaforge.errors import MediaforgeError
-from mediaforge.jobs.model import JobStatus
+from mediaforge.jobs.model import Job, JobStatus
 from mediaforge.jobs.outage import CONNECTION_ERRORS
 from mediaforge.jobs.store import JobStore
 from mediaforge.presets.loading import get_preset
@@ -96,7 +96,7 @@ class Slots:
         if not self._free.acquire(blocking=False):
             return
         try:
-            job = to_adopt(self.store)
+            job = to_adopt(self.store, self._has_room)
         except BaseException:
             self._free.release()
             raise
@@ -116,6 +116,17 @@ class Slots:
         thread = threading.Thread(target=adopted, name=f"adopted-{job.id}", daemon=True)
         self._adopters.append(thread)
         thread.start()
+
+    def _has_room(self, job: Job) -> bool:
+        """Whether the job's limits leave room for it now (an adopted job over
+        its limit would only go back to the queue)."""
+        if not self.limits.limits:
+            return True
+        try:
+            preset = get_preset(job.preset, self.config.presets_dir)
+        except MediaforgeError:
+            return True  # running it reports the unknown preset
+        return self.limits.has_room(preset)
 
     def adopting(self) -> bool:
         """Whether an adopted job is still running."""

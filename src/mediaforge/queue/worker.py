@@ -131,11 +131,17 @@ class MediaforgeConsumer:
     def _run_in_slot(self, job_id: int) -> None:
         # Counted as running from here, a job over its limit too: a burst
         # worker must not stop while the job is out of the queue.
-        with self._counted(), self.slots.within_limits(job_id) as full:
-            if full is None:
+        with self._counted():
+            if self.gate.current.closed is not None:
+                # Paused, draining or outside its run window: the job stays
+                # queued in the job database (see _run_job), not bounced.
                 self._run_job(job_id)
-            else:
-                self.slots.wait_for_limit(job_id, full)
+                return
+            with self.slots.within_limits(job_id) as full:
+                if full is None:
+                    self._run_job(job_id)
+                else:
+                    self.slots.wait_for_limit(job_id, full)
 
     def _run_job(self, job_id: int) -> None:
         worker = f"{self.name}/{threading.current_thread().name}"
