@@ -172,6 +172,25 @@ def test_once_settled_a_held_job_goes_at_the_next_prune(store: JobStore) -> None
                                           ).count() == 0  # fmt: skip
 
 
+def test_ids_of_pruned_jobs_are_never_handed_out_again(store: JobStore) -> None:
+    first = finished_job(store, "first")
+    newest = finished_job(store, "newest")
+    assert prune(store.db, time.time() - 30 * DAY).jobs == 2
+    assert job_ids() == set()
+
+    (later,) = store.create([NewJob(input_path="/media/later.mp4", preset="h264-720p")])
+    assert later > newest > first
+    JobRow.update(status=JobStatus.SUCCEEDED.value, finished_at=time.time() - 40 * DAY).where(
+        JobRow.id == later
+    ).execute()
+    assert prune(store.db, time.time() - 30 * DAY).jobs == 1
+    # Every pruned job is remembered under its own id.
+    remembered = {r.id: r.input_path for r in PrunedJobRow.select()}
+    assert remembered == {
+        first: "/media/first.mp4", newest: "/media/newest.mp4", later: "/media/later.mp4"
+    }
+
+
 def test_pruned_jobs_are_remembered_by_content_preset_and_outputs(store: JobStore) -> None:
     done = finished_job(store, "clip")
     failed = finished_job(store, "bad", JobStatus.FAILED)

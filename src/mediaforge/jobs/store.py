@@ -113,9 +113,12 @@ class JobStore:
         now = time.time()
         ids: list[int] = []
         with self.db.atomic():
+            after = self._pruned_above()
             for nj in new_jobs:
+                fixed = {"id": after + 1} if after is not None and not ids else {}
                 ids.append(
                     JobRow.insert(
+                        **fixed,
                         input_path=nj.input_path,
                         input_size=nj.input_size,
                         input_mtime=nj.input_mtime,
@@ -132,6 +135,23 @@ class JobStore:
                     ).execute()
                 )
         return ids
+
+    def _pruned_above(self) -> int | None:
+        """The highest pruned job id when it is above every job left (SQLite
+        only; call inside the creating transaction), else None.
+
+        SQLite numbers a new row after the highest id in its table, so once
+        the newest jobs are pruned their ids would be handed out again, and the
+        memory of pruned jobs (keyed by id) and every log line naming them with
+        them. PostgreSQL's sequences never go back.
+        """
+        if not isinstance(self.db, peewee.SqliteDatabase):
+            return None
+        pruned = PrunedJobRow.select(peewee.fn.MAX(PrunedJobRow.id)).scalar()
+        if pruned is None:
+            return None
+        left = JobRow.select(peewee.fn.MAX(JobRow.id)).scalar() or 0
+        return int(pruned) if int(pruned) > int(left) else None
 
     def get(self, job_id: int) -> Job:
         row = JobRow.get_or_none(JobRow.id == job_id)

@@ -138,9 +138,12 @@ def _reset_sequences(db: peewee.Database) -> None:
         if not isinstance(model._meta.primary_key, peewee.AutoField):
             continue  # ids copied from another table (pruned jobs): no sequence of its own
         table = model._meta.table_name
+        highest = f'SELECT MAX(id) FROM "{table}"'
+        if model is JobRow:  # a pruned job's id is never handed out again
+            highest += ' UNION ALL SELECT MAX(id) FROM "pruned_job"'
         db.execute_sql(
             f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
-            f'(SELECT COALESCE(MAX(id), 0) + 1 FROM "{table}"), false)'
+            f"(SELECT COALESCE(MAX(id), 0) + 1 FROM ({highest}) AS ids(id)), false)"
         )
 
 
