@@ -110,3 +110,12 @@ def test_a_retention_that_is_not_a_positive_number_is_refused_naming_the_field(
     assert done.code == ExitCode.CONFIG
     assert "jobs.retention_days" in done.err and "must be greater than 0" in done.err
     assert "Traceback" not in done.err
+
+
+def test_listing_options_before_prune_are_refused_not_ignored(mf: Mediaforge) -> None:
+    done = mf("jobs", "--status", "failed", "prune", "--older-than", "1d")
+    assert done.code == 2
+    assert done.err.strip() == (
+        "Error: --status: for the listing ('mediaforge jobs'), not for 'jobs prune'; give "
+        "'jobs prune' its own options after it (see 'mediaforge jobs prune --help')"
+    ), done.err

@@ -299,6 +299,22 @@ def jobs(
 ) -> None:
     """List jobs, newest first (`jobs prune`: remove old finished ones)."""
     if ctx.invoked_subcommand is not None:
+        # The listing's options mean nothing to a subcommand: say so rather
+        # than run `jobs --status failed prune` on every status.
+        given = [
+            name
+            for name, value, default in (
+                ("--status", status_, None), ("--limit", limit, 20), ("--json", json_out, False)
+            )
+            if value != default
+        ]
+        if given:
+            command = f"jobs {ctx.invoked_subcommand}"
+            raise typer.BadParameter(
+                f"for the listing ('mediaforge jobs'), not for '{command}'; give "
+                f"'{command}' its own options after it (see 'mediaforge {command} --help')",
+                param_hint=", ".join(given),
+            )
         return
     from mediaforge.cli.render import jobs_table, print_json
     from mediaforge.jobs.model import JobStatus
@@ -336,7 +352,7 @@ def prune(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Remove old finished jobs with their notification and upload rows."""
+    """Remove old finished jobs with their notification, upload and hook rows."""
     from mediaforge.cli.render import print_json
     from mediaforge.jobs.retention import DAY, prune
     from mediaforge.units import iso_time, parse_duration_or_time
@@ -365,7 +381,7 @@ def prune(
     )
     if pruned.held:
         out.print(
-            f"kept {pruned.held} older job(s): still owed a notification or an upload",
+            f"kept {pruned.held} older job(s): still owed a notification, an upload or a hook run",
             markup=False,
         )
 
