@@ -13,6 +13,7 @@ from mediaforge.media.planning import plan_job
 from mediaforge.media.probe import probe
 from mediaforge.media.sizing import ESTIMATE_MARGIN, estimate_plan_bytes, rate_bits
 from mediaforge.presets.loading import get_preset, parse_preset
+from tests.tracks import Audio, make_tracked_media
 
 BITRATES = """
 name: rated
@@ -51,6 +52,30 @@ def test_stated_bitrates_times_the_duration_make_the_estimate(
     video_output = int((1_000_000 + 128_000) * duration / 8)
     audio_output = int(96_000 * duration / 8)
     assert estimate == int((video_output + audio_output) * ESTIMATE_MARGIN)
+
+
+ALL_AUDIO = """
+name: all-audio
+description: every audio track at a stated rate
+outputs:
+  - name: "{stem}.all.mkv"
+    container: matroska
+    video: {codec: libx264, bitrate: 200k}
+    audio: {codec: aac, bitrate: 128k}
+    streams: {audio_languages: ["*"]}
+"""
+
+
+def test_every_kept_audio_track_counts_in_the_estimate(tmp_path: Path) -> None:
+    source = make_tracked_media(
+        tmp_path / "tracks.mkv", (Audio("eng", default=True), Audio("fre"), Audio("ger"))
+    )
+    duration = probe(source).duration
+    assert duration is not None
+
+    estimate = _estimate(ALL_AUDIO, "all-audio", source, tmp_path)
+
+    assert estimate == int(int((200_000 + 3 * 128_000) * duration / 8) * ESTIMATE_MARGIN)
 
 
 def test_a_constant_quality_output_counts_as_large_as_its_input(

@@ -117,5 +117,7 @@ def _estimate(out: PlannedOutput, duration: float | None, input_size: int, copie
         rates = [0]  # audio only
     if any(rate is None for rate in rates):
         return input_size
-    bits = sum(rate or 0 for rate in rates) + audio * max(1, len(rates))
+    # Each kept audio track is encoded at the preset's rate (HLS: one per rung).
+    tracks = len(out.streams.audio) if out.streams is not None and out.streams.audio else 1
+    bits = sum(rate or 0 for rate in rates) + audio * tracks * max(1, len(rates))
     return int(bits * duration / 8)
