@@ -150,3 +150,22 @@ def test_a_decoder_killed_from_outside_is_no_verdict_on_the_file(
         check_file(path, CheckKind.THOROUGH, ffprobe=str(script))
     [report] = check_files([path], CheckKind.THOROUGH, ffprobe=str(script))
     assert not report.ok and report.first_error and "check it again" in report.first_error
+
+
+def test_a_still_picture_passes_both_checks_and_a_cut_one_fails_the_thorough_check(
+    tmp_path: Path,
+) -> None:
+    picture = tmp_path / "still.png"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=64x64", "-frames:v", "1",
+         str(picture)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    for kind in (CheckKind.QUICK, CheckKind.THOROUGH):
+        report = check_file(picture, kind)
+        assert report.ok, report
+
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(picture.read_bytes()[:300])
+    report = check_file(cut, CheckKind.THOROUGH)
+    assert not report.ok and report.errors >= 1, report

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from mediaforge.errors import EnvironmentProblem, FFmpegError, InputError, Interrupted
-from mediaforge.media.probe import probe
+from mediaforge.media.probe import MediaInfo, probe
 from mediaforge.media.process import (
     REASON_MAX_CHARS,
     clean_line,
@@ -115,6 +115,11 @@ def check_file(
         info = probe(path, ffprobe=ffprobe, timeout=timeout)
     except InputError as exc:  # missing, unreadable, not media (ProbeError is one)
         return HealthReport(path, kind, False, 1, str(exc), None, None)
+    if _still_image(info):
+        # A picture has no duration: one frame, probed (and decoded) whole.
+        if kind is CheckKind.QUICK:
+            return HealthReport(path, kind, True, 0, None, None, 0.0)
+        return _decode_all(path, 0.0, ffprobe, decoders or Decoders())
     if info.duration is None or info.duration <= 0:
         reason = (
             f"no duration: ffprobe finds streams in {path} but not how long it is; "
@@ -193,6 +198,13 @@ class Decoders:
             for proc in self._running:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _still_image(info: MediaInfo) -> bool:
+    """A picture file (PNG, JPEG, WebP...): one video stream in an image
+    container, which no duration describes."""
+    image_format = info.format_name == "image2" or info.format_name.endswith("_pipe")
+    return image_format and len(info.streams) == 1 and info.streams[0].kind == "video"
 
 
 def _decode_all(path: Path, duration: float, ffprobe: str, decoders: Decoders) -> HealthReport:
