@@ -145,6 +145,20 @@ def test_hdr_kept_by_the_preset_stays_hdr_in_software_on_a_host_whose_gpu_works(
     assert "tonemap" not in shown
 
 
+def test_hdr_kept_by_a_strict_preset_runs_in_software_on_a_host_without_the_gpu(
+    mf: Mediaforge, hdr_source: Path, tmp_path: Path
+) -> None:
+    # The GPU could not keep it HDR anyway: strict is about a host that
+    # cannot give the hardware for a job that would use it.
+    mf.add_preset("hw", hevc_preset(hdr="keep", strict=True))
+
+    job = run(mf, hdr_source, tmp_path / "out")
+
+    assert job["status"] == "succeeded", job["error"]
+    assert job["decisions"]["encoder"].startswith("HDR input: kept in software (libx265")
+    assert video_of(Path(job["outputs"][0]["path"]))["color_transfer"] == "smpte2084"
+
+
 def test_hdr_tone_mapped_by_the_preset_is_encoded_on_the_gpu(
     mf: Mediaforge, hdr_source: Path, fake_gpu: Path, tmp_path: Path
 ) -> None:
