@@ -102,6 +102,15 @@ class StorageError(MediaforgeError):
     """An output could not be written, renamed or cleaned up."""
 
 
+class NoSpaceLeft(StorageError):
+    """ffmpeg ran out of disk space writing the outputs: retryable, and never
+    the encoder's fault (a hardware encoder is not given up for it)."""
+
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        super().__init__(message)
+        self.log_tail = log_tail
+
+
 class JobNotFound(MediaforgeError):
     """No job has the id the user gave."""
 

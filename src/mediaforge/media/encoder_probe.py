@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mediaforge.config.schema import Config
+from mediaforge.errors import EnvironmentProblem
 from mediaforge.media.encoders import HardwareKind, device_args
 from mediaforge.presets.model import HARDWARE_FAMILIES
 
@@ -61,16 +62,26 @@ def ffmpeg_identity(ffmpeg: str) -> str:
     return f"{real} {st.st_size} {st.st_mtime_ns}"
 
 
+class FFmpegDoesNotRun(EnvironmentProblem):
+    """``ffmpeg -encoders`` could not be run; the message is the reason, one line."""
+
+
 def compiled_encoders(ffmpeg: str, timeout: float) -> set[str]:
-    """The encoders this ffmpeg build has (``ffmpeg -encoders``)."""
-    out = subprocess.run(
-        [ffmpeg, "-hide_banner", "-encoders"],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    """The encoders this ffmpeg build has (``ffmpeg -encoders``). Raises
+    FFmpegDoesNotRun when ffmpeg is missing, cannot be started or hangs."""
+    try:
+        out = subprocess.run(
+            [ffmpeg, "-hide_banner", "-encoders"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise FFmpegDoesNotRun(f"'{ffmpeg} -encoders' took over {timeout:g} s") from None
+    except OSError as exc:
+        raise FFmpegDoesNotRun(f"cannot run {ffmpeg}: {exc.strerror or exc}") from None
     names = set()
     for line in out.stdout.splitlines():
         parts = line.split()
@@ -149,6 +160,7 @@ class EncoderCache:
         self.path = config.data_dir / CACHE_FILE
         self.identity = ffmpeg_identity(config.ffmpeg)
         self._encoders: set[str] | None = None  # ffmpeg -encoders, when first needed
+        self._does_not_run: FFmpegDoesNotRun | None = None  # ... or why it could not run
 
     def _key(self, encoder: str) -> str:
         if encoder.endswith(HardwareKind.VAAPI.value):
@@ -207,7 +219,13 @@ class EncoderCache:
             log.debug("encoder %s: cached answer from %s", encoder, found.checked_at)
             return found
         timeout = self.config.encoders.probe_timeout
-        if encoder not in self._compiled():
+        try:
+            compiled = self._compiled()
+        except FFmpegDoesNotRun as exc:
+            # Not stored: it says nothing about the encoder. Software is
+            # chosen, and running it says what is wrong with ffmpeg.
+            return EncoderStatus(encoder, False, str(exc), time.time())
+        if encoder not in compiled:
             found = EncoderStatus(encoder, False, "not in this ffmpeg", time.time())
         else:
             found = test_encode(
@@ -217,10 +235,16 @@ class EncoderCache:
         return found
 
     def _compiled(self) -> set[str]:
+        if self._does_not_run is not None:
+            raise self._does_not_run  # asked once: a hung ffmpeg costs one timeout
         if self._encoders is None:
-            self._encoders = compiled_encoders(
-                self.config.ffmpeg, self.config.encoders.probe_timeout
-            )
+            try:
+                self._encoders = compiled_encoders(
+                    self.config.ffmpeg, self.config.encoders.probe_timeout
+                )
+            except FFmpegDoesNotRun as exc:
+                self._does_not_run = exc
+                raise
         return self._encoders
 
 

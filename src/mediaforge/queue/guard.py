@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mediaforge.config.schema import Config
-from mediaforge.errors import FFmpegError
+from mediaforge.errors import NoSpaceLeft
 from mediaforge.jobs.model import Job, JobStatus
 from mediaforge.jobs.store import JobStore
 from mediaforge.media.planning import Plan
@@ -79,7 +79,7 @@ def check_room_left(log_tail: str, folder: Path) -> None:
     """Raise one clear, retryable line when ffmpeg's ``log_tail`` says it ran
     out of disk space: it may even exit 0 then, with an output cut short."""
     if _NO_SPACE in log_tail:
-        raise FFmpegError(
+        raise NoSpaceLeft(
             f"no space left on the device of {folder} while writing the outputs; free some "
             "space there (the job is retried; a failed one runs again with 'mediaforge retry')",
             log_tail,

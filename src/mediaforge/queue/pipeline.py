@@ -22,6 +22,7 @@ from pathlib import Path
 from mediaforge.config.schema import Config
 from mediaforge.errors import (
     ConfigError,
+    EnvironmentProblem,
     FFmpegError,
     InputError,
     Interrupted,
@@ -33,13 +34,15 @@ from mediaforge.jobs.outage import CONNECTION_ERRORS, OutageClock, ride_out
 from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.store import JobStore
 from mediaforge.media.command import build_command
-from mediaforge.media.encoder_choice import EncoderChoice, after_failure, choose_encoder
+from mediaforge.media.encoder_choice import after_failure
+from mediaforge.media.encoder_planning import plan_with_encoder
 from mediaforge.media.planning import Action, Plan, plan_job
 from mediaforge.media.probe import MediaInfo, check_readable, probe
 from mediaforge.media.process import Progress, run_ffmpeg
 from mediaforge.media.verify import verify_output
 from mediaforge.notify.delivery import notify_job_now
 from mediaforge.presets.loading import get_preset
+from mediaforge.presets.model import Preset
 from mediaforge.queue.guard import check_room_left, keep_outputs, output_needs, wait_for_space
 from mediaforge.queue.handover import hand_over, others_may_see, unseen_folder
 from mediaforge.queue.publishing import (
@@ -216,12 +219,11 @@ def run_job(
         out_dir = _output_dir(job, config, input_path)
         ensure_folder(out_dir)
         remove_stale_temps(out_dir, job.id)
-        choice = choose_encoder(config, preset)
         attempt = job.attempts
 
-        def plan_for(chosen: EncoderChoice) -> Plan:
+        def plan_for(chosen: Preset) -> Plan:
             return plan_job(
-                chosen.preset,
+                chosen,
                 info,
                 input_path=input_path,
                 output_dir=out_dir,
@@ -230,7 +232,8 @@ def run_job(
                 collision=config.output.collision,
             )
 
-        plan = plan_for(choice)
+        # Planned in software first: a remux or skip needs no encoder at all.
+        choice, plan = plan_with_encoder(config, preset, plan_for)
         store.set_input_facts(
             job.id,
             worker,
@@ -238,24 +241,19 @@ def run_job(
             action=plan.action.value,
             note=plan.note,
         )
-        if plan.colour_note is not None:
-            store.decide(job.id, worker, "colour", plan.colour_note)
         job = store.get(job.id)
         if plan.action is Action.SKIP:
             store.finish(job.id, worker, JobStatus.SKIPPED, note=plan.note)
             log.info("job %s skipped: %s", job.id, plan.note)
             return Outcome(store.get(job.id))
-        if plan.streams_summary:  # which audio and subtitle tracks, shown by `status`
-            store.decide(job.id, worker, "streams", plan.streams_summary)
+        _record_plan(store, job, worker, plan)
 
         needs = output_needs(plan, out_dir, info.duration, input_path)
         wait = wait_for_space(store, config, job, worker, needs)
         if wait is not None:
             _cleanup(plan)
             return Outcome(store.get(job.id), retry_in=wait)
-        # A remux copies the streams: no encoder runs, nothing to say about one.
-        encoding = plan.action is Action.TRANSCODE
-        if choice.note and encoding:
+        if choice.note:
             store.decide(job.id, worker, "encoder", choice.note)
         watchdog = _Watchdog(
             store,
@@ -269,14 +267,17 @@ def run_job(
         try:
             command_log, verified = _encode(config, plan, info, input_path, out_dir, watchdog)
         except FFmpegError as exc:
-            if not (choice.hardware and encoding) or preset.encoder_strict:
+            # A full disk (a StorageError) is not the hardware's fault: it
+            # passes by here, and the job is retried as any other.
+            if not choice.hardware or preset.encoder_strict:
                 raise
             # The hardware failed on a real job: software, in this same attempt.
             _cleanup(plan)
             choice = after_failure(config, choice, str(exc))
             store.decide(job.id, worker, "encoder", choice.note)
             log.warning("job %s: %s", job.id, choice.note)
-            plan = plan_for(choice)
+            plan = plan_for(choice.preset)
+            _record_plan(store, job, worker, plan)  # the software plan's colours and tracks
             command_log, verified = _encode(config, plan, info, input_path, out_dir, watchdog)
 
         if not remote:
@@ -314,9 +315,9 @@ def run_job(
             log.info("job %s handed back to the queue (%s)", job.id, exc.reason)
             return Outcome(store.get(job.id), retry_in=0.0, handed_back=True)
         return Outcome(store.get(job.id))
-    except (InputError, PresetError, ConfigError) as exc:
-        # Input that can never work (or S3 settings this worker cannot use):
-        # fail now, no retries, original untouched.
+    except (InputError, PresetError, ConfigError, EnvironmentProblem) as exc:
+        # Input that can never work (or S3 settings this worker cannot use, or
+        # an ffmpeg it cannot run): fail now, no retries, original untouched.
         _cleanup(plan)
         tail = getattr(exc, "log_tail", "") or command_log or None
         store.finish(job.id, worker, JobStatus.FAILED, error=str(exc), log_tail=tail)
@@ -346,6 +347,15 @@ def run_job(
     finally:
         if download is not None:
             remove_quietly(download)  # the downloaded copy of an s3:// input, always
+
+
+def _record_plan(store: JobStore, job: Job, worker: str, plan: Plan) -> None:
+    """The plan's decisions shown by ``status``: what it does with HDR input
+    and which tracks it keeps (again after a re-plan: the text is replaced)."""
+    if plan.colour_note is not None:
+        store.decide(job.id, worker, "colour", plan.colour_note)
+    if plan.streams_summary:
+        store.decide(job.id, worker, "streams", plan.streams_summary)
 
 
 def _encode(

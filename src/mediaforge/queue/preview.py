@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mediaforge.config.schema import Config
 from mediaforge.media.command import Command, build_command, command_line
-from mediaforge.media.encoder_choice import choose_encoder
+from mediaforge.media.encoder_planning import plan_with_encoder
 from mediaforge.media.planning import Action, Plan, output_name, plan_job
 from mediaforge.media.probe import probe
 from mediaforge.presets.loading import get_preset
@@ -38,17 +38,21 @@ def preview_command(
     info = probe(input_path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
     source = input_path.absolute()
     out_dir = output_dir or config.output.dir or source.parent
-    # The encoder a job on this host would use (hardware is tested, cached).
-    choice = choose_encoder(config, preset)
-    plan = plan_job(
-        choice.preset,
-        info,
-        input_path=source,
-        output_dir=out_dir,
-        job_id=0,
-        attempt=1,
-        collision=config.output.collision,
-    )
+    # The encoder and plan a job on this host would have (hardware is tested,
+    # cached), chosen as the pipeline chooses them.
+
+    def plan_for(chosen: Preset) -> Plan:
+        return plan_job(
+            chosen,
+            info,
+            input_path=source,
+            output_dir=out_dir,
+            job_id=0,
+            attempt=1,
+            collision=config.output.collision,
+        )
+
+    choice, plan = plan_with_encoder(config, preset, plan_for)
     if plan.action is Action.SKIP:
         return f"# nothing to run: {plan.note}"
     notes = list(plan.notes)
