@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 
 from mediaforge.config.schema import Config
-from mediaforge.errors import HookError
+from mediaforge.errors import HookError, JobNotFound
 from mediaforge.events import Event
 from mediaforge.hooks.calls import call_hook
 from mediaforge.hooks.command import run_command
@@ -103,10 +103,15 @@ class Hooks:
         if config is None:
             return Outcome(False, "the hook is not configured any more")
         try:
-            hook = resolve(config)
+            hook = resolve(config, every=self.config.hooks)
         except HookError as e:
             return Outcome(False, str(e))
-        job = self.store.get(job_id)
+        try:
+            job = self.store.get(job_id)
+        except JobNotFound:
+            # Pruned between its end and this run: nothing to run the hook for,
+            # and retrying cannot bring the job back.
+            return Outcome(False, f"job {job_id} no longer exists (pruned?)", gone=True)
         return run_hook(hook, job, event, PathMap.of(self.config))
 
     def _settle(self, run: HookRun, claim: str, outcome: Outcome) -> float | None:
@@ -117,7 +122,7 @@ class Hooks:
         config = self.by_name.get(run.hook)
         attempt = run.attempts + 1
         retry_in: float | None = None
-        if config is not None and attempt <= config.retries:
+        if config is not None and attempt <= config.retries and not outcome.gone:
             retry_in = backoff(config.retry_backoff, attempt)
         self.rows.settle(
             run.id,
