@@ -9,6 +9,7 @@ real SQLite.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -126,3 +127,34 @@ def test_a_password_in_an_http_hook_url_is_sent_as_basic_authentication(
     everything = "\n".join([*mf.transcript, shown, worker.out, worker.err, mf.data_text()])
     assert PASSWORD not in everything and basic not in everything
 
+
+def test_the_hooks_of_a_job_whose_worker_died_right_after_it_ended_run_at_recovery(
+    mf: Mediaforge, make_media: Callable[..., Path]
+) -> None:
+    with recording({("POST", "/hook"): (200, b"")}) as server:
+        mf.configure(
+            worker={"recovery_interval": 1},
+            hooks=[{"name": "ci", "kind": "http", "url": server.url + "/hook",
+                    "events": ["job_failed"]}],
+        )  # fmt: skip
+        store = mf.store
+        # The job ends as a worker would end it, and that worker dies before
+        # it records the job's hooks: nothing was enqueued for them.
+        [job_id] = store.create([NewJob(str(make_media("clip.mp4")), "remux-mp4")])
+        assert store.claim(job_id, "dead-worker") is not None
+        assert store.finish(job_id, "dead-worker", JobStatus.FAILED, error="boom")
+        assert store.get(job_id).status is JobStatus.FAILED
+
+        mf.start("worker", "--verbose")
+        mf.wait_until(lambda: len(server.requests) > 0, 30, "the hook to run at recovery")
+        time.sleep(2.5)  # more sweeps: the job's hook still runs once
+
+    [call] = server.requests
+    assert call.json()["id"] == job_id
+    assert call.headers["x-mediaforge-event"] == "job_failed"
+    [run] = mf.status(job_id)["hooks"]
+    assert run["status"] == "done"
+    finished_at = store.get(job_id).finished_at
+    assert finished_at is not None
+    recorded_until = Hooks(mf.load_config(), store).rows.recorded_until()
+    assert recorded_until is not None and recorded_until >= finished_at
