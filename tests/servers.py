@@ -62,6 +62,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    target: str = ""  # the request line's target, as sent (path and query)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -86,6 +87,7 @@ class Recorder:
                     Request(
                         self.command, split.path, parse_qs(split.query),
                         {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length),
+                        self.path,
                     )
                 )  # fmt: skip
                 status, body = recorder.replies.get((self.command, split.path), (404, b""))

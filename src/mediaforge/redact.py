@@ -218,3 +218,14 @@ class _Redaction:
                     self.secrets.append(unquote_plus(value))
                 pieces[i] = name + "=" + MASK
         return "&".join(pieces)
+
+
+_URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
+
+
+def scrub_text(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every URL in it through ``redact_url`` and every one of
+    ``secrets`` masked: for free text (a program's output) that may quote a URL
+    with a password or one of the secrets mediaforge knows."""
+    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    return redact_text(text, secrets)

@@ -16,7 +16,9 @@ of Plex, Jellyfin and Emby, each through its documented endpoint.
   by the ``X-Emby-Token`` header.
 
 The token goes in a header, never in the URL, so no error message can quote
-it; every text that leaves here is scrubbed of the hook's secrets anyway.
+it; a ``user:password@`` in a hook's URL is sent as an ``Authorization: Basic``
+header (unless the config sets that header), never as part of the host;
+every text that leaves here is scrubbed of the hook's secrets anyway.
 Only the standard library's ``urllib`` is used: no dependency for a few calls.
 """
 
@@ -32,7 +34,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from mediaforge import __version__
-from mediaforge.hooks.spec import Hook, Outcome, output_folders
+from mediaforge.hooks.spec import Hook, Outcome, basic_auth, output_folders
 from mediaforge.jobs.model import Job
 
 _USER_AGENT = f"mediaforge/{__version__}"
@@ -138,6 +140,11 @@ def _request(
 ) -> tuple[int, bytes]:
     """One request; its status and body on a 2xx answer, CallFailed otherwise."""
     data = None if body is None else json.dumps(body).encode("utf-8")
+    # user:password@ in the URL travels as Basic authentication, as a browser
+    # sends it; a header set in the config wins.
+    url, basic = basic_auth(url)
+    if basic is not None and not any(name.lower() == "authorization" for name in headers):
+        headers = {**headers, "Authorization": basic}
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("User-Agent", _USER_AGENT)
     if data is not None:

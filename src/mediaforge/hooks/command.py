@@ -45,8 +45,11 @@ def run_command(hook: Hook, job: Job, event: str, paths: PathMap) -> Outcome:
         "{output}": outputs[0] if outputs else "",
     }
     argv = [_fill(arg, values) for arg in hook.config.command]
+    # Not the other hooks' tokens nor mediaforge's S3 secrets: what the
+    # program prints is recorded, and it has no business with them.
+    inherited = {k: v for k, v in os.environ.items() if k not in hook.hidden_variables}
     env = {
-        **os.environ,
+        **inherited,
         "MEDIAFORGE_JOB_ID": str(job.id),
         "MEDIAFORGE_EVENT": event,
         "MEDIAFORGE_STATUS": job.status.value,

@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 
 from mediaforge.config.schema import Config
-from mediaforge.errors import HookError
+from mediaforge.errors import HookError, JobNotFound
 from mediaforge.events import Event
 from mediaforge.hooks.calls import call_hook
 from mediaforge.hooks.command import run_command
@@ -38,6 +38,8 @@ from mediaforge.units import backoff
 log = logging.getLogger(__name__)
 
 _EARLY = 0.2  # seconds before its due time a run may start
+CATCH_UP_LIMIT = 200  # ended jobs looked at per recovery sweep
+FIRST_LOOKBACK = 3600.0  # seconds back the first sweep of a database looks
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,28 @@ class Hooks:
         ]
         return self.rows.add(items) > 0
 
+    def catch_up(self, margin: float, limit: int = CATCH_UP_LIMIT) -> bool:
+        """Record the hooks of jobs that ended since the last sweep and at least
+        ``margin`` seconds ago (a worker killed between a job's end and the
+        recording of its hooks left them unrecorded; a job that ended later is
+        still its worker's to record); True when any run was new. Recording is
+        idempotent, so a job seen twice costs nothing. At most ``limit`` jobs
+        per call: a long backlog is taken over several sweeps."""
+        until = self.rows.now() - margin
+        since = self.rows.recorded_until()
+        if since is None:  # the first sweep of this database
+            since = until - FIRST_LOOKBACK
+        if until <= since:
+            return False
+        ended = self.store.ended_between(since, until, limit) if self.enabled else []
+        new = False
+        for job in ended:
+            new = self.job_ended(job) or new
+        if len(ended) == limit and ended[-1].finished_at is not None:
+            until = ended[-1].finished_at  # the rest next time
+        self.rows.mark_recorded_until(until)
+        return new
+
     def run_due(self, claimer: str, *, everything: bool = False) -> float | None:
         """Run every due hook row once (``everything``: every pending one).
         Returns the seconds until the earliest retry this call scheduled, or None."""
@@ -103,10 +127,15 @@ class Hooks:
         if config is None:
             return Outcome(False, "the hook is not configured any more")
         try:
-            hook = resolve(config)
+            hook = resolve(config, every=self.config.hooks)
         except HookError as e:
             return Outcome(False, str(e))
-        job = self.store.get(job_id)
+        try:
+            job = self.store.get(job_id)
+        except JobNotFound:
+            # Pruned between its end and this run: nothing to run the hook for,
+            # and retrying cannot bring the job back.
+            return Outcome(False, f"job {job_id} no longer exists (pruned?)", gone=True)
         return run_hook(hook, job, event, PathMap.of(self.config))
 
     def _settle(self, run: HookRun, claim: str, outcome: Outcome) -> float | None:
@@ -117,7 +146,7 @@ class Hooks:
         config = self.by_name.get(run.hook)
         attempt = run.attempts + 1
         retry_in: float | None = None
-        if config is not None and attempt <= config.retries:
+        if config is not None and attempt <= config.retries and not outcome.gone:
             retry_in = backoff(config.retry_backoff, attempt)
         self.rows.settle(
             run.id,

@@ -3,35 +3,49 @@ and the job's paths as the hook's side sees them; and what one run gave."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from mediaforge.config.schema import HookConfig
 from mediaforge.errors import HookError
 from mediaforge.jobs.model import Job
-from mediaforge.redact import redact_text, url_secrets
+from mediaforge.redact import scrub_text, url_secrets
 from mediaforge.storage.paths import PathMap
 
 
 @dataclass(frozen=True)
 class Outcome:
     """One run of one hook. ``result`` is one line (an HTTP status, an exit
-    code), ``output`` a command's last lines; both redacted by ``Hook.scrub``."""
+    code), ``output`` a command's last lines; both redacted by ``Hook.scrub``.
+    ``gone``: the job no longer exists, so a retry cannot help."""
 
     ok: bool
     result: str
     output: str | None = None
+    gone: bool = False
+
+
+CLOUD_SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+"""The environment variables holding S3 secrets (boto3 reads them): never
+given to a command hook, and masked in everything a hook records."""
 
 
 @dataclass(frozen=True)
 class Hook:
-    """A hook from the config, with its token resolved (never shown)."""
+    """A hook from the config, with its token resolved (never shown).
+    ``shared_secrets``: the other hooks' secrets and mediaforge's own, masked
+    in this hook's records too; ``hidden_variables``: the environment variables
+    holding them, kept from a command hook."""
 
     config: HookConfig
     token: str | None
+    shared_secrets: tuple[str, ...] = ()
+    hidden_variables: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -42,24 +56,65 @@ class Hook:
     def secrets(self) -> list[str]:
         """Everything that must not reach a log, a row or a terminal."""
         found = [self.token] if self.token else []
-        found.extend(value for value in self.config.headers.values() if value)
-        if self.config.url:
-            found.extend(url_secrets(self.config.url))
+        found.extend(_own_secrets(self.config))
+        found.extend(self.shared_secrets)
         return found
 
     def scrub(self, text: str) -> str:
-        """``text`` with every secret of this hook masked."""
-        return redact_text(text, self.secrets)
+        """``text`` with every secret this hook knows of masked, and the
+        passwords and tokens of any URL in it."""
+        return scrub_text(text, self.secrets)
 
     def server_path(self, canonical: str) -> str:
         """Where the media server sees the canonical ``path`` (``server_paths``)."""
         return PathMap(self.config.server_paths).to_local(canonical)
 
 
-def resolve(config: HookConfig, environ: Mapping[str, str] | None = None) -> Hook:
-    """``config`` made ready to run. Raises HookError when ``token_env`` names
-    a variable that is not set."""
+def _own_secrets(config: HookConfig) -> list[str]:
+    """What a hook's config holds that must stay hidden: header values, the
+    URL's password (and its Basic credentials as sent) and secret parameters."""
+    found = [value for value in config.headers.values() if value]
+    if config.url:
+        found.extend(url_secrets(config.url))
+        basic = basic_auth(config.url)[1]
+        if basic is not None:
+            found.append(basic)
+    return found
+
+
+def basic_auth(url: str) -> tuple[str, str | None]:
+    """``url`` without its ``user:password@`` part, and the ``Authorization``
+    header value that carries them instead (None when the URL has none):
+    urllib would take them for part of the host name."""
+    split = urlsplit(url)
+    if "@" not in split.netloc:
+        return url, None
+    userinfo, _, host = split.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    pair = f"{unquote(user)}:{unquote(password)}".encode()
+    header = "Basic " + base64.b64encode(pair).decode("ascii")
+    return urlunsplit(split._replace(netloc=host)), header
+
+
+def resolve(
+    config: HookConfig,
+    environ: Mapping[str, str] | None = None,
+    every: Sequence[HookConfig] = (),
+) -> Hook:
+    """``config`` made ready to run, knowing the secrets of ``every`` hook
+    configured and mediaforge's own S3 secrets. Raises HookError when
+    ``token_env`` names a variable that is not set."""
     env = os.environ if environ is None else environ
+    hidden = set(CLOUD_SECRET_VARIABLES)
+    shared: list[str] = []
+    for other in every:
+        shared.extend(_own_secrets(other))
+        if other.token:
+            shared.append(other.token)
+        if other.token_env is not None and other.name != config.name:
+            hidden.add(other.token_env)
+    tokens = {other.token_env for other in every if other.token_env is not None}
+    shared.extend(env[name] for name in sorted(hidden | tokens) if env.get(name))
     token = config.token
     if config.token_env is not None:
         token = env.get(config.token_env) or None
@@ -68,7 +123,7 @@ def resolve(config: HookConfig, environ: Mapping[str, str] | None = None) -> Hoo
                 f"hooks.{config.name}.token_env: the environment variable {config.token_env} "
                 "is not set; set it for the worker (e.g. in its systemd unit)"
             )
-    return Hook(config, token)
+    return Hook(config, token, tuple(shared), frozenset(hidden))
 
 
 def output_folders(paths: list[str]) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from mediaforge.jobs.model import snapshot
 from mediaforge.jobs.owed import OwedRows
-from mediaforge.jobs.tables import HookRow
+from mediaforge.jobs.tables import HookRow, JobRow, MetaRow
 from mediaforge.units import iso_time
 
 
@@ -80,6 +80,11 @@ class HookRun:
         }
 
 
+RECORDED_UNTIL_KEY = "hooks_recorded_until"
+"""The ``mediaforge_meta`` row saying up to when (a job's ``finished_at``)
+recovery has made sure every ended job's hooks are recorded."""
+
+
 class HookStore(OwedRows):
     """Reads and writes of hook rows, in the job database."""
 
@@ -88,18 +93,24 @@ class HookStore(OwedRows):
 
     def add(self, items: Sequence[NewHookRun]) -> int:
         """Record hook runs; one already recorded (same job, key and hook) is
-        left alone. Returns how many rows were new."""
-        return self._add(
-            {
-                "job_id": item.job_id,
-                "key": item.key,
-                "hook": item.hook,
-                "kind": item.kind,
-                "event": item.event,
-                "due_at": item.due_at,
-            }
-            for item in items
-        )
+        left alone, and so is one whose job no longer exists (pruned between
+        its end and now). Returns how many rows were new."""
+        with self.db.atomic():
+            ids = sorted({item.job_id for item in items})
+            query = JobRow.select(JobRow.id).where(JobRow.id.in_(ids))
+            existing = {job_id for (job_id,) in cast(Any, query.tuples())} if ids else set()
+            return self._add(
+                {
+                    "job_id": item.job_id,
+                    "key": item.key,
+                    "hook": item.hook,
+                    "kind": item.kind,
+                    "event": item.event,
+                    "due_at": item.due_at,
+                }
+                for item in items
+                if item.job_id in existing
+            )
 
     def due_ids(self, horizon: float) -> list[int]:
         """Pending rows due by ``horizon``, oldest first."""
@@ -162,3 +173,19 @@ class HookStore(OwedRows):
         """Every hook run recorded for ``job_id``, oldest first."""
         query = HookRow.select().where(HookRow.job_id == job_id).order_by(HookRow.id)
         return [HookRun.from_row(r) for r in query]
+
+    def recorded_until(self) -> float | None:
+        """Up to when every ended job's hooks are known to be recorded (None: never swept)."""
+        row = MetaRow.get_or_none(MetaRow.key == RECORDED_UNTIL_KEY)
+        return None if row is None else float(row.value)
+
+    def mark_recorded_until(self, until: float) -> None:
+        """Move the mark forward to ``until``; never back (another worker's
+        sweep may have moved it further meanwhile)."""
+        with self.db.atomic():
+            current = self.recorded_until()
+            if current is not None and current >= until:
+                return
+            MetaRow.insert(key=RECORDED_UNTIL_KEY, value=repr(until)).on_conflict(
+                conflict_target=[MetaRow.key], update={MetaRow.value: repr(until)}
+            ).execute()

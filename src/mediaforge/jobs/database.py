@@ -133,6 +133,12 @@ def _migration_13(db: peewee.Database) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS hook_status_due ON "hook" (status, due_at)')
 
 
+def _migration_14(db: peewee.Database) -> None:
+    # Jobs by the time they ended: every recovery sweep looks up those that
+    # ended since the last one, to record hooks a dead worker did not.
+    db.execute_sql('CREATE INDEX IF NOT EXISTS job_finished_at ON "job" (finished_at)')
+
+
 # Append-only: MIGRATIONS[n] takes a database from schema version n to n + 1.
 # Never edit a released migration; add the next one.
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
@@ -149,6 +155,7 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _migration_11,
     _migration_12,
     _migration_13,
+    _migration_14,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -186,6 +186,21 @@ class JobStore:
             query = query.where(JobRow.id == job_id)
         return [Job.from_row(r) for r in query]
 
+    def ended_between(self, after: float, until: float, limit: int = 200) -> list[Job]:
+        """Finished jobs that ended after ``after`` and by ``until`` (their
+        ``finished_at``), the earliest first."""
+        query = (
+            JobRow.select()
+            .where(
+                (JobRow.finished_at > after)
+                & (JobRow.finished_at <= until)
+                & JobRow.status.in_([s.value for s in JobStatus if s.finished])
+            )
+            .order_by(JobRow.finished_at, JobRow.id)
+            .limit(limit)
+        )
+        return [Job.from_row(r) for r in query]
+
     def count_by_status(self) -> dict[JobStatus, int]:
         rows = JobRow.select(JobRow.status, peewee.fn.COUNT(JobRow.id)).group_by(JobRow.status)
         counts = dict.fromkeys(JobStatus, 0)

@@ -176,9 +176,19 @@ class Aftercare:
 
 
     def recover_hooks(self, failed: list[int]) -> None:
-        """Record the hooks of jobs recovery failed (recording twice records
-        once), give back rows a dead worker held while running their hook, and
-        wake a worker for rows overdue with no task to run them."""
+        """Record the hooks of jobs recovery failed and of jobs that ended
+        since the last sweep (a worker killed between a job's end and their
+        recording; recording twice records once), give back rows a dead worker
+        held while running their hook, and wake a worker for rows overdue with
+        no task to run them."""
+        try:
+            # Even with no hooks: the mark moves on, so hooks configured later
+            # are not run for every job that ended before.
+            if self.hooks.catch_up(margin=self.config.worker.stale_after):
+                log.info("recovery: recorded the hooks of jobs whose worker stopped before it did")
+                self.queue.enqueue_hooks()
+        except Exception:  # the rest of the sweep goes on; the next sweep tries again
+            log.exception("could not record the hooks of the jobs that ended lately")
         if not self.hooks.enabled:
             return
         for job_id in failed:
