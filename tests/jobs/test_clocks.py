@@ -33,7 +33,7 @@ def skewed_time(db: peewee.Database) -> float:
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[JobStore]:
     # Every module that reads the database's clock, with its own reference to it.
-    readers = ("mediaforge.jobs.store", "mediaforge.notify.store", "mediaforge.storage.s3.rows")
+    readers = ("mediaforge.jobs.store", "mediaforge.jobs.owed", "mediaforge.storage.s3.rows")
     for module in readers:
         monkeypatch.setattr(f"{module}.database_time", skewed_time, raising=False)
     jobs = JobStore(connect(None, tmp_path / "data"), max_attempts=3)
