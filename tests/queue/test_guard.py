@@ -11,12 +11,14 @@ than any disk.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from mediaforge.errors import ExitCode
 from mediaforge.media.sizing import judge_size, tree_size
 from mediaforge.presets.model import SizeGuard
 from tests.mfcli import Mediaforge, digest, ffprobe, hidden_leftovers, streams
@@ -228,3 +230,19 @@ def test_ffmpeg_running_out_of_space_leaves_nothing_and_fails_in_one_retryable_l
     assert "\n" not in error
     assert list(small.iterdir()) == [] and hidden_leftovers(small) == []
     assert digest(source) == before
+
+
+def test_run_says_each_time_it_waits_for_free_space(
+    guarded: Mediaforge, make_media: Callable[..., Path], tmp_path: Path
+) -> None:
+    source = make_media("tiny.mp4", audio=False, extra=TINY)
+    guarded.configure(worker={"min_free_space_mib": 10**12, "space_wait": 1})
+    running = guarded.start("run", source, "-p", "h264-720p", "-o", tmp_path / "out")
+    said = guarded.started[-1].err
+
+    def waited_twice() -> bool:
+        return said.read_text().count("next try in 1 s: waits for free space") >= 2
+
+    guarded.wait_until(waited_twice, 30, "two lines saying why run waits")
+    running.send_signal(signal.SIGINT)
+    assert guarded.finish(running).code == ExitCode.INTERRUPTED

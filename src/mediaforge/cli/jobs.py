@@ -56,6 +56,7 @@ def run(
             output_dir=output_dir,
             stop=lambda: SHUTDOWN if interrupted else None,
             on_progress=display.update,
+            on_wait=None if quiet else _say_why_it_waits,
         )
     finally:
         display.close()
@@ -263,6 +264,12 @@ def _waiting(state: State, job: Job) -> str | None:
     if job.status is not JobStatus.QUEUED:
         return None
     return ControlStore(state.store.db).why_waiting(state.config.worker.stale_after)
+
+
+def _say_why_it_waits(job: Job, seconds: float) -> None:
+    """`run` waits in the foreground: say for what, each time (on stderr)."""
+    why = job.decided.get("free space") or job.error or job.note or "a retry"
+    err.print(f"job {job.id}: next try in {seconds:.0f} s: {why}", markup=False, soft_wrap=True)
 
 
 def _notifications(state: State, job: Job) -> list[Any]:

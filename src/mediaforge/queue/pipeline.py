@@ -489,6 +489,7 @@ def run_foreground(
     output_dir: Path | None = None,
     stop: StopCheck = lambda: None,
     on_progress: ProgressCallback | None = None,
+    on_wait: Callable[[Job, float], None] | None = None,
 ) -> Job:
     """``mediaforge run``: one job through the same pipeline, in this process.
 
@@ -497,7 +498,8 @@ def run_foreground(
     uploaded to S3 (when configured) and notifications sent before
     returning; an upload that fails stays owed, for a worker or ``mediaforge
     s3 sync``. ``on_progress`` sees the running job and its progress (0..1)
-    as ffmpeg reports it. Returns the finished job.
+    as ffmpeg reports it; ``on_wait`` the job and the seconds before its next
+    try, when it waits (a retry's backoff, free space). Returns the finished job.
     """
     from mediaforge.jobs.identity import this_worker_prefix
     from mediaforge.queue.submission import prepare_jobs
@@ -513,6 +515,8 @@ def run_foreground(
             break
         if outcome.retry_in is None:
             break
+        if on_wait is not None and outcome.job is not None:
+            on_wait(outcome.job, outcome.retry_in)
         deadline = time.monotonic() + outcome.retry_in
         while time.monotonic() < deadline and stop() is None:
             time.sleep(0.2)
