@@ -268,8 +268,9 @@ def _waiting(state: State, job: Job) -> str | None:
 
 def _say_why_it_waits(job: Job, seconds: float) -> None:
     """`run` waits in the foreground: say for what, each time (on stderr)."""
-    why = job.decided.get("free space") or job.error or job.note or "a retry"
-    err.print(f"job {job.id}: next try in {seconds:.0f} s: {why}", markup=False, soft_wrap=True)
+    space = job.decided.get("free space")  # it says when the next try is
+    line = space or f"next try in {seconds:.0f} s: {job.error or job.note or 'a retry'}"
+    err.print(f"job {job.id}: {line}", markup=False, soft_wrap=True)
 
 
 def _notifications(state: State, job: Job) -> list[Any]:
