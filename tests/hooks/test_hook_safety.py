@@ -1,6 +1,7 @@
 """Hooks that must not break or leak: a row whose job was pruned, secrets of
 other hooks and of S3 kept from a command, credentials in a hook's URL, and
-the hooks of a job whose worker died right after the job ended.
+the hooks (and notifications) of a job whose worker died right after the
+job ended.
 
 Real workers, real HTTP servers on 127.0.0.1 (``tests.servers.Recorder``),
 real SQLite.
@@ -17,7 +18,7 @@ from mediaforge.hooks.delivery import Hooks
 from mediaforge.jobs.model import JobStatus, NewJob
 from mediaforge.jobs.tables import HookRow, JobRow
 from tests.mfcli import Mediaforge
-from tests.servers import recording
+from tests.servers import Webhook, recording
 
 PLEX_TOKEN = "plex-4d3c2b1a0f9e8d7c6b5a"
 AWS_SECRET = "aws-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe"
@@ -158,3 +159,23 @@ def test_the_hooks_of_a_job_whose_worker_died_right_after_it_ended_run_at_recove
     assert finished_at is not None
     recorded_until = Hooks(mf.load_config(), store).rows.recorded_until()
     assert recorded_until is not None and recorded_until >= finished_at
+
+
+def test_the_notification_of_a_job_whose_worker_died_right_after_it_ended_is_sent(
+    mf: Mediaforge, make_media: Callable[..., Path], webhook: Webhook
+) -> None:
+    mf.configure(
+        worker={"recovery_interval": 1}, notify={"targets": [{"url": webhook.url()}], "window": 0}
+    )
+    store = mf.store
+    [job_id] = store.create([NewJob(str(make_media("clip.mp4")), "remux-mp4")])
+    assert store.claim(job_id, "dead-worker") is not None
+    assert store.finish(job_id, "dead-worker", JobStatus.FAILED, error="boom")
+
+    mf.start("worker")
+    mf.wait_until(lambda: len(webhook.posts) > 0, 30, "the notification to go out at recovery")
+    time.sleep(2.5)  # more sweeps: it is sent once
+
+    assert len(webhook.posts) == 1, webhook.posts
+    [post] = webhook.posts
+    assert post["title"] == "mediaforge: clip.mp4 failed" and "Error: boom" in post["message"]

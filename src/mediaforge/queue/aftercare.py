@@ -112,8 +112,11 @@ class Aftercare:
 
     # -- notifications ---------------------------------------------------------
 
-    def job_ended(self, job: Job) -> None:
+    def record_notifications(self, job: Job) -> None:
         self._record(lambda: self.notifier.job_ended(job))
+
+    def job_ended(self, job: Job) -> None:
+        self.record_notifications(job)
         self.record_hooks(job)
 
 
@@ -184,7 +187,10 @@ class Aftercare:
         try:
             # Even with no hooks: the mark moves on, so hooks configured later
             # are not run for every job that ended before.
-            if self.hooks.catch_up(margin=self.config.worker.stale_after):
+            # A job's notifications are recorded after its end too: the same
+            # crash loses them, and recording them again records them once.
+            notes = self.record_notifications if self.notifier.enabled else None
+            if self.hooks.catch_up(margin=self.config.worker.stale_after, also=notes):
                 log.info("recovery: recorded the hooks of jobs whose worker stopped before it did")
                 self.queue.enqueue_hooks()
         except Exception:  # the rest of the sweep goes on; the next sweep tries again
