@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from mediaforge.jobs.tables import JobRow
 from tests.serve.conftest import Server
 
 pytestmark = pytest.mark.slow
@@ -175,3 +176,35 @@ def test_metrics_say_what_the_job_database_says(server: Server, clip: Path) -> N
     assert "2 succeeded" in text and f"failed 1x: {failure['reason']}" in text
     # The burst worker has ended and said so: none is left running.
     assert seen[("mediaforge_workers", (("state", "running"),))] == 0
+
+
+def test_a_change_that_commits_late_with_an_earlier_stamp_still_reaches_the_stream(
+    server: Server, clip: Path
+) -> None:
+    # A change is stamped before its transaction commits (and by its host's
+    # clock): B commits after A although it is stamped 3 s before A.
+    [first] = server.post("/api/v1/jobs", {"inputs": [str(clip)], "preset": "fast"}).json()["ids"]
+    [late] = server.post("/api/v1/jobs", {"inputs": [str(clip)], "preset": "paced"}).json()["ids"]
+    store = server.mf.store
+
+    def end(job_id: int, stamp: float) -> None:
+        JobRow.update(status="cancelled", finished_at=stamp, updated_at=stamp).where(
+            JobRow.id == job_id
+        ).execute()
+
+    def commit_both() -> None:
+        stamp = time.time()
+        end(first, stamp)
+        time.sleep(1.5)  # the stream hands out A meanwhile
+        end(late, stamp - 3)
+
+    store.get(first)  # the job database is open here before the timer runs
+    time.sleep(4)  # B's late stamp still comes after its own earlier change
+    threading.Timer(1.0, commit_both).start()
+    seen: list[tuple[int, str]] = []
+    # Read until B's end; the stream failing to carry it fails the test.
+    for event in read_events(server, "/api/v1/events", until="no-such-event", seconds=10):
+        seen.append((event["data"]["id"], event["data"]["status"]))
+        if (late, "cancelled") in seen:
+            break
+    assert (first, "cancelled") in seen, seen

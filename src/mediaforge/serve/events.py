@@ -5,7 +5,10 @@ Each event is a job's state after a change, its id that change's time
 streams. A client that reconnects sends the last id it saw
 (``Last-Event-ID``, as browsers do by themselves) and gets every job that
 changed since, at its latest state: a job's end is never missed, though
-progress steps in between may be folded into one.
+progress steps in between may be folded into one. A change stamped before
+its transaction committed, or on a host whose clock is a little behind, is
+still seen: every read looks ``LATE_SECONDS`` back and skips the states it
+already handed out.
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 QUEUE_SIZE = 1000  # changes waiting for one client before it is dropped
 CATCH_UP_PAGE = 200
+# A change is stamped (updated_at) before its transaction commits, and by the
+# clock of the host that made it: one can become visible after a later-stamped
+# one. Each read looks this far back and skips what it already handed out.
+LATE_SECONDS = 30.0
+HUB_PAGE = 5000
+SEEN_KEPT = 1000  # states a stream remembers before it forgets the old ones
 
 
 def event_kind(job: Job) -> str:
@@ -71,10 +80,14 @@ class EventHub:
         self.queues.discard(queue)
 
     async def _run(self, cursor: float) -> None:
+        seen = Seen()
         while self.queues:
-            changed = await run_in_threadpool(self.store.changed_since, cursor, None, 500)
+            since = cursor - LATE_SECONDS
+            changed = await run_in_threadpool(self.store.changed_since, since, None, HUB_PAGE)
             for job in changed:
                 cursor = max(cursor, job.updated_at)
+                if not seen.first(job):
+                    continue
                 for queue in list(self.queues):
                     try:
                         queue.put_nowait(job)
@@ -85,7 +98,28 @@ class EventHub:
                         while not queue.empty():
                             queue.get_nowait()
                         queue.put_nowait(None)
+            seen.forget_before(cursor - 2 * LATE_SECONDS)
             await asyncio.sleep(POLL_SECONDS)
+
+
+class Seen:
+    """Which state of each job was handed out already (its ``updated_at``):
+    a window read again must not repeat it, and a state older than one handed
+    out is not news."""
+
+    def __init__(self) -> None:
+        self.stamps: dict[int, float] = {}
+
+    def first(self, job: Job) -> bool:
+        """Whether this state of ``job`` is new here; remembers it if so."""
+        if self.stamps.get(job.id, float("-inf")) >= job.updated_at:
+            return False
+        self.stamps[job.id] = job.updated_at
+        return True
+
+    def forget_before(self, stamp: float) -> None:
+        """Drop states too old to be read again."""
+        self.stamps = {i: t for i, t in self.stamps.items() if t >= stamp}
 
 
 async def _catch_up(store: JobStore, cursor: float, job_id: int | None) -> list[Job]:
@@ -105,11 +139,14 @@ async def job_events(
     """The stream: what changed since ``cursor``, then each change as the hub
     sees it; a comment now and then so that proxies keep the connection open."""
     queue = hub.subscribe()  # before catching up: nothing falls between the two
+    sent = Seen()
     try:
         yield "retry: 1000\n\n"
-        for job in await _catch_up(hub.store, cursor, job_id):
-            cursor = max(cursor, job.updated_at)
-            yield format_event(job)
+        # From a little before the cursor: a change that committed late may
+        # carry an earlier stamp than the last one the client saw.
+        for job in await _catch_up(hub.store, cursor - LATE_SECONDS, job_id):
+            if sent.first(job):
+                yield format_event(job)
         while not await request.is_disconnected():
             try:
                 change = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
@@ -118,10 +155,11 @@ async def job_events(
                 continue
             if change is None:
                 return  # dropped for falling behind: the client reconnects and catches up
-            # Older than what the catch-up already sent at its latest state: skip.
-            if change.updated_at <= cursor or (job_id is not None and change.id != job_id):
+            if job_id is not None and change.id != job_id:
                 continue
-            cursor = change.updated_at
-            yield format_event(change)
+            if sent.first(change):  # not a state this stream sent already
+                yield format_event(change)
+                if len(sent.stamps) > SEEN_KEPT:
+                    sent.forget_before(change.updated_at - 2 * LATE_SECONDS)
     finally:
         hub.unsubscribe(queue)
