@@ -114,9 +114,9 @@ def test_doctor_shows_the_limits_and_fails_for_a_key_that_names_nothing(sandbox:
     assert "worker.limits names no preset or tag: slwo" in failed, failed
 
 
-def test_a_handed_back_job_over_its_limit_is_not_adopted_again_and_again(
-    sandbox: Sandbox,
-) -> None:
+def one_slow_job_running(sandbox: Sandbox) -> tuple[int, Path]:
+    """A worker with two places and one 'slow' place, running one 'slow' job
+    of about 8 s; returns that job and a second clip for the next one."""
     sandbox.write_preset(
         {**preset("long-heavy", audio_filter="arealtime=speed=0.25"), "tags": ["slow"]}
     )  # about 8 s
@@ -127,6 +127,13 @@ def test_a_handed_back_job_over_its_limit_is_not_adopted_again_and_again(
     [running] = sandbox.submit([first], "long-heavy")
     sandbox.start_worker()
     sandbox.wait_for_progress(running)
+    return running, second
+
+
+def test_a_handed_back_job_over_its_limit_is_not_adopted_again_and_again(
+    sandbox: Sandbox,
+) -> None:
+    running, second = one_slow_job_running(sandbox)
     [waiting] = sandbox.submit([second], "long-heavy")
     # Another host handed it back (it could not see the files): this worker
     # could take it from the job database, but its 'slow' place is taken.
@@ -149,16 +156,7 @@ def test_a_handed_back_job_over_its_limit_is_not_adopted_again_and_again(
 def test_a_paused_worker_leaves_a_job_over_its_limit_queued_without_bouncing_it(
     sandbox: Sandbox,
 ) -> None:
-    sandbox.write_preset(
-        {**preset("long-heavy", audio_filter="arealtime=speed=0.25"), "tags": ["slow"]}
-    )  # about 8 s
-    sandbox.configure(
-        worker={**WORKER, "workers": 2, "limits": {"slow": 1}}, log={"format": "json"}
-    )
-    first, second = (sandbox.make_media(f"clip{i}.mp4", duration=2.0) for i in range(2))
-    [running] = sandbox.submit([first], "long-heavy")
-    sandbox.start_worker()
-    sandbox.wait_for_progress(running)
+    _, second = one_slow_job_running(sandbox)
     sandbox.ok("pause")
     [waiting] = sandbox.submit([second], "long-heavy")
 

@@ -27,6 +27,7 @@ from typing import Any
 import peewee
 
 from mediaforge.jobs.model import FINISHED, JobStatus
+from mediaforge.jobs.store import mentioning
 from mediaforge.jobs.tables import HookRow, JobRow, NotificationRow, PrunedJobRow, UploadRow
 from mediaforge.units import iso_time
 
@@ -205,10 +206,7 @@ def remembered_job(input_hash: str, preset: str) -> Remembered | None:
 def remembered_output(paths: Sequence[str]) -> int | None:
     """The pruned job that published one of ``paths`` as an output, if any."""
     wanted = set(paths)
-    condition = None
-    for path in wanted:
-        clause = PrunedJobRow.outputs.contains(json.dumps(path))
-        condition = clause if condition is None else condition | clause
+    condition = mentioning(PrunedJobRow.outputs, wanted)
     if condition is None:
         return None
     for row in PrunedJobRow.select(PrunedJobRow.id, PrunedJobRow.outputs).where(condition):

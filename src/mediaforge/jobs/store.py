@@ -47,6 +47,17 @@ if TYPE_CHECKING:
 _LOCKED_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 
 
+def mentioning(column: Any, paths: Iterable[str]) -> Any:
+    """A condition for rows whose JSON text ``column`` mentions one of ``paths``
+    (None for no paths). Outputs are stored as JSON: the rows it finds are
+    then checked exactly by the caller."""
+    condition = None
+    for path in paths:
+        clause = column.contains(json.dumps(path))
+        condition = clause if condition is None else condition | clause
+    return condition
+
+
 class JobStore:
     """All reads and writes of jobs. One per process; thread-safe (peewee
     keeps one connection per thread)."""
@@ -299,12 +310,8 @@ class JobStore:
 
     def job_with_output(self, paths: Sequence[str]) -> int | None:
         """The job that published one of ``paths`` as an output, if any."""
-        # Outputs are stored as JSON text: find rows mentioning a path, then check exactly.
         wanted = set(paths)
-        condition = None
-        for path in wanted:
-            clause = JobRow.outputs.contains(json.dumps(path))
-            condition = clause if condition is None else condition | clause
+        condition = mentioning(JobRow.outputs, wanted)
         if condition is None:
             return None
         for row in JobRow.select(JobRow.id, JobRow.outputs).where(condition):
