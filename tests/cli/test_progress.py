@@ -58,6 +58,8 @@ def test_a_failed_run_prints_its_error_once(mf: Mediaforge, make_media: Callable
     error = mf.store.get(1).error
     assert error and (done.out + done.err).count(error) == 1, done.out + done.err
     assert done.error_lines() == [f"Error: job 1 failed: {error}"]
+    # Each retry says so, without repeating the error.
+    assert "job 1: attempt 1 of 3 failed; next try in" in done.err, done.err
 
 
 def test_submit_wait_through_a_pipe_times_the_job_from_its_start_and_names_its_outputs(

@@ -268,8 +268,11 @@ def _waiting(state: State, job: Job) -> str | None:
 
 def _say_why_it_waits(job: Job, seconds: float) -> None:
     """`run` waits in the foreground: say for what, each time (on stderr)."""
-    space = job.decided.get("free space")  # it says when the next try is
-    line = space or f"next try in {seconds:.0f} s: {job.error or job.note or 'a retry'}"
+    # A free-space wait says when the next try is; a failed attempt's error is
+    # printed once, at the end, if the last attempt fails too.
+    line = job.decided.get("free space") or (
+        f"attempt {job.attempts} of {job.max_attempts} failed; next try in {seconds:.0f} s"
+    )
     err.print(f"job {job.id}: {line}", markup=False, soft_wrap=True)
 
 
