@@ -23,6 +23,9 @@ if [[ "$1" == *test* ]]; then
   # The dashboard's tests drive a headless browser (tests/serve/test_dashboard.py).
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  # Shell completion is tested in each shell it supports (tests/cli/test_completion.py).
+  command -v zsh >/dev/null || missing+=(zsh)
+  command -v fish >/dev/null || missing+=(fish)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]} (apt)"
     as_root apt-get update -qq

@@ -6,6 +6,8 @@ nothing to offer."""
 from __future__ import annotations
 
 import re
+import shlex
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -89,8 +91,23 @@ def test_a_broken_config_means_no_candidates_not_a_traceback(mf: Mediaforge) -> 
     assert candidates(mf, "bash", "mediaforge status ").strip() == ""
 
 
-@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
-def test_show_completion_prints_the_script_for_each_shell(shell: str, mf: Mediaforge) -> None:
-    done = mf.ok("--show-completion", shell)
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [("bash", "complete -o"), ("zsh", "#compdef mediaforge"), ("fish", "complete --command")],
+)
+def test_show_completion_prints_the_script_of_the_shell_it_runs_in(
+    shell: str, marker: str, mf: Mediaforge
+) -> None:
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    # The shell is found from the running processes: run it from that shell
+    # (a second command keeps the shell from replacing itself with mediaforge).
+    command = " ".join(shlex.quote(arg) for arg in [*MEDIAFORGE, "--show-completion"])
+    status = "$status" if shell == "fish" else "$?"
+    done = subprocess.run(
+        [shell, "-c", f"{command}; exit {status}"],
+        env=mf.env, cwd=mf.home, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
 
-    assert "_MEDIAFORGE_COMPLETE" in done.out
+    assert done.returncode == 0, done.stderr
+    assert "_MEDIAFORGE_COMPLETE" in done.stdout and marker in done.stdout, done.stdout
