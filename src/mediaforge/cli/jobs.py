@@ -103,24 +103,29 @@ def submit(
     json_out: JsonOpt = False,
 ) -> None:
     """Queue one job per input; prints the job ids."""
-    from mediaforge.queue.submission import submit_inputs
+    from mediaforge.queue.early_probes import EarlyProbes
     from mediaforge.storage.inputs import expand_inputs
     from mediaforge.storage.s3.client import is_s3_url
 
     state = get_state(ctx)
     local = expand_inputs([i for i in inputs if not is_s3_url(i)])
     paths: list[Path | str] = [*local, *(i for i in inputs if is_s3_url(i))]
-    submitted = submit_inputs(
-        state.config,
-        state.store,
-        state.queue(),
-        paths,
-        preset,
-        output_dir=output_dir,
-        priority=priority,
-        force=force,
-        all_or_nothing=all_or_nothing,
-    )
+    # The first probes run while the rest of the submission path is imported.
+    with EarlyProbes(state.config, local) as early:
+        from mediaforge.queue.submission import submit_inputs
+
+        submitted = submit_inputs(
+            state.config,
+            state.store,
+            state.queue(),
+            paths,
+            preset,
+            output_dir=output_dir,
+            priority=priority,
+            force=force,
+            all_or_nothing=all_or_nothing,
+            early=early,
+        )
     ids = submitted.ids
     for reason in submitted.refused:
         err.print(f"not submitted: {reason}", markup=False, soft_wrap=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
 import stat
 import subprocess
+import time
 from dataclasses import asdict, dataclass, replace
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any
 
 from mediaforge.errors import EnvironmentProblem, FFmpegError, InputError, ProbeError
 from mediaforge.media import hdr_metadata
-from mediaforge.media.process import REASON_MAX_CHARS, clean_line, media_path
+from mediaforge.media.process import REASON_MAX_CHARS, clean_line, kill_group, media_path
 from mediaforge.units import parse_clock
 
 
@@ -193,39 +195,68 @@ def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 30.0) -> Med
     longer than ``timeout`` seconds (a slow or hung share: worth a retry), and
     :class:`EnvironmentProblem` if ffprobe cannot be started.
     """
-    check_readable(path)
-    # "-pattern_type none": the image2 demuxer would read "%d" in a picture's
-    # name as a numbered sequence even behind "file:" (other demuxers ignore it).
-    command = [ffprobe, "-v", "error", "-pattern_type", "none", "-show_format", "-show_streams"]
-    command += ["-of", "json"]
-    try:
-        completed = subprocess.run(
-            [*command, media_path(path)],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            start_new_session=True,
-            check=False,
-        )
-    except (FileNotFoundError, PermissionError):
-        raise EnvironmentProblem(
-            f"ffprobe not found: '{ffprobe}'. Install it (Debian/Ubuntu: apt install ffmpeg)"
-            " or set 'ffprobe:' in the config file"
-        ) from None
-    except subprocess.TimeoutExpired:
-        # subprocess.run has already killed and reaped ffprobe.
-        raise FFmpegError(
-            f"ffprobe took longer than {timeout:g} s to read {path}; the disk or network share"
-            " may be slow or hung"
-        ) from None
+    return Probing(path, ffprobe=ffprobe, timeout=timeout).result()
 
-    stderr = completed.stderr.decode("utf-8", errors="replace")
-    if completed.returncode != 0:
-        raise ProbeError(
-            _unreadable(path, stderr, f"ffprobe exited with code {completed.returncode}")
-        )
+
+class Probing:
+    """An ffprobe run started now and read later, so that other work (a
+    command's imports, opening the job database) goes on while it runs.
+
+    Starting raises what :func:`check_readable` raises; every other error of
+    :func:`probe` comes from :meth:`result`, and ``timeout`` counts from the
+    start. A run that is not wanted after all is stopped by :meth:`cancel`.
+    """
+
+    def __init__(self, path: Path, *, ffprobe: str = "ffprobe", timeout: float = 30.0) -> None:
+        check_readable(path)
+        self.path, self.ffprobe, self.timeout = path, ffprobe, timeout
+        self._deadline = time.monotonic() + timeout
+        # "-pattern_type none": the image2 demuxer would read "%d" in a picture's
+        # name as a numbered sequence even behind "file:" (other demuxers ignore it).
+        command = [ffprobe, "-v", "error", "-pattern_type", "none", "-show_format"]
+        command += ["-show_streams", "-of", "json", media_path(path)]
+        self._proc: subprocess.Popen[bytes] | None = None
+        with contextlib.suppress(FileNotFoundError, PermissionError):  # result() says so
+            self._proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+
+    def result(self) -> MediaInfo:
+        """What ffprobe found; waits for it (at most until the timeout)."""
+        if self._proc is None:
+            raise EnvironmentProblem(
+                f"ffprobe not found: '{self.ffprobe}'. Install it (Debian/Ubuntu: apt install"
+                " ffmpeg) or set 'ffprobe:' in the config file"
+            )
+        try:
+            out, err = self._proc.communicate(timeout=max(0.0, self._deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            raise FFmpegError(
+                f"ffprobe took longer than {self.timeout:g} s to read {self.path}; the disk or"
+                " network share may be slow or hung"
+            ) from None
+        return _media_info(self.path, self._proc.returncode, out, err, self.ffprobe, self.timeout)
+
+    def cancel(self) -> None:
+        """Stop ffprobe (and anything it started) if it still runs, and reap it."""
+        if self._proc is not None:
+            kill_group(self._proc)
+            self._proc.communicate()  # closes the pipes
+
+
+def _media_info(
+    path: Path, returncode: int, stdout: bytes, raw_stderr: bytes, ffprobe: str, timeout: float
+) -> MediaInfo:
+    stderr = raw_stderr.decode("utf-8", errors="replace")
+    if returncode != 0:
+        raise ProbeError(_unreadable(path, stderr, f"ffprobe exited with code {returncode}"))
     try:
-        data = json.loads(completed.stdout)
+        data = json.loads(stdout)
     except ValueError:
         raise ProbeError(_unreadable(path, stderr, "ffprobe wrote no valid JSON")) from None
     streams = tuple(_stream_info(raw) for raw in data.get("streams", []))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,10 +14,11 @@ from mediaforge.errors import FFmpegError, InputError, MediaforgeError
 from mediaforge.jobs.model import JobSource, NewJob
 from mediaforge.jobs.store import JobStore
 from mediaforge.media.planning import check_applies
-from mediaforge.media.probe import MediaInfo, check_readable, probe
+from mediaforge.media.probe import MediaInfo, Probing, check_readable
 from mediaforge.presets.loading import get_preset
 from mediaforge.presets.model import Preset
 from mediaforge.queue.backend import JobQueue
+from mediaforge.queue.early_probes import EarlyProbes, probe_workers
 from mediaforge.storage.inputs import Fingerprint, fingerprint
 from mediaforge.storage.paths import PathMap
 
@@ -50,6 +50,7 @@ def submit_inputs(
     source: JobSource = JobSource.CLI,
     force: bool = False,
     all_or_nothing: bool = True,
+    early: EarlyProbes | None = None,
 ) -> Submitted:
     """Create one queued job per input and enqueue them.
 
@@ -62,6 +63,7 @@ def submit_inputs(
     share a batch id (used for digests). An input that already has a queued
     or running job with the same content, preset and output folder gets that
     job's id instead of a second job doing the same work, unless ``force``.
+    Probes in ``early`` are used for their inputs instead of starting new ones.
     """
     new_jobs, bad = check_inputs(
         config,
@@ -71,6 +73,7 @@ def submit_inputs(
         priority=priority,
         source=source,
         refuse_slow=not all_or_nothing and len(inputs) > 1,
+        early=early,
     )
     if bad and (all_or_nothing or not new_jobs):
         raise _rejection(bad, len(inputs))
@@ -172,6 +175,7 @@ def check_inputs(
     priority: int = 0,
     source: JobSource = JobSource.CLI,
     refuse_slow: bool = False,
+    early: EarlyProbes | None = None,
 ) -> tuple[list[NewJob], list[InputError]]:
     """Check the preset (PresetError) and every input; the jobs to create for
     the good inputs, and the error of each bad one, in input order.
@@ -199,7 +203,7 @@ def check_inputs(
     batch = uuid.uuid4().hex[:12] if len(inputs) > 1 else None
     rejected: list[InputError] = []
     fits = None if source is JobSource.WATCH else chosen
-    checked = _check_all(config, fits, inputs, client)
+    checked = _check_all(config, fits, inputs, client, early)
     # Jobs store canonical paths: any host that shares the storage can run them.
     paths = PathMap.of(config)
     for path, check in zip(inputs, checked, strict=True):
@@ -215,25 +219,18 @@ def check_inputs(
     return new_jobs, rejected
 
 
-def probe_workers(inputs: int) -> int:
-    """How many inputs to probe at once: one per core this process may use.
-    ffprobe is busy on a CPU nearly all its life (most of it starting up), so
-    more at once only queue for the same cores."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 2
-    return max(1, min(cores, inputs))
-
-
 def _check_all(
-    config: Config, preset: Preset | None, inputs: Sequence[Path | str], client: S3Client | None
+    config: Config,
+    preset: Preset | None,
+    inputs: Sequence[Path | str],
+    client: S3Client | None,
+    early: EarlyProbes | None = None,
 ) -> list[Checked | InputError | FFmpegError]:
     # One ffprobe per file is most of the time a big batch takes: run them in parallel.
     if len(inputs) == 1:
-        return [_check(config, preset, inputs[0], client)]
+        return [_check(config, preset, inputs[0], client, early)]
     with ThreadPoolExecutor(max_workers=probe_workers(len(inputs))) as pool:
-        return list(pool.map(lambda path: _check(config, preset, path, client), inputs))
+        return list(pool.map(lambda path: _check(config, preset, path, client, early), inputs))
 
 
 def _new_job(
@@ -266,7 +263,11 @@ Checked = tuple[Fingerprint, MediaInfo | None]
 
 
 def _check(
-    config: Config, preset: Preset | None, path: Path | str, client: S3Client | None
+    config: Config,
+    preset: Preset | None,
+    path: Path | str,
+    client: S3Client | None,
+    early: EarlyProbes | None,
 ) -> Checked | InputError | FFmpegError:
     if isinstance(path, str):
         from mediaforge.storage.s3.download import remote_fingerprint
@@ -276,16 +277,18 @@ def _check(
         except InputError as exc:
             return exc
     try:
-        return check_input(config, preset, path)
+        return check_input(config, preset, path, early)
     except (InputError, FFmpegError) as exc:
         return exc
 
 
-def check_input(config: Config, preset: Preset | None, path: Path) -> tuple[Fingerprint, MediaInfo]:
+def check_input(
+    config: Config, preset: Preset | None, path: Path, early: EarlyProbes | None = None
+) -> tuple[Fingerprint, MediaInfo]:
     """Probe a local input and check that ``preset`` (unless None) can ever
-    apply to it; its fingerprint and the probe. Raises InputError with the
-    reason a worker would fail the job for, so such a job is refused before
-    it exists (or is retried)."""
+    apply to it; its fingerprint and the probe (the one in ``early``, if it
+    was started there). Raises InputError with the reason a worker would fail
+    the job for, so such a job is refused before it exists (or is retried)."""
     check_readable(path)  # its messages say best what is wrong with a path
     shadow = PathMap.of(config).shadowing(str(path.absolute()))
     if shadow is not None:
@@ -297,10 +300,14 @@ def check_input(config: Config, preset: Preset | None, path: Path) -> tuple[Fing
         )
     # The fingerprint before the probe: if the file changes while it is probed,
     # the worker sees a fingerprint that no longer matches and probes again.
-    fp = fingerprint(path)
     # A probe, not just a stat: a file that is not media (a text file, a
     # truncated download) is refused now, before any job exists.
-    info = probe(path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
+    started = early.take(path) if early is not None else None
+    if started is None:
+        fp = fingerprint(path)
+        started = fp, Probing(path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
+    fp, probing = started
+    info = probing.result()
     if preset is not None:
         check_applies(preset, info, path)
     return fp, info

@@ -1,0 +1,141 @@
+"""``submit`` starts probing its first inputs as soon as it has read the
+config, so ffprobe runs while the job database and queue are opened; a
+probe started that way is used for its own input, and stopped when nobody
+takes it.
+
+Real ffprobe on synthesized media, behind a small wrapper script where a
+test must see when (or whether) it started. How much time this saves is
+measured in benchmarks/ (``submit``, ``startup``), never here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mediaforge.errors import FFmpegError, ProbeError
+from mediaforge.media.probe import MediaInfo, Probing
+from mediaforge.queue.early_probes import EarlyProbes
+from tests.mfcli import Mediaforge
+
+MakeMedia = Callable[..., Path]
+
+
+def _wrapper(folder: Path, body: str) -> Path:
+    script = folder / "ffprobe-wrapper"
+    script.write_text(f'#!/bin/sh\n{body}\nexec {shutil.which("ffprobe")} "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
+def test_submit_starts_the_probe_before_it_opens_the_job_database(
+    mf: Mediaforge, make_media: MakeMedia, tmp_path: Path
+) -> None:
+    clip = make_media("clip.mp4", duration=0.5)
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    # What the submitting process ($PPID) has open when ffprobe starts.
+    wrapper = _wrapper(
+        tmp_path,
+        f'{{ tr "\\0" " " < /proc/$PPID/cmdline; echo; ls -l /proc/$PPID/fd; }} > "{seen}/fds.$$"',
+    )
+    mf.configure(ffprobe=str(wrapper))
+
+    [job_id] = mf.ok("submit", clip, "-p", "h264-720p").out.split()
+
+    [fds] = list(seen.iterdir())
+    opened = fds.read_text()
+    command, _, fds = opened.partition("\n")
+    assert "mediaforge submit" in command, opened  # the submitting process
+    assert " -> " in fds, opened
+    assert str(mf.data) not in fds, opened  # no job database, no queue yet
+    assert mf.status(job_id)["status"] == "queued"
+
+
+def test_each_input_of_a_folder_gets_its_own_probe(
+    mf: Mediaforge, make_media: MakeMedia, tmp_path: Path
+) -> None:
+    # More inputs than cores: some probes start early, the others in the pool.
+    durations = {f"{n}.mp4": 0.4 * (n + 1) for n in range(5)}
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, seconds in durations.items():
+        make_media(name, duration=seconds).rename(folder / name)
+
+    ids = mf.ok("submit", folder, "-p", "h264-720p").out.split()
+
+    jobs = [mf.status(i) for i in ids]
+    assert sorted(Path(j["input"]).name for j in jobs) == sorted(durations)
+    for job in jobs:
+        path = Path(job["input"])
+        stored = mf.store.get(job["id"]).input_probe  # what the worker will plan from
+        assert stored is not None
+        info = MediaInfo.from_json(stored, path)
+        assert info is not None and info.duration is not None
+        assert abs(info.duration - durations[path.name]) < 0.1, job
+        assert job["input_size"] == info.size == path.stat().st_size
+
+
+def test_a_probe_nobody_takes_is_stopped(
+    mf: Mediaforge, make_media: MakeMedia, tmp_path: Path
+) -> None:
+    clip = make_media("clip.mp4", duration=0.3)
+    marker = tmp_path / "started"
+    # ffprobe that hangs, as on a share that stopped answering.
+    mf.configure(ffprobe=str(_wrapper(tmp_path, f'echo $$ > "{marker}"; sleep 60')))
+    config = mf.load_config()
+
+    with EarlyProbes(config, [clip]) as early:
+        deadline = time.monotonic() + 10
+        while not marker.exists() or not marker.read_text().strip():
+            assert time.monotonic() < deadline, "the probe never started"
+            time.sleep(0.05)
+        pid = int(marker.read_text())
+        os.kill(pid, 0)  # running
+
+    assert early.take(clip) is None
+    assert not Path(f"/proc/{pid}").exists()  # killed and reaped, not left behind
+
+
+def test_an_input_that_cannot_be_probed_is_left_to_the_submission_path(
+    mf: Mediaforge, make_media: MakeMedia, tmp_path: Path
+) -> None:
+    clip = make_media("clip.mp4", duration=0.3)
+    text = tmp_path / "notes.mp4"
+    text.write_text("not media\n")
+    missing = tmp_path / "gone.mp4"
+
+    with EarlyProbes(mf.load_config(), [missing, text, clip]) as early:
+        assert early.take(missing) is None  # not started: submit names the problem itself
+        started = early.take(text)
+        assert started is not None
+        fingerprint, probing = started
+        assert fingerprint.size == text.stat().st_size
+        with pytest.raises(ProbeError, match="not a media file ffprobe can read"):
+            probing.result()
+
+    done = mf("submit", text, clip, "-p", "h264-720p", "--json")
+    assert done.code != 0
+    assert f"not a media file ffprobe can read: {text}" in done.err
+    [job] = json.loads(done.out)  # the good one is submitted, the others named
+    assert job["input"] == str(clip)
+
+
+def test_a_probe_started_early_times_out_from_its_start(
+    make_media: MakeMedia, tmp_path: Path
+) -> None:
+    clip = make_media("clip.mp4", duration=0.3)
+    slow = _wrapper(tmp_path, "sleep 60")
+    probing = Probing(clip, ffprobe=str(slow), timeout=1.0)
+    time.sleep(1.2)  # the caller was busy for longer than the timeout
+
+    started = time.monotonic()
+    with pytest.raises(FFmpegError, match="ffprobe took longer than 1 s to read"):
+        probing.result()
+    assert time.monotonic() - started < 5  # not another full timeout on top
