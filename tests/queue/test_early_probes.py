@@ -110,9 +110,14 @@ def test_an_input_that_cannot_be_probed_is_left_to_the_submission_path(
     text = tmp_path / "notes.mp4"
     text.write_text("not media\n")
     missing = tmp_path / "gone.mp4"
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)  # reading it would block until a writer comes
 
-    with EarlyProbes(mf.load_config(), [missing, text, clip]) as early:
+    config = mf.load_config()
+    with EarlyProbes(config, [missing, fifo]) as early:
         assert early.take(missing) is None  # not started: submit names the problem itself
+        assert early.take(fifo) is None
+    with EarlyProbes(config, [text]) as early:
         started = early.take(text)
         assert started is not None
         fingerprint, probing = started
@@ -120,8 +125,9 @@ def test_an_input_that_cannot_be_probed_is_left_to_the_submission_path(
         with pytest.raises(ProbeError, match="not a media file ffprobe can read"):
             probing.result()
 
-    done = mf("submit", text, clip, "-p", "h264-720p", "--json")
+    done = mf("submit", fifo, text, clip, "-p", "h264-720p", "--json")
     assert done.code != 0
+    assert f"input is not a regular file: {fifo}" in done.err
     assert f"not a media file ffprobe can read: {text}" in done.err
     [job] = json.loads(done.out)  # the good one is submitted, the others named
     assert job["input"] == str(clip)

@@ -19,7 +19,7 @@ from types import TracebackType
 
 from mediaforge.config.schema import Config
 from mediaforge.errors import MediaforgeError
-from mediaforge.media.probe import Probing
+from mediaforge.media.probe import Probing, check_readable
 from mediaforge.storage.inputs import Fingerprint, fingerprint
 
 
@@ -45,6 +45,7 @@ class EarlyProbes:
         self._started: dict[Path, tuple[Fingerprint, Probing]] = {}
         for path in inputs[: probe_workers(len(inputs))]:
             try:
+                check_readable(path)  # a FIFO would block the fingerprint's read
                 fp = fingerprint(path)
                 self._started[path] = (
                     fp,
