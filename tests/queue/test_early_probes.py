@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +24,7 @@ import pytest
 from mediaforge.errors import FFmpegError, ProbeError
 from mediaforge.media.probe import MediaInfo, Probing
 from mediaforge.queue.early_probes import EarlyProbes
-from tests.mfcli import Mediaforge
+from tests.mfcli import MEDIAFORGE, Mediaforge
 
 MakeMedia = Callable[..., Path]
 
@@ -145,3 +147,83 @@ def test_a_probe_started_early_times_out_from_its_start(
     with pytest.raises(FFmpegError, match="ffprobe took longer than 1 s to read"):
         probing.result()
     assert time.monotonic() - started < 5  # not another full timeout on top
+
+
+def test_a_probe_that_ended_is_read_however_late_it_is_asked_for(
+    make_media: MakeMedia, tmp_path: Path
+) -> None:
+    clip = make_media("clip.mp4", duration=0.3)
+    ended = tmp_path / "ended"
+    wrapper = tmp_path / "ffprobe-then-mark"
+    wrapper.write_text(
+        f'#!/bin/sh\n{shutil.which("ffprobe")} "$@"\ncode=$?\ntouch "{ended}"\nexit $code\n'
+    )
+    wrapper.chmod(0o755)
+    probing = Probing(clip, ffprobe=str(wrapper), timeout=1.0)
+    deadline = time.monotonic() + 30
+    while not ended.exists():
+        assert time.monotonic() < deadline, "ffprobe never ended"
+        time.sleep(0.05)
+    time.sleep(1.5)  # the caller was busy (a locked database, say) past the timeout
+
+    info = probing.result()
+
+    assert info.video is not None and info.duration is not None
+
+
+def test_ctrl_c_while_waiting_for_a_probe_stops_ffprobe(
+    make_media: MakeMedia, tmp_path: Path
+) -> None:
+    clip = make_media("clip.mp4", duration=0.3)
+    marker = tmp_path / "pid"
+    hung = _wrapper(tmp_path, f'echo $$ > "{marker}"; sleep 60')
+    probing = Probing(clip, ffprobe=str(hung), timeout=30.0)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 1.0)
+        with pytest.raises(KeyboardInterrupt):
+            probing.result()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+    pid = int(marker.read_text())
+    assert not Path(f"/proc/{pid}").exists()  # ffprobe's own session did not keep it alive
+
+
+def test_ctrl_c_during_submit_leaves_no_ffprobe_behind(
+    mf: Mediaforge, make_media: MakeMedia, tmp_path: Path
+) -> None:
+    clip = make_media("clip.mp4", duration=0.3)
+    marker = tmp_path / "pid"
+    mf.configure(ffprobe=str(_wrapper(tmp_path, f'echo $$ > "{marker}"; sleep 60')))
+    submit = subprocess.Popen(
+        [*MEDIAFORGE, "submit", str(clip), "-p", "h264-720p"],
+        env=mf.env,
+        cwd=mf.home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        # Ctrl-C as at a terminal, even when the tests run with SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 30
+    while not marker.exists() or not marker.read_text().strip():
+        assert time.monotonic() < deadline, "the probe never started"
+        time.sleep(0.05)
+    time.sleep(0.5)  # the command is past its imports, waiting for the probe
+
+    submit.send_signal(signal.SIGINT)
+    _, err = submit.communicate(timeout=30)
+
+    assert submit.returncode != 0
+    assert b"Traceback" not in err
+    pid = int(marker.read_text())
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}").exists():
+        assert time.monotonic() < deadline, f"ffprobe {pid} still runs after Ctrl-C"
+        time.sleep(0.05)
+    assert mf.jobs() == []

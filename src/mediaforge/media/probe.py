@@ -198,6 +198,11 @@ def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 30.0) -> Med
     return Probing(path, ffprobe=ffprobe, timeout=timeout).result()
 
 
+# How long a probe whose timeout has passed still gets to finish when its
+# result is asked for late (see Probing.result).
+FINISHING_GRACE = 0.5
+
+
 class Probing:
     """An ffprobe run started now and read later, so that other work (a
     command's imports, opening the job database) goes on while it runs.
@@ -226,20 +231,28 @@ class Probing:
             )
 
     def result(self) -> MediaInfo:
-        """What ffprobe found; waits for it (at most until the timeout)."""
+        """What ffprobe found; waits for it (at most until the timeout). A
+        probe that ended before this is called is read whatever the time."""
         if self._proc is None:
             raise EnvironmentProblem(
                 f"ffprobe not found: '{self.ffprobe}'. Install it (Debian/Ubuntu: apt install"
                 " ffmpeg) or set 'ffprobe:' in the config file"
             )
+        # A moment's grace: ffprobe may be exiting just as a late caller looks.
+        left = max(self._deadline - time.monotonic(), FINISHING_GRACE)
         try:
-            out, err = self._proc.communicate(timeout=max(0.0, self._deadline - time.monotonic()))
+            out, err = self._proc.communicate(
+                timeout=None if self._proc.poll() is not None else left
+            )
         except subprocess.TimeoutExpired:
             self.cancel()
             raise FFmpegError(
                 f"ffprobe took longer than {self.timeout:g} s to read {self.path}; the disk or"
                 " network share may be slow or hung"
             ) from None
+        except BaseException:  # Ctrl-C: ffprobe is in its own session and would run on
+            self.cancel()
+            raise
         return _media_info(self.path, self._proc.returncode, out, err, self.ffprobe, self.timeout)
 
     def cancel(self) -> None:

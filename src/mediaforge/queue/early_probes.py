@@ -43,16 +43,22 @@ class EarlyProbes:
 
     def __init__(self, config: Config, inputs: Sequence[Path]) -> None:
         self._started: dict[Path, tuple[Fingerprint, Probing]] = {}
-        for path in inputs[: probe_workers(len(inputs))]:
-            try:
-                check_readable(path)  # a FIFO would block the fingerprint's read
-                fp = fingerprint(path)
-                self._started[path] = (
-                    fp,
-                    Probing(path, ffprobe=config.ffprobe, timeout=config.probe_timeout),
-                )
-            except (MediaforgeError, OSError):
-                continue
+        try:
+            for path in inputs[: probe_workers(len(inputs))]:
+                if path not in self._started:
+                    self._start(config, path)
+        except BaseException:  # Ctrl-C while a slow share is read: stop what runs
+            self.close()
+            raise
+
+    def _start(self, config: Config, path: Path) -> None:
+        try:
+            check_readable(path)  # a FIFO would block the fingerprint's read
+            fp = fingerprint(path)
+            probing = Probing(path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
+        except (MediaforgeError, OSError):
+            return
+        self._started[path] = (fp, probing)
 
     def take(self, path: Path) -> tuple[Fingerprint, Probing] | None:
         """The fingerprint and running probe of ``path``, once; None if not started."""
