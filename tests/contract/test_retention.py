@@ -1,6 +1,6 @@
 """Retention on SQLite and on PostgreSQL: old finished jobs go with their
-notification and upload rows, nothing still owed goes, and what a pruned job
-did is remembered. Real databases (tests/backends.py), no mocks."""
+notification, upload and hook rows (and say how many of each), nothing still
+owed goes, and what a pruned job did is remembered. Real databases (tests/backends.py), no mocks."""
 
 from __future__ import annotations
 
@@ -97,12 +97,17 @@ def test_old_finished_jobs_go_with_their_rows_and_recent_or_unfinished_ones_stay
     done = old[JobStatus.SUCCEEDED]
     notify(store, done, sent=True)
     upload(store, done, UploadStatus.UPLOADED)
+    hook_run(store, done, "done")
+    hook_run(store, old[JobStatus.FAILED], "failed")
+    hook_run(store, recent, "done")  # its job stays: so does its hook row
 
     pruned = prune(store.db, time.time() - 30 * DAY)
 
-    assert (pruned.jobs, pruned.notifications, pruned.uploads, pruned.held) == (3, 1, 1, 0)
+    counts = (pruned.jobs, pruned.notifications, pruned.uploads, pruned.hooks, pruned.held)
+    assert counts == (3, 1, 1, 2, 0)
     assert job_ids() == {recent, queued, running}
     assert NotificationRow.select().count() == 0 and UploadRow.select().count() == 0
+    assert [r.job_id for r in HookRow.select()] == [recent]
     assert prune(store.db, time.time() - 30 * DAY).jobs == 0  # nothing left to prune
 
 
@@ -111,14 +116,20 @@ def test_a_dry_run_counts_what_would_go_and_removes_nothing(store: JobStore) -> 
     notify(store, first, sent=True)
     upload(store, second, UploadStatus.UPLOADED)
     upload(store, second, None, name="b")  # still owed: the job stays
+    hook_run(store, first, "done")
+    hook_run(store, second, "done")  # goes only with its job, which stays
     before = job_ids()
 
     would = prune(store.db, time.time() - 30 * DAY, dry_run=True)
 
-    assert (would.jobs, would.notifications, would.uploads, would.held) == (1, 1, 0, 1)
+    assert (would.jobs, would.notifications, would.uploads, would.hooks, would.held) == (
+        1, 1, 0, 1, 1
+    )  # fmt: skip
     assert job_ids() == before and PrunedJobRow.select().count() == 0
+    assert HookRow.select().count() == 2
     done = prune(store.db, time.time() - 30 * DAY)
-    assert (done.jobs, done.notifications, done.uploads, done.held) == (1, 1, 0, 1)
+    assert (done.jobs, done.notifications, done.uploads, done.hooks, done.held) == (1, 1, 0, 1, 1)
+    assert [r.job_id for r in HookRow.select()] == [second]
 
 
 @pytest.mark.parametrize(
@@ -155,8 +166,9 @@ def test_a_job_whose_hooks_have_run_goes_with_its_hook_rows(store: JobStore, end
     job_id = finished_job(store, "hooked")
     hook_run(store, job_id, ended)
 
-    assert prune(store.db, time.time() - 30 * DAY).jobs == 1
+    pruned = prune(store.db, time.time() - 30 * DAY)
 
+    assert (pruned.jobs, pruned.hooks) == (1, 1)
     assert job_ids() == set() and HookRow.select().count() == 0
 
 

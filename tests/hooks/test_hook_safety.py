@@ -1,7 +1,7 @@
 """Hooks that must not break or leak: a row whose job was pruned, secrets of
-other hooks and of S3 kept from a command, credentials in a hook's URL, and
-the hooks (and notifications) of a job whose worker died right after the
-job ended.
+other hooks and of S3 kept from a command, and credentials in a hook's URL.
+(The hooks of a job whose worker died right after it ended:
+tests/queue/test_catch_up.py.)
 
 Real workers, real HTTP servers on 127.0.0.1 (``tests.servers.Recorder``),
 real SQLite.
@@ -10,7 +10,6 @@ real SQLite.
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from mediaforge.hooks.delivery import Hooks
 from mediaforge.jobs.model import JobStatus, NewJob
 from mediaforge.jobs.tables import HookRow, JobRow
 from tests.mfcli import Mediaforge
-from tests.servers import Webhook, recording
+from tests.servers import recording
 
 PLEX_TOKEN = "plex-4d3c2b1a0f9e8d7c6b5a"
 AWS_SECRET = "aws-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe"
@@ -127,55 +126,3 @@ def test_a_password_in_an_http_hook_url_is_sent_as_basic_authentication(
     shown = mf("status", job_id, "--json").out + mf("config", "show", "--json").out
     everything = "\n".join([*mf.transcript, shown, worker.out, worker.err, mf.data_text()])
     assert PASSWORD not in everything and basic not in everything
-
-
-def test_the_hooks_of_a_job_whose_worker_died_right_after_it_ended_run_at_recovery(
-    mf: Mediaforge, make_media: Callable[..., Path]
-) -> None:
-    with recording({("POST", "/hook"): (200, b"")}) as server:
-        mf.configure(
-            worker={"recovery_interval": 1},
-            hooks=[{"name": "ci", "kind": "http", "url": server.url + "/hook",
-                    "events": ["job_failed"]}],
-        )  # fmt: skip
-        store = mf.store
-        # The job ends as a worker would end it, and that worker dies before
-        # it records the job's hooks: nothing was enqueued for them.
-        [job_id] = store.create([NewJob(str(make_media("clip.mp4")), "remux-mp4")])
-        assert store.claim(job_id, "dead-worker") is not None
-        assert store.finish(job_id, "dead-worker", JobStatus.FAILED, error="boom")
-        assert store.get(job_id).status is JobStatus.FAILED
-
-        mf.start("worker", "--verbose")
-        mf.wait_until(lambda: len(server.requests) > 0, 30, "the hook to run at recovery")
-        time.sleep(2.5)  # more sweeps: the job's hook still runs once
-
-    [call] = server.requests
-    assert call.json()["id"] == job_id
-    assert call.headers["x-mediaforge-event"] == "job_failed"
-    [run] = mf.status(job_id)["hooks"]
-    assert run["status"] == "done"
-    finished_at = store.get(job_id).finished_at
-    assert finished_at is not None
-    recorded_until = Hooks(mf.load_config(), store).rows.recorded_until()
-    assert recorded_until is not None and recorded_until >= finished_at
-
-
-def test_the_notification_of_a_job_whose_worker_died_right_after_it_ended_is_sent(
-    mf: Mediaforge, make_media: Callable[..., Path], webhook: Webhook
-) -> None:
-    mf.configure(
-        worker={"recovery_interval": 1}, notify={"targets": [{"url": webhook.url()}], "window": 0}
-    )
-    store = mf.store
-    [job_id] = store.create([NewJob(str(make_media("clip.mp4")), "remux-mp4")])
-    assert store.claim(job_id, "dead-worker") is not None
-    assert store.finish(job_id, "dead-worker", JobStatus.FAILED, error="boom")
-
-    mf.start("worker")
-    mf.wait_until(lambda: len(webhook.posts) > 0, 30, "the notification to go out at recovery")
-    time.sleep(2.5)  # more sweeps: it is sent once
-
-    assert len(webhook.posts) == 1, webhook.posts
-    [post] = webhook.posts
-    assert post["title"] == "mediaforge: clip.mp4 failed" and "Error: boom" in post["message"]

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mediaforge.errors import ExitCode
-from mediaforge.jobs.tables import JobRow
+from mediaforge.jobs.tables import HookRow, JobRow
 from tests.mfcli import Mediaforge
+from tests.servers import recording
 
 DAY = 86400.0
 
@@ -51,6 +52,38 @@ def test_prune_dry_run_counts_and_prune_removes_only_the_old_jobs(
     assert gone.code == ExitCode.NOT_FOUND
     # The outputs are the user's: pruning the history never touches files.
     assert (mf.home / "out" / "old.remux.mp4").is_file()
+
+
+def test_prune_counts_the_hook_rows_it_removes_and_removes_them(
+    mf: Mediaforge, make_media: Callable[..., Path]
+) -> None:
+    with recording({("POST", "/hook"): (200, b"")}) as server:
+        url = server.url + "/hook"
+        mf.configure(hooks=[{"name": "ci", "kind": "http", "url": url},
+                            {"name": "deploy", "kind": "http", "url": url}])  # fmt: skip
+        old, recent = done_jobs(mf, make_media, "old", "recent")  # the burst runs the hooks
+    assert len(server.requests) == 4
+    age(mf, old, 40)
+
+    def hook_rows() -> dict[int, int]:
+        with mf.store.db.bind_ctx([HookRow]):
+            rows = {job: [r for r in HookRow.select() if r.job_id == job] for job in (old, recent)}
+        mf.close_store()
+        return {job: len(found) for job, found in rows.items()}
+
+    assert hook_rows() == {old: 2, recent: 2}
+
+    would = mf.ok("jobs", "prune", "--older-than", "30d", "--dry-run", "--json").json()
+    assert (would["jobs"], would["hooks"], would["dry_run"]) == (1, 2, True)
+    dry = mf.ok("jobs", "prune", "--older-than", "30d", "--dry-run").out
+    assert "would remove 1 finished job(s)" in dry and "and 2 hook row(s)" in dry
+    assert hook_rows() == {old: 2, recent: 2}
+
+    text = mf.ok("jobs", "prune", "--older-than", "30d").out
+    assert text.startswith("removed 1 finished job(s) that ended before ")
+    assert "with 0 notification, 0 upload and 2 hook row(s)" in text
+    assert hook_rows() == {old: 0, recent: 2}
+    assert mf.ok("jobs", "prune", "--older-than", "30d", "--json").json()["hooks"] == 0
 
 
 def test_prune_without_an_age_uses_retention_days_or_says_what_to_give(

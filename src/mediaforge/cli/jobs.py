@@ -392,7 +392,8 @@ def prune(
     verb = "would remove" if dry_run else "removed"
     out.print(
         f"{verb} {pruned.jobs} finished job(s) that ended before {iso_time(cutoff)}, "
-        f"with {pruned.notifications} notification and {pruned.uploads} upload row(s)",
+        f"with {pruned.notifications} notification, {pruned.uploads} upload "
+        f"and {pruned.hooks} hook row(s)",
         markup=False,
     )
     if pruned.held:

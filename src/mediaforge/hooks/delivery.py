@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from mediaforge.config.schema import Config
@@ -39,8 +38,6 @@ from mediaforge.units import backoff
 log = logging.getLogger(__name__)
 
 _EARLY = 0.2  # seconds before its due time a run may start
-CATCH_UP_LIMIT = 200  # ended jobs looked at per recovery sweep
-FIRST_LOOKBACK = 3600.0  # seconds back the first sweep of a database looks
 
 
 @dataclass(frozen=True)
@@ -77,38 +74,6 @@ class Hooks:
             if wanted(hook, job, event)
         ]
         return self.rows.add(items) > 0
-
-    def catch_up(
-        self,
-        margin: float,
-        limit: int = CATCH_UP_LIMIT,
-        also: Callable[[Job], object] | None = None,
-    ) -> bool:
-        """Record the hooks of jobs that ended since the last sweep and at least
-        ``margin`` seconds ago (a worker killed between a job's end and the
-        recording of its hooks left them unrecorded; a job that ended later is
-        still its worker's to record); True when any run was new. Recording is
-        idempotent, so a job seen twice costs nothing. At most ``limit`` jobs
-        per call: a long backlog is taken over several sweeps. ``also`` is
-        given each of those jobs too (the worker records their notifications,
-        which the same crash would have lost)."""
-        until = self.rows.now() - margin
-        since = self.rows.recorded_until()
-        if since is None:  # the first sweep of this database
-            since = until - FIRST_LOOKBACK
-        if until <= since:
-            return False
-        wanted = self.enabled or also is not None
-        ended = self.store.ended_between(since, until, limit) if wanted else []
-        new = False
-        for job in ended:
-            if also is not None:
-                also(job)
-            new = (self.enabled and self.job_ended(job)) or new
-        if len(ended) == limit and ended[-1].finished_at is not None:
-            until = ended[-1].finished_at  # the rest next time
-        self.rows.mark_recorded_until(until)
-        return new
 
     def run_due(self, claimer: str, *, everything: bool = False) -> float | None:
         """Run every due hook row once (``everything``: every pending one).

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from mediaforge.jobs.model import snapshot
 from mediaforge.jobs.owed import OwedRows
-from mediaforge.jobs.tables import HookRow, JobRow, MetaRow
+from mediaforge.jobs.tables import HookRow, JobRow
 from mediaforge.units import iso_time
 
 
@@ -78,11 +78,6 @@ class HookRun:
             "done_at": iso_time(self.done_at),
             "next_attempt_at": iso_time(self.due_at) if pending else None,
         }
-
-
-RECORDED_UNTIL_KEY = "hooks_recorded_until"
-"""The ``mediaforge_meta`` row saying up to when (a job's ``finished_at``)
-recovery has made sure every ended job's hooks are recorded."""
 
 
 class HookStore(OwedRows):
@@ -173,19 +168,3 @@ class HookStore(OwedRows):
         """Every hook run recorded for ``job_id``, oldest first."""
         query = HookRow.select().where(HookRow.job_id == job_id).order_by(HookRow.id)
         return [HookRun.from_row(r) for r in query]
-
-    def recorded_until(self) -> float | None:
-        """Up to when every ended job's hooks are known to be recorded (None: never swept)."""
-        row = MetaRow.get_or_none(MetaRow.key == RECORDED_UNTIL_KEY)
-        return None if row is None else float(row.value)
-
-    def mark_recorded_until(self, until: float) -> None:
-        """Move the mark forward to ``until``; never back (another worker's
-        sweep may have moved it further meanwhile)."""
-        with self.db.atomic():
-            current = self.recorded_until()
-            if current is not None and current >= until:
-                return
-            MetaRow.insert(key=RECORDED_UNTIL_KEY, value=repr(until)).on_conflict(
-                conflict_target=[MetaRow.key], update={MetaRow.value: repr(until)}
-            ).execute()

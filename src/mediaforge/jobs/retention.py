@@ -48,6 +48,7 @@ class Pruned:
     jobs: int
     notifications: int
     uploads: int
+    hooks: int  # hook runs that ended (done or failed); one still to come keeps its job
     held: int  # finished before the cutoff, kept because something is still owed
 
     def to_json(self) -> dict[str, Any]:
@@ -56,6 +57,7 @@ class Pruned:
             "jobs": self.jobs,
             "notifications": self.notifications,
             "uploads": self.uploads,
+            "hooks": self.hooks,
             "held": self.held,
         }
 
@@ -107,7 +109,7 @@ def prune(
     stopping: Callable[[], bool] = lambda: False,
 ) -> Pruned:
     """Delete the finished jobs that ended before ``cutoff`` and are owed
-    nothing, with their notification and upload rows, remembering what each
+    nothing, with their notification, upload and hook rows, remembering what each
     did; with ``dry_run``, only count them. ``stopping`` is asked between
     batches: a worker asked to stop leaves the rest for its next prune."""
     prunable = _old(cutoff) & ~_owing()
@@ -118,22 +120,24 @@ def prune(
             int(JobRow.select().where(prunable).count()),
             _count_rows(NotificationRow, prunable),
             _count_rows(UploadRow, prunable),
+            _count_rows(HookRow, prunable),
             held,
         )
-    jobs = notifications = uploads = 0
+    removed = [0, 0, 0, 0]  # jobs, notification, upload and hook rows
     while True:
         with db.atomic():
             rows = list(JobRow.select().where(prunable).order_by(JobRow.id).limit(BATCH))
             if not rows:
                 break
             done = _prune_rows(rows)
-        jobs, notifications, uploads = jobs + done[0], notifications + done[1], uploads + done[2]
+        removed = [total + n for total, n in zip(removed, done, strict=True)]
         if len(rows) < BATCH or done[0] == 0 or stopping():
             break
-    return Pruned(cutoff, jobs, notifications, uploads, held)
+    jobs, notifications, uploads, hooks = removed
+    return Pruned(cutoff, jobs, notifications, uploads, hooks, held)
 
 
-def _prune_rows(rows: Sequence[JobRow]) -> tuple[int, int, int]:
+def _prune_rows(rows: Sequence[JobRow]) -> tuple[int, int, int, int]:
     """Remember and delete ``rows`` (inside the caller's transaction)."""
     now = time.time()
     ids = [int(r.id) for r in rows]
@@ -165,7 +169,11 @@ def _prune_rows(rows: Sequence[JobRow]) -> tuple[int, int, int]:
         .execute()
     )
     # Hook runs that ended (done or failed) go with their job.
-    HookRow.delete().where(HookRow.job_id.in_(ids) & HookRow.status.not_in(_UNRUN_HOOKS)).execute()
+    hooks = (
+        HookRow.delete()
+        .where(HookRow.job_id.in_(ids) & HookRow.status.not_in(_UNRUN_HOOKS))
+        .execute()
+    )
     left = NotificationRow.select(NotificationRow.job_id).where(NotificationRow.job_id.in_(ids))
     left_uploads = UploadRow.select(UploadRow.job_id).where(UploadRow.job_id.in_(ids))
     left_hooks = HookRow.select(HookRow.job_id).where(HookRow.job_id.in_(ids))
@@ -180,7 +188,7 @@ def _prune_rows(rows: Sequence[JobRow]) -> tuple[int, int, int]:
         )
         .execute()
     )
-    return int(jobs), int(notifications), int(uploads)
+    return int(jobs), int(notifications), int(uploads), int(hooks)
 
 
 def prune_older_than(

@@ -3,8 +3,9 @@ notifications and its hooks. Each is recorded in the job database and sent
 by a queued task of its own (``mediaforge.upload``, ``mediaforge.notify``,
 ``mediaforge.hook``), retried with backoff, and never changes its job: a
 problem with any of them is recorded and logged, and the job stays as it
-ended. Recovery gives back what a dead worker held and wakes a worker for
-rows overdue with no task to send them.
+ended. Recovery gives back what a dead worker held, wakes a worker for
+rows overdue with no task to send them, and records the notifications and
+hooks of jobs whose worker died before it recorded them (the catch-up).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from mediaforge.errors import Interrupted
 from mediaforge.events import Event
 from mediaforge.hooks.delivery import Hooks
 from mediaforge.jobs.model import Job, JobStatus
+from mediaforge.jobs.owed_mark import OwedMark
 from mediaforge.jobs.store import JobStore
 from mediaforge.notify.delivery import Notifier
 from mediaforge.queue.backend import JobQueue
@@ -30,6 +32,9 @@ from mediaforge.storage.s3.download import remove_leftover_downloads
 from mediaforge.storage.s3.uploader import Uploader
 
 log = logging.getLogger(__name__)
+
+CATCH_UP_LIMIT = 200  # ended jobs looked at per recovery sweep
+FIRST_LOOKBACK = 3600.0  # seconds back the first sweep of a database looks
 
 
 class Aftercare:
@@ -53,6 +58,7 @@ class Aftercare:
         self.notifier = Notifier(config, store)
         self.uploader = Uploader(config, store)
         self.hooks = Hooks(config, store)
+        self.mark = OwedMark(store)
         queue.notify_handler = self.deliver_notifications
         queue.upload_handler = self.upload
         queue.hook_handler = self.run_hooks
@@ -64,9 +70,51 @@ class Aftercare:
         self.job_ended(job)
 
     def recover(self, requeued: list[int], failed: list[int]) -> None:
-        """What recovery owes: the ends of jobs it failed, and rows a dead worker held."""
+        """What recovery owes: the ends of jobs it failed, what jobs whose worker
+        died right after their end owe, and rows a dead worker held."""
         self.notify_recovery(requeued, failed)
+        self.recover_ended()
         self.recover_hooks(failed)
+
+    # -- the catch-up: jobs whose worker died before recording what they owe -----
+
+    def recover_ended(self) -> None:
+        """Record the notifications and hooks of jobs that ended lately (see
+        ``catch_up``); a failure is logged and the next sweep tries again."""
+        try:
+            if self.catch_up():
+                log.info("recovery: recorded the hooks of jobs whose worker stopped before it did")
+                self.queue.enqueue_hooks()
+        except Exception:  # the rest of the sweep goes on; the next sweep tries again
+            log.exception("could not record what the jobs that ended lately owe")
+
+    def catch_up(self, limit: int = CATCH_UP_LIMIT) -> bool:
+        """Record the notifications and hooks of jobs that ended since the last
+        sweep (``OwedMark``) and at least ``worker.stale_after`` seconds ago: a
+        worker killed between a job's end and their recording left them
+        unrecorded, and a job that ended later is still its worker's to record.
+        Recording is idempotent, so a job seen twice costs nothing. At most
+        ``limit`` jobs per call: a long backlog is taken over several sweeps.
+        True when a hook run was new (a task must run it)."""
+        until = self.mark.now() - self.config.worker.stale_after
+        since = self.mark.get()
+        if since is None:  # the first sweep of this database
+            since = until - FIRST_LOOKBACK
+        if until <= since:
+            return False
+        # Even with nothing to record the mark moves on, so notifications or
+        # hooks configured later are not sent for every job that ended before.
+        wanted = self.notifier.enabled or self.hooks.enabled
+        ended = self.store.ended_between(since, until, limit) if wanted else []
+        new_hooks = False
+        for job in ended:
+            if self.notifier.enabled:
+                self.record_notifications(job)
+            new_hooks = self.hooks.job_ended(job) or new_hooks
+        if len(ended) == limit and ended[-1].finished_at is not None:
+            until = ended[-1].finished_at  # the rest next time
+        self.mark.advance(until)
+        return new_hooks
 
     # -- uploads to S3 -----------------------------------------------------------
     # Their own queued step (see storage/s3/uploader.py): a failed upload is retried with
@@ -179,22 +227,9 @@ class Aftercare:
 
 
     def recover_hooks(self, failed: list[int]) -> None:
-        """Record the hooks of jobs recovery failed and of jobs that ended
-        since the last sweep (a worker killed between a job's end and their
-        recording; recording twice records once), give back rows a dead worker
-        held while running their hook, and wake a worker for rows overdue with
-        no task to run them."""
-        try:
-            # Even with no hooks: the mark moves on, so hooks configured later
-            # are not run for every job that ended before.
-            # A job's notifications are recorded after its end too: the same
-            # crash loses them, and recording them again records them once.
-            notes = self.record_notifications if self.notifier.enabled else None
-            if self.hooks.catch_up(margin=self.config.worker.stale_after, also=notes):
-                log.info("recovery: recorded the hooks of jobs whose worker stopped before it did")
-                self.queue.enqueue_hooks()
-        except Exception:  # the rest of the sweep goes on; the next sweep tries again
-            log.exception("could not record the hooks of the jobs that ended lately")
+        """Record the hooks of jobs recovery failed (recording twice records
+        once), give back rows a dead worker held while running their hook, and
+        wake a worker for rows overdue with no task to run them."""
         if not self.hooks.enabled:
             return
         for job_id in failed:

@@ -278,8 +278,8 @@ class MediaforgeConsumer:
         if pruned.jobs:
             log.info(
                 "retention: removed %d finished job(s) older than %g days "
-                "(%d notification and %d upload row(s))",
-                pruned.jobs, days, pruned.notifications, pruned.uploads,
+                "(%d notification, %d upload and %d hook row(s))",
+                pruned.jobs, days, pruned.notifications, pruned.uploads, pruned.hooks,
             )  # fmt: skip
         if pruned.held:
             log.debug("retention: kept %d older job(s), still owed a delivery", pruned.held)

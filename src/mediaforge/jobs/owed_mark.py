@@ -1,0 +1,57 @@
+"""How far recovery has made sure that every ended job's owed rows (its
+notifications and its hook runs, ``jobs/owed.py``) are recorded.
+
+A worker killed between a job's end and the recording of what the job owes
+leaves them unrecorded; every recovery sweep records them for the jobs that
+ended since this mark (``queue/aftercare.py``) and moves it on. The mark is
+one ``mediaforge_meta`` row, shared by every worker and kept over restarts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import peewee
+
+from mediaforge.jobs.clock import database_time
+from mediaforge.jobs.store import JobStore
+from mediaforge.jobs.tables import MetaRow
+
+MARK_KEY = "owed_recorded_until"
+"""The ``mediaforge_meta`` row: a job's ``finished_at`` up to which every
+ended job's notifications and hooks are known to be recorded."""
+
+OLD_MARK_KEY = "hooks_recorded_until"
+"""The same mark under the name earlier versions gave it (it guarded both
+kinds there too). Still read, never written: a database that holds only it
+is not swept again from scratch, and a worker of an earlier version running
+beside this one keeps moving it."""
+
+
+class OwedMark:
+    """The mark in one job database."""
+
+    def __init__(self, store: JobStore) -> None:
+        self.db: peewee.Database = store.db
+
+    def now(self) -> float:
+        """Now by the database's clock, the one ``finished_at`` is stamped on."""
+        return database_time(self.db)
+
+    def get(self) -> float | None:
+        """Up to when every ended job's owed rows are recorded (None: never swept).
+        The further of the two names: each says that much was recorded."""
+        query = MetaRow.select(MetaRow.value).where(MetaRow.key.in_([MARK_KEY, OLD_MARK_KEY]))
+        values = [float(value) for (value,) in cast(Any, query.tuples())]
+        return max(values) if values else None
+
+    def advance(self, until: float) -> None:
+        """Move the mark forward to ``until``; never back (another worker's
+        sweep may have moved it further meanwhile)."""
+        with self.db.atomic():
+            current = self.get()
+            if current is not None and current >= until:
+                return
+            MetaRow.insert(key=MARK_KEY, value=repr(until)).on_conflict(
+                conflict_target=[MetaRow.key], update={MetaRow.value: repr(until)}
+            ).execute()
