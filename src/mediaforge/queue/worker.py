@@ -38,6 +38,7 @@ from mediaforge.jobs.outage import CONNECTION_ERRORS
 from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.retention import prune_older_than
 from mediaforge.jobs.store import JobStore
+from mediaforge.media.process import ensure_programs
 from mediaforge.queue.aftercare import Aftercare
 from mediaforge.queue.backend import JobQueue
 from mediaforge.queue.consumer import HUEY_WRITTEN_AGAINST, HueyConsumer, ensure_supported_huey
@@ -287,6 +288,8 @@ class MediaforgeConsumer:
     # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> None:
+        # Before anything is registered or taken: jobs stay queued for hosts that can run them.
+        ensure_programs(self.config.ffmpeg, self.config.ffprobe)
         self.gate.started_at = self.store.now()  # a drain ordered later stops this worker
         self.store.workers.register(self.name)
         self.gate.refresh()
