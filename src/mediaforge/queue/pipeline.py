@@ -51,6 +51,8 @@ from mediaforge.queue.publishing import (
     plan_placements,
     publish_planned,
 )
+from mediaforge.queue.stopping import CANCELLED, LOST, UNREACHABLE, StopCheck, claim_lost_reason
+from mediaforge.queue.stopping import SHUTDOWN as SHUTDOWN  # the worker and `run` import it here
 from mediaforge.queue.superseding import (
     input_at_start,
     input_before_publishing,
@@ -65,16 +67,7 @@ from mediaforge.units import backoff
 
 log = logging.getLogger(__name__)
 
-StopCheck = Callable[[], str | None]
 ProgressCallback = Callable[[Job, float], None]
-
-# Reasons an attempt stops on purpose (Interrupted.reason).
-CANCELLED = "cancelled"
-LOST = "lost"  # another worker recovered the job (this one looked dead)
-SHUTDOWN = "shutdown"
-# The job database was unreachable for longer than stale_after: other workers
-# may already have recovered the job, so this attempt stops.
-UNREACHABLE = "database unreachable"
 
 
 @dataclass(frozen=True)
@@ -141,8 +134,7 @@ class _Watchdog:
         self.outage.reached()
         if alive:
             return None
-        current = self.store.get(self.job.id)
-        return CANCELLED if current.status is JobStatus.CANCELLED else LOST
+        return claim_lost_reason(self.store, self.job.id)
 
 
 def _prober(config: Config) -> Callable[[Path], MediaInfo]:
@@ -463,8 +455,7 @@ def _fetch(
         def should_stop() -> str | None:
             reason = stop()
             if reason is None and pulse.lost.is_set():
-                current = store.get(job.id).status
-                reason = CANCELLED if current is JobStatus.CANCELLED else LOST
+                reason = claim_lost_reason(store, job.id)
             return reason
 
         path = fetch_input(config, job.input_path, folder, should_stop)
