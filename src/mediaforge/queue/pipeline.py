@@ -30,7 +30,7 @@ from mediaforge.errors import (
     StorageError,
 )
 from mediaforge.jobs.model import Job, JobStatus, Output
-from mediaforge.jobs.outage import CONNECTION_ERRORS, OutageClock, ride_out
+from mediaforge.jobs.outage import CONNECTION_ERRORS, ride_out
 from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.store import JobStore
 from mediaforge.media.command import build_command
@@ -38,7 +38,7 @@ from mediaforge.media.encoder_choice import after_failure
 from mediaforge.media.encoder_planning import plan_with_encoder
 from mediaforge.media.planning import Action, Plan, plan_job
 from mediaforge.media.probe import MediaInfo, check_readable, probe
-from mediaforge.media.process import Progress, run_ffmpeg
+from mediaforge.media.process import run_ffmpeg
 from mediaforge.media.verify import verify_output
 from mediaforge.notify.delivery import notify_job_now
 from mediaforge.presets.loading import get_preset
@@ -58,6 +58,7 @@ from mediaforge.queue.superseding import (
     input_before_publishing,
     stored_probe,
 )
+from mediaforge.queue.watchdog import ProgressCallback, Watchdog
 from mediaforge.storage.local import ensure_folder, remove_quietly, remove_stale_temps
 from mediaforge.storage.paths import PathMap
 from mediaforge.storage.s3.client import is_s3_url
@@ -66,8 +67,6 @@ from mediaforge.storage.s3.plan import planned_uploads
 from mediaforge.units import backoff
 
 log = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[Job, float], None]
 
 
 @dataclass(frozen=True)
@@ -89,52 +88,6 @@ def _output_dir(job: Job, config: Config, input_path: Path) -> Path:
     if is_s3_url(job.input_path):
         return remote_outputs_dir(config)  # not beside the downloaded copy: it goes away
     return input_path.parent
-
-
-class _Watchdog:
-    """Throttled heartbeat + progress writes, and the stop decision for ffmpeg."""
-
-    def __init__(
-        self,
-        store: JobStore,
-        job: Job,
-        worker: str,
-        interval: float,
-        stop: StopCheck,
-        on_progress: ProgressCallback | None,
-        stale_after: float,
-    ) -> None:
-        self.store, self.job, self.worker = store, job, worker
-        self.interval, self.stop, self.on_progress = interval, stop, on_progress
-        self.outage = OutageClock(stale_after)
-        self.duration = job.input_duration or 0.0
-        self.progress = 0.0
-        self.last_beat = time.monotonic()
-
-    def progress_seen(self, p: Progress) -> None:
-        if self.duration > 0:
-            self.progress = min(0.999, max(0.0, p.out_time / self.duration))
-        if self.on_progress is not None:
-            self.on_progress(self.job, self.progress)
-
-    def should_stop(self) -> str | None:
-        reason = self.stop()
-        if reason is not None:
-            return reason
-        now = time.monotonic()
-        if now - self.last_beat < self.interval:
-            return None
-        self.last_beat = now
-        try:
-            alive = self.store.heartbeat(self.job.id, self.worker, self.progress)
-        except CONNECTION_ERRORS as exc:
-            # ffmpeg goes on through a short outage; after stale_after the job
-            # counts as abandoned and others may take it.
-            return UNREACHABLE if self.outage.failed(exc) else None
-        self.outage.reached()
-        if alive:
-            return None
-        return claim_lost_reason(self.store, self.job.id)
 
 
 def _prober(config: Config) -> Callable[[Path], MediaInfo]:
@@ -247,7 +200,7 @@ def run_job(
             return Outcome(store.get(job.id), retry_in=wait)
         if choice.note:
             store.decide(job.id, worker, "encoder", choice.note)
-        watchdog = _Watchdog(
+        watchdog = Watchdog(
             store,
             job,
             worker,
@@ -356,7 +309,7 @@ def _encode(
     info: MediaInfo,
     input_path: Path,
     out_dir: Path,
-    watchdog: _Watchdog,
+    watchdog: Watchdog,
 ) -> tuple[str, list[tuple[Path, Output]]]:
     """Run the plan's one ffmpeg command and verify every output: ffmpeg's log
     tail and the verified (temporary path, output) pairs. A full disk is a
