@@ -33,17 +33,15 @@ from mediaforge.jobs.model import Job, JobStatus, Output
 from mediaforge.jobs.outage import CONNECTION_ERRORS, ride_out
 from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.store import JobStore
-from mediaforge.media.command import build_command
 from mediaforge.media.encoder_choice import after_failure
 from mediaforge.media.encoder_planning import plan_with_encoder
 from mediaforge.media.planning import Action, Plan, plan_job
-from mediaforge.media.probe import MediaInfo, check_readable, probe
-from mediaforge.media.process import run_ffmpeg
-from mediaforge.media.verify import verify_output
+from mediaforge.media.probe import MediaInfo, check_readable
 from mediaforge.notify.delivery import notify_job_now
 from mediaforge.presets.loading import get_preset
 from mediaforge.presets.model import Preset
-from mediaforge.queue.guard import check_room_left, keep_outputs, output_needs, wait_for_space
+from mediaforge.queue.encoding import encode, prober
+from mediaforge.queue.guard import keep_outputs, output_needs, wait_for_space
 from mediaforge.queue.handover import hand_over, others_may_see, unseen_folder
 from mediaforge.queue.publishing import (
     adopt_published,
@@ -88,13 +86,6 @@ def _output_dir(job: Job, config: Config, input_path: Path) -> Path:
     if is_s3_url(job.input_path):
         return remote_outputs_dir(config)  # not beside the downloaded copy: it goes away
     return input_path.parent
-
-
-def _prober(config: Config) -> Callable[[Path], MediaInfo]:
-    def probe_file(path: Path) -> MediaInfo:
-        return probe(path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
-
-    return probe_file
 
 
 def run_job(
@@ -150,7 +141,7 @@ def run_job(
                 return Outcome(store.get(job.id), retry_in=wait)
             input_path = _fetch(store, config, job, worker, download, stop)
         if remote:
-            info = _prober(config)(input_path)
+            info = prober(config)(input_path)
         else:
             check_readable(input_path)  # first: it says best what is wrong with an input
             started_as, superseded = input_at_start(store, job, worker, input_path)
@@ -160,7 +151,7 @@ def run_job(
             # fewer per job. The outputs are still verified by a fresh probe.
             stored = stored_probe(job, started_as)
             reused = MediaInfo.from_json(stored, input_path) if stored is not None else None
-            info = reused if reused is not None else _prober(config)(input_path)
+            info = reused if reused is not None else prober(config)(input_path)
         out_dir = _output_dir(job, config, input_path)
         ensure_folder(out_dir)
         remove_stale_temps(out_dir, job.id)
@@ -210,7 +201,7 @@ def run_job(
             config.worker.stale_after,
         )
         try:
-            command_log, verified = _encode(config, plan, info, input_path, out_dir, watchdog)
+            command_log, verified = encode(config, plan, info, input_path, out_dir, watchdog)
         except FFmpegError as exc:
             # A full disk (a StorageError) is not the hardware's fault: it
             # passes by here, and the job is retried as any other.
@@ -223,7 +214,7 @@ def run_job(
             log.warning("job %s: %s", job.id, choice.note)
             plan = plan_for(choice.preset)
             _record_plan(store, job, worker, plan)  # the software plan's colours and tracks
-            command_log, verified = _encode(config, plan, info, input_path, out_dir, watchdog)
+            command_log, verified = encode(config, plan, info, input_path, out_dir, watchdog)
 
         if not remote:
             superseded = input_before_publishing(store, job, input_path, started_as)
@@ -301,48 +292,6 @@ def _record_plan(store: JobStore, job: Job, worker: str, plan: Plan) -> None:
         store.decide(job.id, worker, "colour", plan.colour_note)
     if plan.streams_summary:
         store.decide(job.id, worker, "streams", plan.streams_summary)
-
-
-def _encode(
-    config: Config,
-    plan: Plan,
-    info: MediaInfo,
-    input_path: Path,
-    out_dir: Path,
-    watchdog: Watchdog,
-) -> tuple[str, list[tuple[Path, Output]]]:
-    """Run the plan's one ffmpeg command and verify every output: ffmpeg's log
-    tail and the verified (temporary path, output) pairs. A full disk is a
-    StorageError naming ``out_dir``, whatever ffmpeg's exit code."""
-    command = build_command(plan, info, input_path, vaapi_device=config.encoders.vaapi_device)
-    for out in plan.outputs:
-        if out.spec.kind.value == "hls":
-            out.temp.mkdir(parents=True, exist_ok=True)
-    try:
-        result = run_ffmpeg(
-            command.args,
-            ffmpeg=config.ffmpeg,
-            cwd=command.cwd,
-            on_progress=watchdog.progress_seen,
-            should_stop=watchdog.should_stop,
-            stall_timeout=config.worker.stall_timeout,
-        )
-    except FFmpegError as exc:
-        check_room_left(exc.log_tail, out_dir)
-        raise
-    check_room_left(result.stderr_tail, out_dir)  # ffmpeg may exit 0 after a failed write
-    prober = _prober(config)
-    verified: list[tuple[Path, Output]] = []
-    for out in plan.outputs:
-        record = verify_output(
-            out,
-            info,
-            prober,
-            tolerance=config.verify.duration_tolerance,
-            tolerance_ratio=config.verify.duration_tolerance_ratio,
-        )
-        verified.append((out.temp, record))
-    return result.stderr_tail, verified
 
 
 def _succeed(
