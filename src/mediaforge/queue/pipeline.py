@@ -7,9 +7,11 @@ only after verification, and a job is finished only by the worker that holds
 it (compare-and-set in the job database).
 """
 
-# The attempt reads as one story, top to bottom; publishing
-# (queue/publishing.py), superseding (queue/superseding.py) and the preview of
-# a command (queue/preview.py) live apart; the next to move out is the s3:// download.
+# The attempt reads as one story, top to bottom; the pieces it calls on live
+# apart: the s3:// download (queue/fetching.py), ffmpeg's watchdog
+# (queue/watchdog.py), one encode and its verification (queue/encoding.py),
+# publishing (queue/publishing.py), superseding (queue/superseding.py) and the
+# preview of a command (queue/preview.py).
 
 from __future__ import annotations
 
@@ -31,7 +33,6 @@ from mediaforge.errors import (
 )
 from mediaforge.jobs.model import Job, JobStatus, Output
 from mediaforge.jobs.outage import CONNECTION_ERRORS, ride_out
-from mediaforge.jobs.pulse import Pulse
 from mediaforge.jobs.store import JobStore
 from mediaforge.media.encoder_choice import after_failure
 from mediaforge.media.encoder_planning import plan_with_encoder
@@ -41,6 +42,7 @@ from mediaforge.notify.delivery import notify_job_now
 from mediaforge.presets.loading import get_preset
 from mediaforge.presets.model import Preset
 from mediaforge.queue.encoding import encode, prober
+from mediaforge.queue.fetching import fetch_remote_input
 from mediaforge.queue.guard import keep_outputs, output_needs, wait_for_space
 from mediaforge.queue.handover import hand_over, others_may_see, unseen_folder
 from mediaforge.queue.publishing import (
@@ -49,7 +51,7 @@ from mediaforge.queue.publishing import (
     plan_placements,
     publish_planned,
 )
-from mediaforge.queue.stopping import CANCELLED, LOST, UNREACHABLE, StopCheck, claim_lost_reason
+from mediaforge.queue.stopping import CANCELLED, LOST, UNREACHABLE, StopCheck
 from mediaforge.queue.stopping import SHUTDOWN as SHUTDOWN  # the worker and `run` import it here
 from mediaforge.queue.superseding import (
     input_at_start,
@@ -60,7 +62,7 @@ from mediaforge.queue.watchdog import ProgressCallback, Watchdog
 from mediaforge.storage.local import ensure_folder, remove_quietly, remove_stale_temps
 from mediaforge.storage.paths import PathMap
 from mediaforge.storage.s3.client import is_s3_url
-from mediaforge.storage.s3.download import download_folder, fetch_input, remote_outputs_dir
+from mediaforge.storage.s3.download import download_folder, remote_outputs_dir
 from mediaforge.storage.s3.plan import planned_uploads
 from mediaforge.units import backoff
 
@@ -139,7 +141,7 @@ def run_job(
             wait = wait_for_space(store, config, job, worker, {download: job.input_size or 0})
             if wait is not None:
                 return Outcome(store.get(job.id), retry_in=wait)
-            input_path = _fetch(store, config, job, worker, download, stop)
+            input_path = fetch_remote_input(store, config, job, worker, download, stop)
         if remote:
             info = prober(config)(input_path)
         else:
@@ -341,30 +343,6 @@ def _supersede(store: JobStore, job: Job, worker: str, reason: str) -> Outcome:
     store.finish(job.id, worker, JobStatus.SKIPPED, note=reason)
     log.info("job %s skipped: %s", job.id, reason)
     return Outcome(store.get(job.id))
-
-
-def _fetch(
-    store: JobStore, config: Config, job: Job, worker: str, folder: Path, stop: StopCheck
-) -> Path:
-    """Download an s3:// input into ``folder``, heartbeating all along: the
-    requests before the first byte can block for the store's timeouts."""
-
-    def heartbeat() -> bool:
-        return store.heartbeat(job.id, worker, 0.0)
-
-    with Pulse(heartbeat, config.worker.heartbeat_interval) as pulse:
-
-        def should_stop() -> str | None:
-            reason = stop()
-            if reason is None and pulse.lost.is_set():
-                reason = claim_lost_reason(store, job.id)
-            return reason
-
-        path = fetch_input(config, job.input_path, folder, should_stop)
-    reason = should_stop()
-    if reason is not None:
-        raise Interrupted(f"download of {job.input_path} stopped", reason)
-    return path
 
 
 def _cleanup(plan: Plan | None) -> None:
