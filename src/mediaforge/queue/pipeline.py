@@ -10,7 +10,8 @@ it (compare-and-set in the job database).
 # The attempt reads as one story, top to bottom; the pieces it calls on live
 # apart: the s3:// download (queue/fetching.py), ffmpeg's watchdog
 # (queue/watchdog.py), one encode and its verification (queue/encoding.py),
-# publishing (queue/publishing.py), superseding (queue/superseding.py) and the
+# publishing (queue/publishing.py), superseding (queue/superseding.py), the
+# endings that record more than one line (queue/outcomes.py), and the
 # preview of a command (queue/preview.py).
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mediaforge.config.schema import Config
@@ -31,8 +31,8 @@ from mediaforge.errors import (
     PresetError,
     StorageError,
 )
-from mediaforge.jobs.model import Job, JobStatus, Output
-from mediaforge.jobs.outage import CONNECTION_ERRORS, ride_out
+from mediaforge.jobs.model import Job, JobStatus
+from mediaforge.jobs.outage import ride_out
 from mediaforge.jobs.store import JobStore
 from mediaforge.media.encoder_choice import after_failure
 from mediaforge.media.encoder_planning import plan_with_encoder
@@ -45,6 +45,7 @@ from mediaforge.queue.encoding import encode, prober
 from mediaforge.queue.fetching import fetch_remote_input
 from mediaforge.queue.guard import keep_outputs, output_needs, wait_for_space
 from mediaforge.queue.handover import hand_over, others_may_see, unseen_folder
+from mediaforge.queue.outcomes import Outcome, after_outage, succeed, supersede
 from mediaforge.queue.publishing import (
     adopt_published,
     crash_point,
@@ -63,21 +64,9 @@ from mediaforge.storage.local import ensure_folder, remove_quietly, remove_stale
 from mediaforge.storage.paths import PathMap
 from mediaforge.storage.s3.client import is_s3_url
 from mediaforge.storage.s3.download import download_folder, remote_outputs_dir
-from mediaforge.storage.s3.plan import planned_uploads
 from mediaforge.units import backoff
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of an attempt. ``retry_in`` is set when the job went back to
-    the queue and should run again after that many seconds."""
-
-    job: Job | None
-    retry_in: float | None = None
-    handed_back: bool = False
-    refused: bool = False  # this host cannot see the job's files: leave it to others a while
 
 
 def _output_dir(job: Job, config: Config, input_path: Path) -> Path:
@@ -134,7 +123,7 @@ def run_job(
         # A crash in an earlier attempt's publish window: finish that instead.
         adopted = adopt_published(store, job.id, worker, config.output.collision, paths.to_local)
         if adopted is not None:
-            return _succeed(store, config, job, worker, adopted, "")
+            return succeed(store, config, job, worker, adopted, "")
         preset = get_preset(job.preset, config.presets_dir)
         if remote:
             download = download_folder(config, job.id, job.attempts)
@@ -148,7 +137,7 @@ def run_job(
             check_readable(input_path)  # first: it says best what is wrong with an input
             started_as, superseded = input_at_start(store, job, worker, input_path)
             if superseded:
-                return _supersede(store, job, worker, superseded)
+                return supersede(store, job, worker, superseded)
             # The probe taken at submit, while the input is unchanged: one ffprobe
             # fewer per job. The outputs are still verified by a fresh probe.
             stored = stored_probe(job, started_as)
@@ -222,7 +211,7 @@ def run_job(
             superseded = input_before_publishing(store, job, input_path, started_as)
             if superseded:
                 _cleanup(plan)
-                return _supersede(store, job, worker, superseded)
+                return supersede(store, job, worker, superseded)
         if not keep_outputs(store, job, worker, preset, input_path, [t for t, _ in verified]):
             _cleanup(plan)
             return Outcome(store.get(job.id))
@@ -239,7 +228,7 @@ def run_job(
             raise Interrupted("job was taken away before publishing", LOST)
         crash_point("planned")
         outputs = publish_planned(placements, config.output.collision)
-        return _succeed(store, config, job, worker, outputs, command_log)
+        return succeed(store, config, job, worker, outputs, command_log)
     except Interrupted as exc:
         _cleanup(plan)
         if exc.reason == CANCELLED:
@@ -247,7 +236,7 @@ def run_job(
         elif exc.reason == LOST:
             log.warning("job %s was recovered by another worker; dropped this attempt", job.id)
         elif exc.reason == UNREACHABLE:
-            return _after_outage(store, job, worker)
+            return after_outage(store, job, worker)
         else:
             store.release(job.id, worker, count_attempt=False)
             log.info("job %s handed back to the queue (%s)", job.id, exc.reason)
@@ -294,55 +283,6 @@ def _record_plan(store: JobStore, job: Job, worker: str, plan: Plan) -> None:
         store.decide(job.id, worker, "colour", plan.colour_note)
     if plan.streams_summary:
         store.decide(job.id, worker, "streams", plan.streams_summary)
-
-
-def _succeed(
-    store: JobStore, config: Config, job: Job, worker: str, outputs: list[Output], log_tail: str
-) -> Outcome:
-    crash_point("finishing")
-    # Recorded in canonical form, as the job's input is: every host reads them.
-    paths = PathMap.of(config)
-    outputs = [replace(o, path=paths.to_canonical(o.path)) for o in outputs]
-    uploads = planned_uploads(config, job.input_path, outputs)
-    # A retry after a lost reply finds the job succeeded already: False, and so
-    # a warning, but the outputs are recorded either way.
-    if not ride_out(
-        lambda: store.finish(
-            job.id,
-            worker,
-            JobStatus.SUCCEEDED,
-            outputs=outputs,
-            log_tail=log_tail or None,
-            uploads=uploads,
-        ),
-        config.worker.stale_after,
-        "the finished job",
-    ):
-        log.warning("job %s finished but was taken away meanwhile", job.id)
-    crash_point("finished")
-    log.info("job %s succeeded: %s", job.id, ", ".join(o.path for o in outputs))
-    return Outcome(store.get(job.id))
-
-
-def _after_outage(store: JobStore, job: Job, worker: str) -> Outcome:
-    """ffmpeg was stopped because the job database was away too long: hand the
-    job back if the database is back, else leave it to recovery (its
-    heartbeat is stale, so any worker's sweep gives it back)."""
-    try:
-        if not store.release(job.id, worker, count_attempt=False):
-            log.warning("job %s was recovered by another worker during the outage", job.id)
-            return Outcome(store.get(job.id))
-    except CONNECTION_ERRORS:
-        log.warning("job %s: job database still unreachable; left to recovery", job.id)
-        return Outcome(None)
-    log.warning("job %s handed back: the job database was unreachable too long", job.id)
-    return Outcome(store.get(job.id), retry_in=0.0, handed_back=True)
-
-
-def _supersede(store: JobStore, job: Job, worker: str, reason: str) -> Outcome:
-    store.finish(job.id, worker, JobStatus.SKIPPED, note=reason)
-    log.info("job %s skipped: %s", job.id, reason)
-    return Outcome(store.get(job.id))
 
 
 def _cleanup(plan: Plan | None) -> None:
