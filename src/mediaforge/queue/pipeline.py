@@ -7,16 +7,18 @@ only after verification, and a job is finished only by the worker that holds
 it (compare-and-set in the job database).
 """
 
-# The attempt reads as one story, top to bottom; publishing
-# (queue/publishing.py), superseding (queue/superseding.py) and the preview of
-# a command (queue/preview.py) live apart; the next to move out is the s3:// download.
+# The attempt reads as one story, top to bottom; the pieces it calls on live
+# apart: the s3:// download (queue/fetching.py), ffmpeg's watchdog
+# (queue/watchdog.py), one encode and its verification (queue/encoding.py),
+# publishing (queue/publishing.py), superseding (queue/superseding.py), the
+# endings that record more than one line (queue/outcomes.py), and the
+# preview of a command (queue/preview.py).
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mediaforge.config.schema import Config
@@ -29,63 +31,42 @@ from mediaforge.errors import (
     PresetError,
     StorageError,
 )
-from mediaforge.jobs.model import Job, JobStatus, Output
-from mediaforge.jobs.outage import CONNECTION_ERRORS, OutageClock, ride_out
-from mediaforge.jobs.pulse import Pulse
+from mediaforge.jobs.model import Job, JobStatus
+from mediaforge.jobs.outage import ride_out
 from mediaforge.jobs.store import JobStore
-from mediaforge.media.command import build_command
 from mediaforge.media.encoder_choice import after_failure
 from mediaforge.media.encoder_planning import plan_with_encoder
 from mediaforge.media.planning import Action, Plan, plan_job
-from mediaforge.media.probe import MediaInfo, check_readable, probe
-from mediaforge.media.process import Progress, run_ffmpeg
-from mediaforge.media.verify import verify_output
+from mediaforge.media.probe import MediaInfo, check_readable
 from mediaforge.notify.delivery import notify_job_now
 from mediaforge.presets.loading import get_preset
 from mediaforge.presets.model import Preset
-from mediaforge.queue.guard import check_room_left, keep_outputs, output_needs, wait_for_space
+from mediaforge.queue.encoding import encode, prober
+from mediaforge.queue.fetching import fetch_remote_input
+from mediaforge.queue.guard import keep_outputs, output_needs, wait_for_space
 from mediaforge.queue.handover import hand_over, others_may_see, unseen_folder
+from mediaforge.queue.outcomes import Outcome, after_outage, succeed, supersede
 from mediaforge.queue.publishing import (
     adopt_published,
     crash_point,
     plan_placements,
     publish_planned,
 )
+from mediaforge.queue.stopping import CANCELLED, LOST, UNREACHABLE, StopCheck
+from mediaforge.queue.stopping import SHUTDOWN as SHUTDOWN  # the worker and `run` import it here
 from mediaforge.queue.superseding import (
     input_at_start,
     input_before_publishing,
     stored_probe,
 )
+from mediaforge.queue.watchdog import ProgressCallback, Watchdog
 from mediaforge.storage.local import ensure_folder, remove_quietly, remove_stale_temps
 from mediaforge.storage.paths import PathMap
 from mediaforge.storage.s3.client import is_s3_url
-from mediaforge.storage.s3.download import download_folder, fetch_input, remote_outputs_dir
-from mediaforge.storage.s3.plan import planned_uploads
+from mediaforge.storage.s3.download import download_folder, remote_outputs_dir
 from mediaforge.units import backoff
 
 log = logging.getLogger(__name__)
-
-StopCheck = Callable[[], str | None]
-ProgressCallback = Callable[[Job, float], None]
-
-# Reasons an attempt stops on purpose (Interrupted.reason).
-CANCELLED = "cancelled"
-LOST = "lost"  # another worker recovered the job (this one looked dead)
-SHUTDOWN = "shutdown"
-# The job database was unreachable for longer than stale_after: other workers
-# may already have recovered the job, so this attempt stops.
-UNREACHABLE = "database unreachable"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of an attempt. ``retry_in`` is set when the job went back to
-    the queue and should run again after that many seconds."""
-
-    job: Job | None
-    retry_in: float | None = None
-    handed_back: bool = False
-    refused: bool = False  # this host cannot see the job's files: leave it to others a while
 
 
 def _output_dir(job: Job, config: Config, input_path: Path) -> Path:
@@ -96,60 +77,6 @@ def _output_dir(job: Job, config: Config, input_path: Path) -> Path:
     if is_s3_url(job.input_path):
         return remote_outputs_dir(config)  # not beside the downloaded copy: it goes away
     return input_path.parent
-
-
-class _Watchdog:
-    """Throttled heartbeat + progress writes, and the stop decision for ffmpeg."""
-
-    def __init__(
-        self,
-        store: JobStore,
-        job: Job,
-        worker: str,
-        interval: float,
-        stop: StopCheck,
-        on_progress: ProgressCallback | None,
-        stale_after: float,
-    ) -> None:
-        self.store, self.job, self.worker = store, job, worker
-        self.interval, self.stop, self.on_progress = interval, stop, on_progress
-        self.outage = OutageClock(stale_after)
-        self.duration = job.input_duration or 0.0
-        self.progress = 0.0
-        self.last_beat = time.monotonic()
-
-    def progress_seen(self, p: Progress) -> None:
-        if self.duration > 0:
-            self.progress = min(0.999, max(0.0, p.out_time / self.duration))
-        if self.on_progress is not None:
-            self.on_progress(self.job, self.progress)
-
-    def should_stop(self) -> str | None:
-        reason = self.stop()
-        if reason is not None:
-            return reason
-        now = time.monotonic()
-        if now - self.last_beat < self.interval:
-            return None
-        self.last_beat = now
-        try:
-            alive = self.store.heartbeat(self.job.id, self.worker, self.progress)
-        except CONNECTION_ERRORS as exc:
-            # ffmpeg goes on through a short outage; after stale_after the job
-            # counts as abandoned and others may take it.
-            return UNREACHABLE if self.outage.failed(exc) else None
-        self.outage.reached()
-        if alive:
-            return None
-        current = self.store.get(self.job.id)
-        return CANCELLED if current.status is JobStatus.CANCELLED else LOST
-
-
-def _prober(config: Config) -> Callable[[Path], MediaInfo]:
-    def probe_file(path: Path) -> MediaInfo:
-        return probe(path, ffprobe=config.ffprobe, timeout=config.probe_timeout)
-
-    return probe_file
 
 
 def run_job(
@@ -196,26 +123,26 @@ def run_job(
         # A crash in an earlier attempt's publish window: finish that instead.
         adopted = adopt_published(store, job.id, worker, config.output.collision, paths.to_local)
         if adopted is not None:
-            return _succeed(store, config, job, worker, adopted, "")
+            return succeed(store, config, job, worker, adopted, "")
         preset = get_preset(job.preset, config.presets_dir)
         if remote:
             download = download_folder(config, job.id, job.attempts)
             wait = wait_for_space(store, config, job, worker, {download: job.input_size or 0})
             if wait is not None:
                 return Outcome(store.get(job.id), retry_in=wait)
-            input_path = _fetch(store, config, job, worker, download, stop)
+            input_path = fetch_remote_input(store, config, job, worker, download, stop)
         if remote:
-            info = _prober(config)(input_path)
+            info = prober(config)(input_path)
         else:
             check_readable(input_path)  # first: it says best what is wrong with an input
             started_as, superseded = input_at_start(store, job, worker, input_path)
             if superseded:
-                return _supersede(store, job, worker, superseded)
+                return supersede(store, job, worker, superseded)
             # The probe taken at submit, while the input is unchanged: one ffprobe
             # fewer per job. The outputs are still verified by a fresh probe.
             stored = stored_probe(job, started_as)
             reused = MediaInfo.from_json(stored, input_path) if stored is not None else None
-            info = reused if reused is not None else _prober(config)(input_path)
+            info = reused if reused is not None else prober(config)(input_path)
         out_dir = _output_dir(job, config, input_path)
         ensure_folder(out_dir)
         remove_stale_temps(out_dir, job.id)
@@ -255,7 +182,7 @@ def run_job(
             return Outcome(store.get(job.id), retry_in=wait)
         if choice.note:
             store.decide(job.id, worker, "encoder", choice.note)
-        watchdog = _Watchdog(
+        watchdog = Watchdog(
             store,
             job,
             worker,
@@ -265,7 +192,7 @@ def run_job(
             config.worker.stale_after,
         )
         try:
-            command_log, verified = _encode(config, plan, info, input_path, out_dir, watchdog)
+            command_log, verified = encode(config, plan, info, input_path, out_dir, watchdog)
         except FFmpegError as exc:
             # A full disk (a StorageError) is not the hardware's fault: it
             # passes by here, and the job is retried as any other.
@@ -278,13 +205,13 @@ def run_job(
             log.warning("job %s: %s", job.id, choice.note)
             plan = plan_for(choice.preset)
             _record_plan(store, job, worker, plan)  # the software plan's colours and tracks
-            command_log, verified = _encode(config, plan, info, input_path, out_dir, watchdog)
+            command_log, verified = encode(config, plan, info, input_path, out_dir, watchdog)
 
         if not remote:
             superseded = input_before_publishing(store, job, input_path, started_as)
             if superseded:
                 _cleanup(plan)
-                return _supersede(store, job, worker, superseded)
+                return supersede(store, job, worker, superseded)
         if not keep_outputs(store, job, worker, preset, input_path, [t for t, _ in verified]):
             _cleanup(plan)
             return Outcome(store.get(job.id))
@@ -301,7 +228,7 @@ def run_job(
             raise Interrupted("job was taken away before publishing", LOST)
         crash_point("planned")
         outputs = publish_planned(placements, config.output.collision)
-        return _succeed(store, config, job, worker, outputs, command_log)
+        return succeed(store, config, job, worker, outputs, command_log)
     except Interrupted as exc:
         _cleanup(plan)
         if exc.reason == CANCELLED:
@@ -309,7 +236,7 @@ def run_job(
         elif exc.reason == LOST:
             log.warning("job %s was recovered by another worker; dropped this attempt", job.id)
         elif exc.reason == UNREACHABLE:
-            return _after_outage(store, job, worker)
+            return after_outage(store, job, worker)
         else:
             store.release(job.id, worker, count_attempt=False)
             log.info("job %s handed back to the queue (%s)", job.id, exc.reason)
@@ -356,122 +283,6 @@ def _record_plan(store: JobStore, job: Job, worker: str, plan: Plan) -> None:
         store.decide(job.id, worker, "colour", plan.colour_note)
     if plan.streams_summary:
         store.decide(job.id, worker, "streams", plan.streams_summary)
-
-
-def _encode(
-    config: Config,
-    plan: Plan,
-    info: MediaInfo,
-    input_path: Path,
-    out_dir: Path,
-    watchdog: _Watchdog,
-) -> tuple[str, list[tuple[Path, Output]]]:
-    """Run the plan's one ffmpeg command and verify every output: ffmpeg's log
-    tail and the verified (temporary path, output) pairs. A full disk is a
-    StorageError naming ``out_dir``, whatever ffmpeg's exit code."""
-    command = build_command(plan, info, input_path, vaapi_device=config.encoders.vaapi_device)
-    for out in plan.outputs:
-        if out.spec.kind.value == "hls":
-            out.temp.mkdir(parents=True, exist_ok=True)
-    try:
-        result = run_ffmpeg(
-            command.args,
-            ffmpeg=config.ffmpeg,
-            cwd=command.cwd,
-            on_progress=watchdog.progress_seen,
-            should_stop=watchdog.should_stop,
-            stall_timeout=config.worker.stall_timeout,
-        )
-    except FFmpegError as exc:
-        check_room_left(exc.log_tail, out_dir)
-        raise
-    check_room_left(result.stderr_tail, out_dir)  # ffmpeg may exit 0 after a failed write
-    prober = _prober(config)
-    verified: list[tuple[Path, Output]] = []
-    for out in plan.outputs:
-        record = verify_output(
-            out,
-            info,
-            prober,
-            tolerance=config.verify.duration_tolerance,
-            tolerance_ratio=config.verify.duration_tolerance_ratio,
-        )
-        verified.append((out.temp, record))
-    return result.stderr_tail, verified
-
-
-def _succeed(
-    store: JobStore, config: Config, job: Job, worker: str, outputs: list[Output], log_tail: str
-) -> Outcome:
-    crash_point("finishing")
-    # Recorded in canonical form, as the job's input is: every host reads them.
-    paths = PathMap.of(config)
-    outputs = [replace(o, path=paths.to_canonical(o.path)) for o in outputs]
-    uploads = planned_uploads(config, job.input_path, outputs)
-    # A retry after a lost reply finds the job succeeded already: False, and so
-    # a warning, but the outputs are recorded either way.
-    if not ride_out(
-        lambda: store.finish(
-            job.id,
-            worker,
-            JobStatus.SUCCEEDED,
-            outputs=outputs,
-            log_tail=log_tail or None,
-            uploads=uploads,
-        ),
-        config.worker.stale_after,
-        "the finished job",
-    ):
-        log.warning("job %s finished but was taken away meanwhile", job.id)
-    crash_point("finished")
-    log.info("job %s succeeded: %s", job.id, ", ".join(o.path for o in outputs))
-    return Outcome(store.get(job.id))
-
-
-def _after_outage(store: JobStore, job: Job, worker: str) -> Outcome:
-    """ffmpeg was stopped because the job database was away too long: hand the
-    job back if the database is back, else leave it to recovery (its
-    heartbeat is stale, so any worker's sweep gives it back)."""
-    try:
-        if not store.release(job.id, worker, count_attempt=False):
-            log.warning("job %s was recovered by another worker during the outage", job.id)
-            return Outcome(store.get(job.id))
-    except CONNECTION_ERRORS:
-        log.warning("job %s: job database still unreachable; left to recovery", job.id)
-        return Outcome(None)
-    log.warning("job %s handed back: the job database was unreachable too long", job.id)
-    return Outcome(store.get(job.id), retry_in=0.0, handed_back=True)
-
-
-def _supersede(store: JobStore, job: Job, worker: str, reason: str) -> Outcome:
-    store.finish(job.id, worker, JobStatus.SKIPPED, note=reason)
-    log.info("job %s skipped: %s", job.id, reason)
-    return Outcome(store.get(job.id))
-
-
-def _fetch(
-    store: JobStore, config: Config, job: Job, worker: str, folder: Path, stop: StopCheck
-) -> Path:
-    """Download an s3:// input into ``folder``, heartbeating all along: the
-    requests before the first byte can block for the store's timeouts."""
-
-    def heartbeat() -> bool:
-        return store.heartbeat(job.id, worker, 0.0)
-
-    with Pulse(heartbeat, config.worker.heartbeat_interval) as pulse:
-
-        def should_stop() -> str | None:
-            reason = stop()
-            if reason is None and pulse.lost.is_set():
-                current = store.get(job.id).status
-                reason = CANCELLED if current is JobStatus.CANCELLED else LOST
-            return reason
-
-        path = fetch_input(config, job.input_path, folder, should_stop)
-    reason = should_stop()
-    if reason is not None:
-        raise Interrupted(f"download of {job.input_path} stopped", reason)
-    return path
 
 
 def _cleanup(plan: Plan | None) -> None:
