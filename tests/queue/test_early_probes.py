@@ -60,6 +60,33 @@ def test_submit_starts_the_probe_before_it_opens_the_job_database(
     assert mf.status(job_id)["status"] == "queued"
 
 
+def test_run_starts_the_input_probe_before_it_opens_the_job_database(
+    mf: Mediaforge, make_media: MakeMedia, tmp_path: Path
+) -> None:
+    clip = make_media("clip.mp4", duration=0.5)
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    wrapper = _wrapper(
+        tmp_path,
+        f'{{ date +%s%N; tr "\\0" " " < /proc/$PPID/cmdline; echo; ls -l /proc/$PPID/fd; }}'
+        f' > "{seen}/fds.$$"',
+    )
+    mf.configure(ffprobe=str(wrapper))
+
+    # A relative path: the early probe is found under the absolute one the job records.
+    out = tmp_path / "out"
+    job = mf.ok("run", "clip.mp4", "-p", "h264-720p", "-o", out, "--json", cwd=clip.parent).json()
+
+    assert job["status"] == "succeeded"
+    # The first call is the input's probe (the output's verification comes later).
+    first = min((f.read_text() for f in seen.iterdir()), key=lambda t: int(t.split("\n")[0]))
+    _, command, fds = first.split("\n", 2)
+    assert "mediaforge run" in command, first
+    assert " -> " in fds, first
+    assert str(mf.data) not in fds, first
+    assert len(list(seen.iterdir())) == 2  # the input once, the output once
+
+
 def test_each_input_of_a_folder_gets_its_own_probe(
     mf: Mediaforge, make_media: MakeMedia, tmp_path: Path
 ) -> None:

@@ -26,7 +26,7 @@ def _script(folder: Path, name: str, body: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("broken", ["missing", "failing", "not-a-program"])
+@pytest.mark.parametrize("broken", ["missing", "failing", "killed", "not-a-program"])
 @pytest.mark.parametrize("key", ["ffmpeg", "ffprobe"])
 def test_a_worker_that_cannot_run_a_program_takes_no_job(
     mf: Mediaforge, make_media: Callable[..., Path], tmp_path: Path, key: str, broken: str
@@ -40,6 +40,9 @@ def test_a_worker_that_cannot_run_a_program_takes_no_job(
             tmp_path, key, "#!/bin/sh\necho 'error while loading shared libraries' >&2\nexit 127\n"
         )
         said = f"{key} does not run: '{program}' exited with code 127: error while loading shared"
+    elif broken == "killed":  # e.g. a build for a newer CPU: SIGILL
+        program = _script(tmp_path, key, "#!/bin/sh\nkill -ILL $$\n")
+        said = f"{key} does not run: '{program}' was killed by SIGILL"
     else:
         program = _script(tmp_path, key, "not a program\n")
         said = f"{key} cannot run: '{program}' (Exec format error)"

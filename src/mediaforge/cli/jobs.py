@@ -21,6 +21,7 @@ from mediaforge.errors import ExitCode
 
 if TYPE_CHECKING:
     from mediaforge.jobs.model import Job
+    from mediaforge.queue.early_probes import EarlyProbes
 
 
 def run(
@@ -32,13 +33,51 @@ def run(
     json_out: JsonOpt = False,
 ) -> None:
     """Run one job in the foreground (no queue, no worker needed)."""
-    from mediaforge.cli.progress import display_for
-    from mediaforge.jobs.model import JobStatus
-    from mediaforge.queue.pipeline import SHUTDOWN, run_foreground
+    from mediaforge.queue.early_probes import EarlyProbes
     from mediaforge.storage.s3.client import is_s3_url
-    from mediaforge.storage.s3.uploader import ensure_available
 
     state = get_state(ctx)
+    source = input if is_s3_url(input) else Path(input)
+    local = [] if isinstance(source, str) else [source.absolute()]
+    # The input's probe runs while the pipeline is imported and the job database opened.
+    with EarlyProbes(state.config, local) as early:
+        job, interrupted = _run_in_foreground(
+            state, source, preset, output_dir, early, quiet=quiet, json_out=json_out
+        )
+    if json_out:
+        from mediaforge.cli.render import print_json
+
+        print_json(job.to_dict())
+    else:
+        from mediaforge.cli.render import job_detail
+
+        # The error, if any, is the Error: line below: once.
+        job_detail(out, job, _notifications(state, job), _uploads(state, job.id), error=False)
+    if interrupted:
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+    from mediaforge.jobs.model import JobStatus
+
+    if job.status not in (JobStatus.SUCCEEDED, JobStatus.SKIPPED):
+        reason = f": {job.error}" if job.error else ""
+        err.print(f"Error: job {job.id} {job.status.value}{reason}", markup=False, soft_wrap=True)
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+def _run_in_foreground(
+    state: State,
+    source: Path | str,
+    preset: str,
+    output_dir: Path | None,
+    early: EarlyProbes,
+    *,
+    quiet: bool,
+    json_out: bool,
+) -> tuple[Job, bool]:
+    """``run``'s job, with its progress shown; the job, and whether Ctrl-C stopped it."""
+    from mediaforge.cli.progress import display_for
+    from mediaforge.queue.pipeline import SHUTDOWN, run_foreground
+    from mediaforge.storage.s3.uploader import ensure_available
+
     ensure_available(state.config)
     # The outcome is reported below as one line; without this, Python's
     # last-resort handler would print the pipeline's log records as well.
@@ -51,31 +90,18 @@ def run(
         job = run_foreground(
             state.config,
             state.store,
-            input if is_s3_url(input) else Path(input),
+            source,
             preset,
             output_dir=output_dir,
             stop=lambda: SHUTDOWN if interrupted else None,
             on_progress=display.update,
             on_wait=None if quiet else _say_why_it_waits,
+            early=early,
         )
     finally:
         display.close()
         signal.signal(signal.SIGINT, previous)
-    if json_out:
-        from mediaforge.cli.render import print_json
-
-        print_json(job.to_dict())
-    else:
-        from mediaforge.cli.render import job_detail
-
-        # The error, if any, is the Error: line below: once.
-        job_detail(out, job, _notifications(state, job), _uploads(state, job.id), error=False)
-    if interrupted:
-        raise typer.Exit(int(ExitCode.INTERRUPTED))
-    if job.status not in (JobStatus.SUCCEEDED, JobStatus.SKIPPED):
-        reason = f": {job.error}" if job.error else ""
-        err.print(f"Error: job {job.id} {job.status.value}{reason}", markup=False, soft_wrap=True)
-        raise typer.Exit(int(ExitCode.FAILURE))
+    return job, bool(interrupted)
 
 
 def submit(

@@ -421,11 +421,13 @@ def ensure_programs(ffmpeg: str, ffprobe: str, timeout: float = 30.0) -> None:
             ) from None
         if done.returncode != 0:
             said = last_error_line(done.stderr.decode("utf-8", errors="replace").splitlines())
-            detail = f": {said}" if said else ""
-            raise EnvironmentProblem(
-                f"{key} does not run: '{program}' exited with code {done.returncode}"
-                f"{detail}. {fix}"
+            ended = (
+                f"was killed by {_signal_name(-done.returncode)}"  # SIGILL: built for newer CPUs
+                if done.returncode < 0
+                else f"exited with code {done.returncode}"
             )
+            detail = f": {said}" if said else ""
+            raise EnvironmentProblem(f"{key} does not run: '{program}' {ended}{detail}. {fix}")
 
 
 def spawn(command: Sequence[str]) -> subprocess.Popen[bytes]:

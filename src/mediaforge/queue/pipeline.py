@@ -41,6 +41,7 @@ from mediaforge.media.probe import MediaInfo, check_readable
 from mediaforge.notify.delivery import notify_job_now
 from mediaforge.presets.loading import get_preset
 from mediaforge.presets.model import Preset
+from mediaforge.queue.early_probes import EarlyProbes
 from mediaforge.queue.encoding import encode, prober
 from mediaforge.queue.fetching import fetch_remote_input
 from mediaforge.queue.guard import keep_outputs, output_needs, wait_for_space
@@ -301,6 +302,7 @@ def run_foreground(
     stop: StopCheck = lambda: None,
     on_progress: ProgressCallback | None = None,
     on_wait: Callable[[Job, float], None] | None = None,
+    early: EarlyProbes | None = None,
 ) -> Job:
     """``mediaforge run``: one job through the same pipeline, in this process.
 
@@ -310,13 +312,15 @@ def run_foreground(
     returning; an upload that fails stays owed, for a worker or ``mediaforge
     s3 sync``. ``on_progress`` sees the running job and its progress (0..1)
     as ffmpeg reports it; ``on_wait`` the job and the seconds before its next
-    try, when it waits (a retry's backoff, free space). Returns the finished job.
+    try, when it waits (a retry's backoff, free space). A probe of the input
+    started in ``early`` (keyed by its absolute path) is used for it. Returns
+    the finished job.
     """
     from mediaforge.jobs.identity import this_worker_prefix
     from mediaforge.queue.submission import prepare_jobs
 
     source = input_path if isinstance(input_path, str) else input_path.absolute()
-    [new_job] = prepare_jobs(config, [source], preset, output_dir=output_dir)
+    [new_job] = prepare_jobs(config, [source], preset, output_dir=output_dir, early=early)
     [job_id] = store.create([new_job])
     worker = f"{this_worker_prefix()}/run"
     while True:

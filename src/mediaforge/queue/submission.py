@@ -148,14 +148,21 @@ def prepare_jobs(
     output_dir: Path | None = None,
     priority: int = 0,
     source: JobSource = JobSource.CLI,
+    early: EarlyProbes | None = None,
 ) -> list[NewJob]:
     """Check the preset and every input (each must probe as media), and describe
     the jobs to create. A bad input in a batch rejects the whole batch, naming
     every bad one (InputsRejected); a single bad input raises its own error.
-    See ``check_inputs`` for what is checked.
+    See ``check_inputs`` for what is checked (and ``early``).
     """
     new_jobs, bad = check_inputs(
-        config, inputs, preset, output_dir=output_dir, priority=priority, source=source
+        config,
+        inputs,
+        preset,
+        output_dir=output_dir,
+        priority=priority,
+        source=source,
+        early=early,
     )
     if bad:
         raise _rejection(bad, len(inputs))
