@@ -15,6 +15,7 @@ from mediaforge.hooks.store import HookStore, NewHookRun
 from mediaforge.jobs import retention
 from mediaforge.jobs.database import connect
 from mediaforge.jobs.model import JobStatus, NewJob, Output
+from mediaforge.jobs.owed_mark import OwedMark
 from mediaforge.jobs.retention import prune, remembered_job, remembered_output
 from mediaforge.jobs.store import JobStore
 from mediaforge.jobs.tables import HookRow, JobRow, NotificationRow, PrunedJobRow, UploadRow
@@ -264,3 +265,61 @@ def test_processes_pruning_at_once_remove_and_remember_each_job_once(
 
     assert sum(removed) == 20 and job_ids() == set()
     assert sorted(r.id for r in PrunedJobRow.select()) == ids
+
+
+def test_a_finished_job_of_a_batch_not_yet_ended_is_held_for_its_digest(
+    store: JobStore,
+) -> None:
+    # No notification target at all: held whatever is configured, since the
+    # batch's digest is recorded only when its last job ends.
+    done = finished_job(store, "first", batch="b2")
+    alone = finished_job(store, "alone", batch="b3")
+    (later,) = store.create([NewJob(input_path="/media/later.mp4", preset="h264-720p",
+                                    batch="b2")])  # fmt: skip
+
+    for still in ("queued", "running"):
+        if still == "running":
+            assert store.claim(later, "w1") is not None
+        would = prune(store.db, time.time() - 30 * DAY, dry_run=True)
+        assert (would.jobs, would.held) == (1, 1), still
+    pruned = prune(store.db, time.time() - 30 * DAY)
+    assert (pruned.jobs, pruned.held) == (1, 1)
+    assert job_ids() == {done, later} and alone not in job_ids()
+
+    store.finish(later, "w1", JobStatus.SUCCEEDED)
+    JobRow.update(finished_at=time.time() - 40 * DAY).where(JobRow.id == later).execute()
+    pruned = prune(store.db, time.time() - 30 * DAY)
+    assert (pruned.jobs, pruned.held) == (2, 0)
+    assert job_ids() == set()
+
+
+def test_a_job_that_ended_after_the_recovery_mark_is_held_until_a_sweep_passes_it(
+    store: JobStore,
+) -> None:
+    before = finished_job(store, "before", days_ago=50)
+    after = finished_job(store, "after", days_ago=40)  # its worker may have died unrecorded
+    undated = finished_job(store, "undated", days_ago=60)
+    # A finished job with no end time (written long ago): judged by its last change.
+    JobRow.update(finished_at=None, updated_at=time.time() - 60 * DAY).where(
+        JobRow.id == undated
+    ).execute()
+    mark = OwedMark(store)
+    mark.advance(time.time() - 45 * DAY)
+
+    pruned = prune(store.db, time.time() - 30 * DAY)
+
+    assert (pruned.jobs, pruned.held) == (2, 1)
+    assert job_ids() == {after}
+    assert {r.id for r in PrunedJobRow.select()} == {before, undated}
+    mark.advance(time.time() - 35 * DAY)  # a sweep recorded what it owed
+    assert prune(store.db, time.time() - 30 * DAY).jobs == 1
+    assert job_ids() == set()
+
+
+def test_with_no_recovery_mark_jobs_are_pruned_as_before(store: JobStore) -> None:
+    job_id = finished_job(store, "never-swept")
+    assert OwedMark(store).get() is None
+
+    pruned = prune(store.db, time.time() - 30 * DAY)
+
+    assert (pruned.jobs, pruned.held) == (1, 0) and job_id not in job_ids()

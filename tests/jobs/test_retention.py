@@ -9,9 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mediaforge.errors import ExitCode
+from mediaforge.jobs.model import JobStatus, NewJob
+from mediaforge.jobs.owed_mark import OwedMark
 from mediaforge.jobs.tables import HookRow, JobRow
+from mediaforge.notify.delivery import Notifier
 from tests.mfcli import Mediaforge
-from tests.servers import recording
+from tests.servers import Webhook, recording
 
 DAY = 86400.0
 
@@ -152,3 +155,64 @@ def test_listing_options_before_prune_are_refused_not_ignored(mf: Mediaforge) ->
         "Error: --status: for the listing ('mediaforge jobs'), not for 'jobs prune'; give "
         "'jobs prune' its own options after it (see 'mediaforge jobs prune --help')"
     ), done.err
+
+
+def test_a_batch_digest_still_counts_a_job_that_ended_long_before_the_rest(
+    mf: Mediaforge, make_media: Callable[..., Path], webhook: Webhook
+) -> None:
+    mf.configure(notify={"targets": [{"url": webhook.url(), "events": ["batch_finished"]}],
+                         "window": 0})  # fmt: skip
+    first, second = mf.submit([make_media("a.mp4", duration=1), make_media("b.mp4", duration=1)],
+                              "remux-mp4")  # fmt: skip
+    store = mf.store
+    assert store.claim(first, "w1") is not None
+    assert store.finish(first, "w1", JobStatus.FAILED, error="boom")
+    notifier = Notifier(mf.load_config(), store)
+    assert notifier.job_ended(store.get(first)) is None  # the digest waits for the batch
+    age(mf, first, 2)
+
+    held = mf.ok("jobs", "prune", "--older-than", "1d", "--json").json()
+
+    assert (held["jobs"], held["held"]) == (0, 1)
+    store = mf.store
+    assert store.claim(second, "w1") is not None
+    assert store.finish(second, "w1", JobStatus.FAILED, error="boom too")
+    notifier = Notifier(mf.load_config(), store)
+    assert notifier.job_ended(store.get(second)) == 0
+    notifier.deliver_due("w1")
+    [post] = webhook.posts
+    assert post["title"] == "mediaforge: 2 jobs finished (2 failed)"
+
+
+def test_prune_keeps_a_job_that_ended_after_the_last_recovery_sweep_until_a_sweep_passes_it(
+    mf: Mediaforge, make_media: Callable[..., Path]
+) -> None:
+    # The host lost power three days ago: the last sweep had got to T, then a
+    # job ended and its worker died before recording its hooks. A cron prune
+    # runs before any worker is back.
+    with recording({("POST", "/hook"): (200, b"")}) as server:
+        mf.configure(worker={"recovery_interval": 1},
+                     hooks=[{"name": "ci", "kind": "http", "url": server.url + "/hook",
+                             "events": ["job_failed"]}])  # fmt: skip
+        store = mf.store
+        [job_id] = store.create([NewJob(str(make_media("clip.mp4", duration=1)), "remux-mp4")])
+        assert store.claim(job_id, "dead-worker") is not None
+        assert store.finish(job_id, "dead-worker", JobStatus.FAILED, error="boom")
+        swept_until = time.time() - 3 * DAY
+        OwedMark(store).advance(swept_until)
+        JobRow.update(finished_at=swept_until + 10).where(JobRow.id == job_id).execute()
+        mf.close_store()
+
+        held = mf.ok("jobs", "prune", "--older-than", "1d", "--json").json()
+
+        assert (held["jobs"], held["held"]) == (0, 1)
+        assert "1 older job(s)" in mf.ok("jobs", "prune", "--older-than", "1d").out
+        worker = mf.start("worker")
+        mf.wait_until(lambda: len(server.requests) > 0, 30, "the hook to run at recovery")
+        worker.terminate()
+        assert mf.finish(worker).code == 0
+
+    [call] = server.requests
+    assert call.json()["id"] == job_id
+    pruned = mf.ok("jobs", "prune", "--older-than", "1d", "--json").json()
+    assert (pruned["jobs"], pruned["hooks"], pruned["held"]) == (1, 1, 0)

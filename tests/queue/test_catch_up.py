@@ -113,23 +113,32 @@ def test_the_mark_an_earlier_version_left_is_honoured_for_hooks_and_notification
     mark = OwedMark(store).get()
     assert finished_at is not None and mark is not None and mark >= finished_at
     assert MetaRow.get(MetaRow.key == MARK_KEY).value == repr(mark)  # moved on, new name
+    # ... and the old one: an earlier-version worker coming back reads only that
+    # and would otherwise sweep again from where it stopped.
+    assert MetaRow.get(MetaRow.key == OLD_MARK_KEY).value == repr(mark)
 
 
-def test_the_mark_reads_the_further_of_its_two_names_and_writes_only_the_new_one(
+def test_the_mark_reads_the_further_of_its_two_names_and_moves_each_only_forward(
     mf: Mediaforge,
 ) -> None:
     mark = OwedMark(mf.store)
     assert mark.get() is None  # never swept
 
+    def stored() -> dict[str, str]:
+        return {r.key: r.value for r in MetaRow.select().where(
+            MetaRow.key.in_([MARK_KEY, OLD_MARK_KEY]))}  # fmt: skip
+
     MetaRow.insert(key=OLD_MARK_KEY, value=repr(1000.0)).execute()
     assert mark.get() == 1000.0
-    mark.advance(900.0)  # never back
-    assert mark.get() == 1000.0 and MetaRow.get_or_none(MetaRow.key == MARK_KEY) is None
+    mark.advance(900.0)  # the old name is never moved back; the new one starts there
+    assert mark.get() == 1000.0
+    assert stored() == {OLD_MARK_KEY: repr(1000.0), MARK_KEY: repr(900.0)}
 
-    mark.advance(1100.0)
+    mark.advance(1100.0)  # both names move: earlier versions read only the old one
     assert mark.get() == 1100.0
-    assert MetaRow.get(MetaRow.key == MARK_KEY).value == repr(1100.0)
-    assert MetaRow.get(MetaRow.key == OLD_MARK_KEY).value == repr(1000.0)  # left as it was
+    assert stored() == {OLD_MARK_KEY: repr(1100.0), MARK_KEY: repr(1100.0)}
     # A worker of the earlier version running alongside moves the old name on.
     MetaRow.update(value=repr(1200.0)).where(MetaRow.key == OLD_MARK_KEY).execute()
     assert mark.get() == 1200.0
+    mark.advance(1150.0)
+    assert stored() == {OLD_MARK_KEY: repr(1200.0), MARK_KEY: repr(1150.0)}

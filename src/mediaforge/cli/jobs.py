@@ -424,7 +424,9 @@ def prune(
     )
     if pruned.held:
         out.print(
-            f"kept {pruned.held} older job(s): still owed a notification, an upload or a hook run",
+            f"kept {pruned.held} older job(s): still owed a notification, an upload or a "
+            "hook run, waiting for the rest of their batch, or ended after the last "
+            "recovery sweep of a worker",
             markup=False,
         )
 

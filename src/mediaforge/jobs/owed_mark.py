@@ -23,9 +23,20 @@ ended job's notifications and hooks are known to be recorded."""
 
 OLD_MARK_KEY = "hooks_recorded_until"
 """The same mark under the name earlier versions gave it (it guarded both
-kinds there too). Still read, never written: a database that holds only it
-is not swept again from scratch, and a worker of an earlier version running
-beside this one keeps moving it."""
+kinds there too). Still read: a database that holds only it is not swept
+again from scratch, and a worker of an earlier version running beside this
+one keeps moving it. Still written too: earlier versions read only this
+name, and one coming back (a rollback, a host not yet upgraded) would
+otherwise sweep again from where it stopped and run hooks configured since
+for jobs long over."""
+
+
+def recorded_until() -> float | None:
+    """Up to when every ended job's owed rows are recorded (None: never swept).
+    The further of the two names: each says that much was recorded."""
+    query = MetaRow.select(MetaRow.value).where(MetaRow.key.in_([MARK_KEY, OLD_MARK_KEY]))
+    values = [float(value) for (value,) in cast(Any, query.tuples())]
+    return max(values) if values else None
 
 
 class OwedMark:
@@ -39,19 +50,20 @@ class OwedMark:
         return database_time(self.db)
 
     def get(self) -> float | None:
-        """Up to when every ended job's owed rows are recorded (None: never swept).
-        The further of the two names: each says that much was recorded."""
-        query = MetaRow.select(MetaRow.value).where(MetaRow.key.in_([MARK_KEY, OLD_MARK_KEY]))
-        values = [float(value) for (value,) in cast(Any, query.tuples())]
-        return max(values) if values else None
+        """Up to when every ended job's owed rows are recorded (None: never swept)."""
+        return recorded_until()
 
     def advance(self, until: float) -> None:
-        """Move the mark forward to ``until``; never back (another worker's
-        sweep may have moved it further meanwhile)."""
+        """Move the mark forward to ``until`` under both its names, each never
+        back (another worker's sweep may have moved it further meanwhile)."""
         with self.db.atomic():
-            current = self.get()
-            if current is not None and current >= until:
-                return
-            MetaRow.insert(key=MARK_KEY, value=repr(until)).on_conflict(
-                conflict_target=[MetaRow.key], update={MetaRow.value: repr(until)}
-            ).execute()
+            query = MetaRow.select(MetaRow.key, MetaRow.value).where(
+                MetaRow.key.in_([MARK_KEY, OLD_MARK_KEY])
+            )
+            current = {key: float(value) for key, value in cast(Any, query.tuples())}
+            for key in (MARK_KEY, OLD_MARK_KEY):
+                if key in current and current[key] >= until:
+                    continue
+                MetaRow.insert(key=key, value=repr(until)).on_conflict(
+                    conflict_target=[MetaRow.key], update={MetaRow.value: repr(until)}
+                ).execute()

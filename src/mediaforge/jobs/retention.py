@@ -5,8 +5,13 @@ workers' periodic pruning when ``jobs.retention_days`` is set).
 Nothing owed is lost: a job stays while one of its notifications is still to
 be sent, while one of its uploads is not in the store (a failed upload can
 still be retried with ``s3 sync --retry-failed``), while one of its hooks is
-still to run, and while a digest of its
-batch is still to be sent (the digest counts its jobs). What a pruned job did
+still to run, while a digest of its batch is still to be sent, and while
+another job of its batch has not ended (the digest, recorded when the last
+one ends, counts every job of the batch; held whichever targets are
+configured, as those may change before then). A job that ended after the
+recovery mark (``jobs/owed_mark.py``) stays too: its worker may have died
+before recording its notifications and hooks, and the next sweep records
+them. What a pruned job did
 is remembered in a compact table (``pruned_job``: input fingerprint, preset,
 outcome, output paths), so the watch folders do not do its input again nor
 take its outputs for new work.
@@ -27,6 +32,7 @@ from typing import Any
 import peewee
 
 from mediaforge.jobs.model import FINISHED, JobStatus
+from mediaforge.jobs.owed_mark import recorded_until
 from mediaforge.jobs.store import mentioning
 from mediaforge.jobs.tables import HookRow, JobRow, NotificationRow, PrunedJobRow, UploadRow
 from mediaforge.units import iso_time
@@ -96,6 +102,32 @@ def _owing() -> Any:
     )
 
 
+def _batch_unended() -> Any:
+    """Jobs of a batch that still has a job not ended: the batch's digest is
+    recorded when its last job ends and counts them all (the subquery holds no
+    NULL, so NOT IN is safe)."""
+    others = JobRow.alias()
+    unended = others.select(others.batch).where(
+        others.status.not_in([s.value for s in FINISHED]) & others.batch.is_null(False)
+    )
+    return JobRow.batch.is_null(False) & JobRow.batch.in_(unended)
+
+
+def _after_mark(mark: float) -> Any:
+    """Jobs that ended after the recovery mark: their notifications and hooks
+    may not be recorded yet (a worker that died right after their end)."""
+    # finished_at is tested for NULL first: the negation must be true, not NULL.
+    return JobRow.finished_at.is_null(False) & (JobRow.finished_at > mark)
+
+
+def _holding(mark: float | None) -> Any:
+    """Finished jobs to keep: owed something, in a batch not yet ended, or
+    not yet passed by the recovery sweeps (with no mark, never swept, there
+    is nothing to go by: none is held for that)."""
+    holding = _owing() | _batch_unended()
+    return holding if mark is None else holding | _after_mark(mark)
+
+
 def _count_rows(model: Any, condition: Any) -> int:
     jobs = JobRow.select(JobRow.id).where(condition)
     return int(model.select().where(model.job_id.in_(jobs)).count())
@@ -112,8 +144,9 @@ def prune(
     nothing, with their notification, upload and hook rows, remembering what each
     did; with ``dry_run``, only count them. ``stopping`` is asked between
     batches: a worker asked to stop leaves the rest for its next prune."""
-    prunable = _old(cutoff) & ~_owing()
-    held = int(JobRow.select().where(_old(cutoff) & _owing()).count())
+    mark = recorded_until()
+    prunable = _old(cutoff) & ~_holding(mark)
+    held = int(JobRow.select().where(_old(cutoff) & _holding(mark)).count())
     if dry_run:
         return Pruned(
             cutoff,
@@ -185,6 +218,8 @@ def _prune_rows(rows: Sequence[JobRow]) -> tuple[int, int, int, int]:
             & JobRow.id.not_in(left)
             & JobRow.id.not_in(left_uploads)
             & JobRow.id.not_in(left_hooks)
+            # A job of its batch retried meanwhile: the digest will count it.
+            & ~_batch_unended()
         )
         .execute()
     )

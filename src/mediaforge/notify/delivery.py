@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Sequence
 
 from mediaforge.config.schema import Config
-from mediaforge.errors import NotifyError
+from mediaforge.errors import JobNotFound, NotifyError
 from mediaforge.events import Event
 from mediaforge.jobs.model import Job
 from mediaforge.jobs.store import JobStore
@@ -150,21 +150,54 @@ class Notifier:
                 rows, claim, Delivery(label, False, "the target is not configured any more")
             )
             return None
+        jobs, gone = self._jobs_of(rows)
+        if gone:
+            self._give_up_gone(gone, claim)
+            rows = [r for r in rows if r not in gone]
+            if not rows:
+                return None
         try:
-            message = self._compose(rows)
+            message = self._compose(rows, jobs)
         except NotifyError as e:
             delivery = Delivery(label, False, _REDACTOR.scrub(str(e)))
         else:
             delivery = send(target, message, self.settings)
         return self._settle(rows, claim, delivery)
 
-    def _compose(self, rows: Sequence[Notification]) -> Message:
+    def _jobs_of(
+        self, rows: Sequence[Notification]
+    ) -> tuple[dict[int, Job], list[Notification]]:
+        """The jobs ``rows`` are about, and the rows whose job no longer exists
+        (pruned between the recording and now; on PostgreSQL a prune may
+        commit between ``NotificationStore.add``'s check and its insert)."""
+        jobs: dict[int, Job] = {}
+        gone: list[Notification] = []
+        for row in rows:
+            if row.job_id is None or row.job_id in jobs:
+                continue
+            try:
+                jobs[row.job_id] = self.store.get(row.job_id)
+            except JobNotFound:
+                gone.append(row)
+        return jobs, gone
+
+    def _give_up_gone(self, rows: Sequence[Notification], claim: str) -> None:
+        """Settle rows about jobs that are gone as failed, for good: retrying
+        cannot bring a job back, and left claimed they would hold up every
+        later message to their target."""
+        for row in rows:
+            reason = f"job {row.job_id} no longer exists (pruned?)"
+            self.rows.settle([row.id], claim, sent=False, error=reason)
+            log.warning("notification to %s about job %s: %s", row.target, row.job_id, reason)
+
+    def _compose(self, rows: Sequence[Notification], found: dict[int, Job]) -> Message:
+        """The one message for ``rows``; ``found``: their jobs (``_jobs_of``)."""
         jobs: dict[int, Job] = {}
         batch_rows = False
         worker_events = []
         for row in rows:
             if row.job_id is not None:
-                jobs.setdefault(row.job_id, self.store.get(row.job_id))
+                jobs.setdefault(row.job_id, found[row.job_id])
             elif row.batch is not None:
                 batch_rows = True
                 for job in self.store.batch_jobs(row.batch):

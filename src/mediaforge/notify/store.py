@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from mediaforge.jobs.model import Job, snapshot
 from mediaforge.jobs.owed import OwedRows
-from mediaforge.jobs.tables import NotificationRow
+from mediaforge.jobs.tables import JobRow, NotificationRow
 from mediaforge.units import iso_time
 
 
@@ -92,19 +92,26 @@ class NotificationStore(OwedRows):
 
     def add(self, items: Sequence[NewNotification]) -> int:
         """Record messages to send; one already recorded (same key, event and
-        target) is left alone. Returns how many rows were new."""
-        return self._add(
-            {
-                "key": item.key,
-                "event": item.event,
-                "target": item.target,
-                "job_id": item.job_id,
-                "batch": item.batch,
-                "payload": json.dumps(item.payload or {}),
-                "due_at": item.due_at,
-            }
-            for item in items
-        )
+        target) is left alone, and so is one about a job that no longer exists
+        (pruned between its end and now: its message could never be composed).
+        Returns how many rows were new."""
+        with self.db.atomic():
+            ids = sorted({item.job_id for item in items if item.job_id is not None})
+            query = JobRow.select(JobRow.id).where(JobRow.id.in_(ids))
+            existing = {job_id for (job_id,) in cast(Any, query.tuples())} if ids else set()
+            return self._add(
+                {
+                    "key": item.key,
+                    "event": item.event,
+                    "target": item.target,
+                    "job_id": item.job_id,
+                    "batch": item.batch,
+                    "payload": json.dumps(item.payload or {}),
+                    "due_at": item.due_at,
+                }
+                for item in items
+                if item.job_id is None or item.job_id in existing
+            )
 
     def get(self, key: str, event: str, target: str) -> Notification | None:
         """One recorded message, None when it was never recorded."""
