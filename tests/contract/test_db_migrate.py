@@ -15,6 +15,7 @@ from mediaforge.errors import EnvironmentProblem, ExitCode
 from mediaforge.hooks.store import HookStore, NewHookRun
 from mediaforge.jobs import transfer
 from mediaforge.jobs.model import JobStatus
+from mediaforge.jobs.owed_mark import OwedMark
 from mediaforge.jobs.retention import remembered_job, remembered_output
 from mediaforge.jobs.tables import HookRow, JobRow
 from mediaforge.jobs.upload_rows import NewUpload
@@ -107,6 +108,20 @@ def test_migrate_carries_the_memory_of_pruned_jobs(
     remembered = remembered_job(fingerprint or "", "remux-mp4")
     assert remembered is not None and remembered.id == done
     assert remembered_output([str(mf.home / "out" / "done.remux.mp4")]) == done
+
+
+def test_migrate_carries_how_far_recovery_recorded_what_jobs_owe(
+    mf: Mediaforge, make_media: Callable[..., Path], postgres_url: str
+) -> None:
+    sqlite_history(mf, make_media)  # its worker's recovery sweeps set the mark
+    swept_until = OwedMark(mf.store).get()
+    assert swept_until is not None
+    mf.stop()
+
+    mf.ok("db", "migrate", "--to", postgres_url)
+
+    mf.configure(database={"url": postgres_url})
+    assert OwedMark(mf.store).get() == pytest.approx(swept_until)  # the store reads PostgreSQL
 
 
 def test_migrate_onto_redis_with_the_queue_option(

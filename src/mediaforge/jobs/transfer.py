@@ -25,6 +25,7 @@ import peewee
 from mediaforge.errors import ConfigError, EnvironmentProblem
 from mediaforge.jobs.database import connect
 from mediaforge.jobs.model import JobStatus
+from mediaforge.jobs.owed_mark import OwedMark
 from mediaforge.jobs.store import JobStore
 from mediaforge.jobs.tables import HookRow, JobRow, NotificationRow, PrunedJobRow, UploadRow
 
@@ -111,7 +112,8 @@ def _unchanged_since(source: Path, snapshot: Marks) -> None:
         )
 
 
-def _read(path: Path) -> dict[type[peewee.Model], list[dict[str, Any]]]:
+def _read(path: Path) -> tuple[dict[type[peewee.Model], list[dict[str, Any]]], float | None]:
+    """Every row to copy, and how far recovery had recorded what ended jobs owe."""
     store = JobStore(connect(f"sqlite:///{path}", path.parent))
     try:
         running = [r.id for r in JobRow.select(JobRow.id).where(JobRow.status == "running")]
@@ -120,7 +122,7 @@ def _read(path: Path) -> dict[type[peewee.Model], list[dict[str, Any]]]:
                 f"job {running[0]} is running ({len(running)} in all); stop every worker "
                 "(or wait for the queue to drain) before 'db migrate'"
             )
-        return {model: _rows(model) for model in TABLES}
+        return {model: _rows(model) for model in TABLES}, OwedMark(store).get()
     finally:
         store.close()
 
@@ -154,7 +156,7 @@ def copy_jobs(source: Path, target_url: str) -> Copied:
         snapshot = Path(folder) / "jobs.db"
         _snapshot(source, snapshot)
         marks = _marks(snapshot)  # before _read brings the snapshot up to date
-        rows = _read(snapshot)
+        rows, recorded_until = _read(snapshot)
     target = JobStore(connect(target_url, source.parent))
     try:
         held = {m._meta.table_name: m.select().count() for m in TABLES}
@@ -177,6 +179,10 @@ def copy_jobs(source: Path, target_url: str) -> Copied:
                     )
                 counts[model._meta.table_name] = copied
             _reset_sequences(target.db)
+            # Without it the first sweep there would look back only an hour: a job whose
+            # worker died before recording what it owed, longer ago, would never get it.
+            if recorded_until is not None:
+                OwedMark(target).advance(recorded_until)
             # Last, inside the transaction: a late write undoes the copy.
             _unchanged_since(source, marks)
     finally:
