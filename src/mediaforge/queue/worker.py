@@ -283,7 +283,7 @@ class MediaforgeConsumer:
                 pruned.jobs, days, pruned.notifications, pruned.uploads, pruned.hooks,
             )  # fmt: skip
         if pruned.held:
-            log.debug("retention: kept %d older job(s), still owed a delivery", pruned.held)
+            log.debug("retention: kept %d older job(s), still owed something", pruned.held)
 
     # -- lifecycle -----------------------------------------------------------
 
