@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from mediaforge.jobs.model import snapshot
 from mediaforge.jobs.owed import OwedRows
-from mediaforge.jobs.tables import HookRow, JobRow
+from mediaforge.jobs.tables import HookRow
 from mediaforge.units import iso_time
 
 
@@ -91,9 +91,7 @@ class HookStore(OwedRows):
         left alone, and so is one whose job no longer exists (pruned between
         its end and now). Returns how many rows were new."""
         with self.db.atomic():
-            ids = sorted({item.job_id for item in items})
-            query = JobRow.select(JobRow.id).where(JobRow.id.in_(ids))
-            existing = {job_id for (job_id,) in cast(Any, query.tuples())} if ids else set()
+            existing = self._jobs_that_exist(item.job_id for item in items)
             return self._add(
                 {
                     "job_id": item.job_id,

@@ -10,12 +10,13 @@ states, and how rows are claimed (a target's rows at once, or one row).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import peewee
 
 from mediaforge.jobs.clock import database_time
 from mediaforge.jobs.store import JobStore
+from mediaforge.jobs.tables import JobRow
 
 PENDING = "pending"  # waiting for its first attempt or its next retry
 FAILED = "failed"  # every attempt failed; not retried any more
@@ -92,3 +93,12 @@ class OwedRows:
                 .where((model.status == self.claimed) & (model.claimed_at < claimed_before))
                 .execute()
             )
+
+    def _jobs_that_exist(self, job_ids: Iterable[int | None]) -> set[int]:
+        """Which of ``job_ids`` still name a job: a row about a job pruned
+        between its end and its recording could never be acted on."""
+        ids = sorted({job_id for job_id in job_ids if job_id is not None})
+        if not ids:
+            return set()
+        query = JobRow.select(JobRow.id).where(JobRow.id.in_(ids))
+        return {job_id for (job_id,) in cast(Any, query.tuples())}

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from mediaforge.jobs.model import Job, snapshot
 from mediaforge.jobs.owed import OwedRows
-from mediaforge.jobs.tables import JobRow, NotificationRow
+from mediaforge.jobs.tables import NotificationRow
 from mediaforge.units import iso_time
 
 
@@ -96,9 +96,7 @@ class NotificationStore(OwedRows):
         (pruned between its end and now: its message could never be composed).
         Returns how many rows were new."""
         with self.db.atomic():
-            ids = sorted({item.job_id for item in items if item.job_id is not None})
-            query = JobRow.select(JobRow.id).where(JobRow.id.in_(ids))
-            existing = {job_id for (job_id,) in cast(Any, query.tuples())} if ids else set()
+            existing = self._jobs_that_exist(item.job_id for item in items)
             return self._add(
                 {
                     "key": item.key,
