@@ -394,40 +394,49 @@ def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
 
 
 def ensure_programs(ffmpeg: str, ffprobe: str, timeout: float = 30.0) -> None:
-    """Raise :class:`EnvironmentProblem` (one line naming the program and its
-    config key) unless ffmpeg and ffprobe both start and answer ``-version``.
+    """Raise :class:`EnvironmentProblem` (see :func:`program_version`) unless
+    ffmpeg and ffprobe both start and answer ``-version``.
 
     A worker checks this before it takes any job: one that cannot run them
     would fail every job it took, jobs that another host could run.
     """
     for key, program in (("ffmpeg", ffmpeg), ("ffprobe", ffprobe)):
-        fix = f"Install it (Debian/Ubuntu: apt install ffmpeg) or set '{key}:' in the config file"
-        try:
-            done = subprocess.run(
-                [program, "-hide_banner", "-version"],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=timeout,
-                check=False,
-            )
-        except (FileNotFoundError, NotADirectoryError):
-            raise EnvironmentProblem(f"{key} not found: '{program}'. {fix}") from None
-        except OSError as exc:  # not executable, not a program at all
-            reason = exc.strerror or str(exc)
-            raise EnvironmentProblem(f"{key} cannot run: '{program}' ({reason}). {fix}") from None
-        except subprocess.TimeoutExpired:
-            raise EnvironmentProblem(
-                f"{key} did not answer '-version' within {timeout:g} s: '{program}'. {fix}"
-            ) from None
-        if done.returncode != 0:
-            said = last_error_line(done.stderr.decode("utf-8", errors="replace").splitlines())
-            ended = (
-                f"was killed by {_signal_name(-done.returncode)}"  # SIGILL: built for newer CPUs
-                if done.returncode < 0
-                else f"exited with code {done.returncode}"
-            )
-            detail = f": {said}" if said else ""
-            raise EnvironmentProblem(f"{key} does not run: '{program}' {ended}{detail}. {fix}")
+        program_version(key, program, timeout)
+
+
+def program_version(key: str, program: str, timeout: float = 30.0) -> str:
+    """The first line ``program -version`` prints (``ffmpeg version 5.1...``);
+    :class:`EnvironmentProblem` in one line naming the program and its config
+    ``key`` when it is missing, cannot run, fails or hangs."""
+    fix = f"Install it (Debian/Ubuntu: apt install ffmpeg) or set '{key}:' in the config file"
+    try:
+        done = subprocess.run(
+            [program, "-hide_banner", "-version"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (FileNotFoundError, NotADirectoryError):
+        raise EnvironmentProblem(f"{key} not found: '{program}'. {fix}") from None
+    except OSError as exc:  # not executable, not a program at all
+        reason = exc.strerror or str(exc)
+        raise EnvironmentProblem(f"{key} cannot run: '{program}' ({reason}). {fix}") from None
+    except subprocess.TimeoutExpired:
+        raise EnvironmentProblem(
+            f"{key} did not answer '-version' within {timeout:g} s: '{program}'. {fix}"
+        ) from None
+    if done.returncode != 0:
+        said = last_error_line(done.stderr.decode("utf-8", errors="replace").splitlines())
+        ended = (
+            f"was killed by {_signal_name(-done.returncode)}"  # SIGILL: built for newer CPUs
+            if done.returncode < 0
+            else f"exited with code {done.returncode}"
+        )
+        detail = f": {said}" if said else ""
+        raise EnvironmentProblem(f"{key} does not run: '{program}' {ended}{detail}. {fix}")
+    lines = done.stdout.decode("utf-8", errors="replace").splitlines()
+    return lines[0] if lines else "?"
 
 
 def spawn(command: Sequence[str]) -> subprocess.Popen[bytes]:

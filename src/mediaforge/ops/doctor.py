@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mediaforge.config.schema import Config
-from mediaforge.errors import MediaforgeError
+from mediaforge.errors import EnvironmentProblem, MediaforgeError
+from mediaforge.media.process import program_version
 from mediaforge.presets.loading import load_presets
 from mediaforge.storage.paths import share_present
 
@@ -27,17 +28,13 @@ class Check:
     detail: str
 
 
-def _version(binary: str) -> Check:
-    path = shutil.which(binary)
+def _version(key: str, binary: str) -> Check:
     name = os.path.basename(binary)
-    if path is None:
-        return Check(name, False, f"'{binary}' not found: apt install ffmpeg, or set it in config")
     try:
-        out = _ffmpeg_output(path, "-version")
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return Check(name, False, f"{path} does not run: {exc}")
-    first = (out.stdout.splitlines() or ["?"])[0]
-    return Check(name, out.returncode == 0, f"{path}: {first}")
+        first = program_version(key, binary, timeout=15)
+    except EnvironmentProblem as exc:
+        return Check(name, False, str(exc))
+    return Check(name, True, f"{shutil.which(binary) or binary}: {first}")
 
 
 def _ffmpeg_output(binary: str, option: str) -> subprocess.CompletedProcess[str]:
@@ -64,7 +61,7 @@ def _encoders(ffmpeg: str) -> set[str]:
 
 def run_checks(config: Config) -> list[Check]:
     """Every check, in the order a person would fix them."""
-    checks = [_version(config.ffmpeg), _version(config.ffprobe)]
+    checks = [_version("ffmpeg", config.ffmpeg), _version("ffprobe", config.ffprobe)]
     if checks[0].ok:
         try:
             available = _encoders(config.ffmpeg)
