@@ -36,27 +36,37 @@ def _wrapper(folder: Path, body: str) -> Path:
     return script
 
 
+def _what_the_caller_had_open(mf: Mediaforge, tmp_path: Path) -> Path:
+    """Configure an ffprobe that writes, at each start, the time, the command
+    line of the process that started it ($PPID) and that process's open
+    files, one file per call in the folder returned."""
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    listing = 'date +%s%N; tr "\\0" " " < /proc/$PPID/cmdline; echo; ls -l /proc/$PPID/fd'
+    mf.configure(ffprobe=str(_wrapper(tmp_path, f'{{ {listing}; }} > "{seen}/fds.$$"')))
+    return seen
+
+
+def _first_call(seen: Path) -> tuple[str, str]:
+    """The command line and the open files of the first ffprobe call's caller."""
+    first = min((f.read_text() for f in seen.iterdir()), key=lambda t: int(t.split("\n")[0]))
+    _, command, fds = first.split("\n", 2)
+    assert " -> " in fds, first  # the listing is there
+    return command, fds
+
+
 def test_submit_starts_the_probe_before_it_opens_the_job_database(
     mf: Mediaforge, make_media: MakeMedia, tmp_path: Path
 ) -> None:
     clip = make_media("clip.mp4", duration=0.5)
-    seen = tmp_path / "seen"
-    seen.mkdir()
-    # What the submitting process ($PPID) has open when ffprobe starts.
-    wrapper = _wrapper(
-        tmp_path,
-        f'{{ tr "\\0" " " < /proc/$PPID/cmdline; echo; ls -l /proc/$PPID/fd; }} > "{seen}/fds.$$"',
-    )
-    mf.configure(ffprobe=str(wrapper))
+    seen = _what_the_caller_had_open(mf, tmp_path)
 
     [job_id] = mf.ok("submit", clip, "-p", "h264-720p").out.split()
 
-    [fds] = list(seen.iterdir())
-    opened = fds.read_text()
-    command, _, fds = opened.partition("\n")
-    assert "mediaforge submit" in command, opened  # the submitting process
-    assert " -> " in fds, opened
-    assert str(mf.data) not in fds, opened  # no job database, no queue yet
+    command, fds = _first_call(seen)
+    assert "mediaforge submit" in command
+    assert str(mf.data) not in fds, fds  # no job database, no queue yet
+    assert len(list(seen.iterdir())) == 1
     assert mf.status(job_id)["status"] == "queued"
 
 
@@ -64,14 +74,7 @@ def test_run_starts_the_input_probe_before_it_opens_the_job_database(
     mf: Mediaforge, make_media: MakeMedia, tmp_path: Path
 ) -> None:
     clip = make_media("clip.mp4", duration=0.5)
-    seen = tmp_path / "seen"
-    seen.mkdir()
-    wrapper = _wrapper(
-        tmp_path,
-        f'{{ date +%s%N; tr "\\0" " " < /proc/$PPID/cmdline; echo; ls -l /proc/$PPID/fd; }}'
-        f' > "{seen}/fds.$$"',
-    )
-    mf.configure(ffprobe=str(wrapper))
+    seen = _what_the_caller_had_open(mf, tmp_path)
 
     # A relative path: the early probe is found under the absolute one the job records.
     out = tmp_path / "out"
@@ -79,11 +82,9 @@ def test_run_starts_the_input_probe_before_it_opens_the_job_database(
 
     assert job["status"] == "succeeded"
     # The first call is the input's probe (the output's verification comes later).
-    first = min((f.read_text() for f in seen.iterdir()), key=lambda t: int(t.split("\n")[0]))
-    _, command, fds = first.split("\n", 2)
-    assert "mediaforge run" in command, first
-    assert " -> " in fds, first
-    assert str(mf.data) not in fds, first
+    command, fds = _first_call(seen)
+    assert "mediaforge run" in command
+    assert str(mf.data) not in fds, fds
     assert len(list(seen.iterdir())) == 2  # the input once, the output once
 
 
