@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -28,6 +27,7 @@ from typing import Any
 from mediaforge.config.schema import Config
 from mediaforge.errors import EnvironmentProblem
 from mediaforge.media.encoders import HardwareKind, device_args
+from mediaforge.media.process import clean_line
 from mediaforge.presets.model import HARDWARE_FAMILIES
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,6 @@ def test_encode_args(encoder: str, vaapi_device: str) -> list[str]:
     ]
 
 
-_ADDRESS = re.compile(r"^\[[^\]]+ @ 0x[0-9a-f]+\]\s*")
 # ffmpeg's generic closing lines: they say that it failed, not why.
 _GENERIC = ("Conversion failed", "Error initializing output stream", "Error parsing global")
 
@@ -124,7 +123,7 @@ def failure_reason(stderr: str) -> str:
     error (the cause; later lines are its consequences), without the
     ``[h264_nvenc @ 0x...]`` prefix."""
     for line in stderr.splitlines():
-        line = _ADDRESS.sub("", line).strip()
+        line = clean_line(line)
         if line and not line.startswith(_GENERIC):
             return line.rstrip(".")
     return "ffmpeg gave no reason"
